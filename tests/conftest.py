@@ -13,3 +13,62 @@ VIDEOS = SHARED / "videos"
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a few seconds (still run in CI)")
     config.addinivalue_line("markers", "gpu: needs a CUDA device (skipped without one)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Clips made with PyAV (video tests)
+# ---------------------------------------------------------------------------------------------
+
+
+def write_clip(
+    path,
+    frames,
+    fps=24,
+    codec="libx264",
+    pix_fmt="yuv420p",
+    pts_ms=None,
+    rotation=None,
+    fmt=None,
+    options=None,
+):
+    """Encode uint8 RGB frames [T, H, W, 3] into `path` with PyAV and return the path.
+
+    `pts_ms` gives each frame's time in milliseconds (variable frame rate); `rotation` sets the
+    display matrix (degrees counter-clockwise, as `VideoFrame.rotation` reads it back).
+    """
+    from fractions import Fraction
+
+    import av
+
+    T, H, W, _ = frames.shape
+    with av.open(str(path), mode="w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = W, H, pix_fmt
+        if options:
+            stream.options = options
+        if pts_ms is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+            stream.time_base = Fraction(1, 1000)
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            if pix_fmt != "rgb24":
+                frame = frame.reformat(format=pix_fmt)
+            if pts_ms is not None:
+                frame.pts, frame.time_base = int(pts_ms[i]), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture
+def make_clip(tmp_path):
+    """Factory: make_clip(name, frames, **write_clip kwargs) -> path under tmp_path."""
+
+    def make(name, frames, **kwargs):
+        return write_clip(tmp_path / name, frames, **kwargs)
+
+    return make

@@ -130,18 +130,28 @@ def _stream_start(stream: av.video.VideoStream) -> float:
 
 
 def _decode(container, stream, name: str) -> Iterator[av.VideoFrame]:
-    """Decoded frames in presentation order; FFmpeg errors become VideoReadError."""
-    frames = container.decode(stream)
-    while True:
-        try:
-            frame = next(frames)
-        except StopIteration:
-            return
-        except av.error.FFmpegError as e:
-            raise VideoReadError(
-                f"{name}: the file is truncated or corrupt, decoding failed ({e.strerror})"
-            ) from None
-        yield frame
+    """Decoded frames in presentation order; damage and FFmpeg errors become VideoReadError.
+
+    Packets are demuxed here rather than with `container.decode` because a frame-threaded
+    decoder does not report errors; the demuxer's corrupt flag (set on a packet cut short by
+    the end of a truncated file) is checked instead.
+    """
+
+    def damaged(what: str, t) -> VideoReadError:
+        at = f" near {float(t):.2f} s" if t is not None else ""
+        return VideoReadError(f"{name}: the file is truncated or corrupt ({what}{at})")
+
+    try:
+        for packet in container.demux(stream):
+            if packet.is_corrupt:
+                tb = packet.time_base
+                raise damaged("damaged packet", packet.pts * tb if packet.pts is not None else None)
+            for frame in packet.decode():
+                if frame.is_corrupt:
+                    raise damaged("damaged frame", frame.time)
+                yield frame
+    except av.error.FFmpegError as e:
+        raise damaged(f"decoding failed: {e.strerror}", None) from None
 
 
 def probe_video(path: str | os.PathLike) -> SourceInfo:
