@@ -155,6 +155,19 @@ def test_batched_resize_equals_whole(make_clip, monkeypatch):
     assert torch.equal(video, ref)
 
 
+@pytest.mark.parametrize("frames,fps", [(72, 12), (6, 8)], ids=["cut", "padded"])
+@pytest.mark.parametrize("guess", [0, 17, 33, 49])
+def test_output_buffer_guess_does_not_matter(make_clip, monkeypatch, frames, fps, guess):
+    """The buffer is sized from the header's duration; a wrong duration only costs a copy."""
+    path = make_clip("clip.mp4", index_frames(frames), fps=24)  # 3 s -> 36 -> 33; 0.25 s -> 2
+    ref, ref_info = read_video(path, fps=fps, size=16)
+    monkeypatch.setattr(video_mod, "_expected_frames", lambda *args: guess)
+    video, info = read_video(path, fps=fps, size=16)
+    assert torch.equal(video, ref) and info == ref_info
+    expected = list(range(0, 66, 2)) if frames == 72 else [0] + [3] * 16
+    assert decode_index(video) == expected
+
+
 # ---------------------------------------------------------------------------------------------
 # Rotation, containers, pixel formats, still images
 # ---------------------------------------------------------------------------------------------

@@ -203,42 +203,30 @@ def _frame_duration(frame: av.VideoFrame, fps: float) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
-def iter_frames(
-    path: str | os.PathLike, fps: float = 8.0, start: float = 0.0, max_frames: int | None = None
-) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (source time in s, uint8 RGB [H, W, 3]) for the frames shown at start + i/fps.
+def _pick(
+    path: str | os.PathLike, fps: float, start: float, limit: float
+) -> Iterator[tuple[float, av.VideoFrame]]:
+    """Yield (source time, decoded frame) for the output times start + i/fps, i < limit.
 
-    Each output time takes the last decoded frame whose timestamp is <= it (the first frame if
-    none precedes it); the frame is rotated upright and converted to RGB only if taken. The same
-    array may be yielded for consecutive times. Decoding stops after `max_frames` frames and at
-    the end of the last frame's display time.
+    Each time takes the last decoded frame whose timestamp is <= it (the first frame if none
+    precedes it); the same frame object repeats when `fps` exceeds the source rate. Decoding
+    stops after `limit` frames or at the end of the last frame's display time.
     """
     container, stream = _open(path)
     name = Path(path).name
     t0 = _stream_start(stream)
     rate = stream.average_rate or stream.guessed_rate
     src_fps = float(rate) if rate else 0.0
-    limit = math.inf if max_frames is None else max_frames
     with container:
         if start > 0:  # land on the keyframe at or before `start`, then decode forward
             container.seek(int((start + t0) / stream.time_base), backward=True, stream=stream)
         n = 0
-        held, held_t = None, 0.0  # last decoded frame not yet passed by a target time
-        rgb, rgb_of = None, None  # conversion cache: the RGB array of frame `rgb_of`
-
-        def take(frame: av.VideoFrame) -> np.ndarray:
-            nonlocal rgb, rgb_of
-            if rgb_of is not frame:
-                _check_frame(frame, name)
-                a = frame.to_ndarray(format="rgb24")  # any pix_fmt: gray, alpha, 10-bit
-                rgb, rgb_of = np.ascontiguousarray(np.rot90(a, _quarter_turns(frame))), frame
-            return rgb
-
+        held, held_t = None, 0.0  # last decoded frame not yet passed by an output time
         for i, frame in enumerate(_decode(container, stream, name)):
             t = (frame.time - t0) if frame.time is not None else i / (src_fps or fps)
             if held is not None:
                 while n < limit and start + n / fps < t - _EPS:
-                    yield held_t, take(held)
+                    yield held_t, held
                     n += 1
                 if n >= limit:
                     return
@@ -247,8 +235,38 @@ def iter_frames(
             return
         end = held_t + (_frame_duration(held, src_fps) or 1.0 / fps)  # unknown: one output period
         while n < limit and start + n / fps < end - _EPS:
-            yield held_t, take(held)
+            yield held_t, held
             n += 1
+
+
+class _RGB:
+    """Upright uint8 RGB [H, W, 3] of a decoded frame, remembering the last one converted."""
+
+    def __init__(self, name: str):
+        self.name, self.frame, self.rgb = name, None, None
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        if frame is not self.frame:
+            _check_frame(frame, self.name)
+            a = frame.to_ndarray(format="rgb24")  # any pix_fmt: gray, alpha, 10-bit
+            self.rgb = np.ascontiguousarray(np.rot90(a, _quarter_turns(frame)))
+            self.frame = frame
+        return self.rgb
+
+
+def iter_frames(
+    path: str | os.PathLike, fps: float = 8.0, start: float = 0.0, max_frames: int | None = None
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (source time in s, uint8 RGB [H, W, 3]) for the frames shown at start + i/fps.
+
+    Each output time takes the last decoded frame whose timestamp is <= it (the first frame if
+    none precedes it), rotated upright. The same array may be yielded for consecutive times.
+    Decoding stops after `max_frames` frames and at the end of the last frame's display time.
+    """
+    to_rgb = _RGB(Path(path).name)
+    limit = math.inf if max_frames is None else max_frames
+    for t, frame in _pick(path, fps, start, limit):
+        yield t, to_rgb(frame)
 
 
 def preprocess(frames: np.ndarray | Tensor, size: int = 256) -> Tensor:
@@ -261,21 +279,68 @@ def preprocess(frames: np.ndarray | Tensor, size: int = 256) -> Tensor:
     Returns:
         float32 [3, T, S, S] in [-1, 1].
     """
-    x = torch.as_tensor(frames)
-    if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
-        raise ValueError(f"expected uint8 frames [T, H, W, 3], got {x.dtype} {tuple(x.shape)}")
-    x = x.permute(0, 3, 1, 2).float() / 255  # (T, 3, H, W)
-    h, w = x.shape[-2:]
+    u8 = torch.as_tensor(frames)
+    if u8.dtype != torch.uint8 or u8.ndim != 4 or u8.shape[-1] != 3:
+        raise ValueError(f"expected uint8 frames [T, H, W, 3], got {u8.dtype} {tuple(u8.shape)}")
+    T, h, w, _ = u8.shape
+    x = torch.empty(T, 3, h, w).copy_(u8.permute(0, 3, 1, 2)).div_(255)  # (T, 3, H, W)
     short, long = min(h, w), max(h, w)
     new_long = int(size * long / short)  # torchvision's rule for an int size
     new_hw = (size, new_long) if h <= w else (new_long, size)
     if new_hw != (h, w):  # torchvision returns the input unchanged when the size matches
         x = F.interpolate(x, size=new_hw, mode="bicubic", align_corners=False, antialias=True)
-    x = x.clamp(0, 1)
+    x = x.clamp_(0, 1)
     top = int(round((new_hw[0] - size) / 2))
     left = int(round((new_hw[1] - size) / 2))
     x = x[:, :, top : top + size, left : left + size]  # (T, 3, S, S)
     return ((x - 0.5) / 0.5).permute(1, 0, 2, 3).contiguous()  # (3, T, S, S)
+
+
+def _expected_frames(duration, start, fps, cap, chunk, overlap) -> int:
+    """Output frame count predicted from the probed duration (0 if unknown)."""
+    if duration <= 0:
+        return 0
+    n = min(cap, math.ceil((duration - start) * fps - _EPS))
+    return valid_num_frames(n, chunk, overlap) or chunk
+
+
+class _Frames:
+    """Output frames [3, T, S, S] gathered batch by batch.
+
+    They are written in place into a buffer sized from the probed duration, so the usual case
+    ends without a copy (peak memory: the output plus one batch); frames past the buffer (a
+    duration that under-reports) are kept aside and joined at the end.
+    """
+
+    def __init__(self, expected: int, size: int):
+        try:  # untouched pages of torch.empty cost no memory; a bogus duration costs nothing
+            self.buf = torch.empty(3, expected, size, size) if expected else None
+        except RuntimeError:
+            self.buf = None
+        self.n_buf = 0
+        self.extra: list[Tensor] = []
+
+    def add(self, x: Tensor) -> None:  # (3, b, S, S)
+        room = 0 if self.buf is None else self.buf.shape[1] - self.n_buf
+        k = min(room, x.shape[1])
+        if k:
+            self.buf[:, self.n_buf : self.n_buf + k] = x[:, :k]
+            self.n_buf += k
+        if k < x.shape[1]:
+            self.extra.append(x[:, k:])
+
+    def result(self, total: int) -> Tensor:
+        """All frames added, the last one repeated up to `total`, or cut to it: [3, total, S, S]."""
+        n = self.n_buf + sum(x.shape[1] for x in self.extra)
+        keep = min(n, total)
+        if self.buf is not None and self.buf.shape[1] == total and keep <= self.n_buf:
+            self.buf[:, keep:] = self.buf[:, keep - 1 : keep]  # pad in place
+            return self.buf
+        parts = ([self.buf[:, : self.n_buf]] if self.n_buf else []) + self.extra
+        x = torch.cat(parts, dim=1)[:, :keep]
+        if total > keep:
+            x = torch.cat([x, x[:, -1:].expand(-1, total - keep, -1, -1)], dim=1)
+        return x.contiguous()
 
 
 def _check_args(fps, size, start, max_frames, chunk, overlap) -> None:
@@ -327,28 +392,35 @@ def read_video(
             f"{name}: start={start:g} s is beyond the end of the video ({src.duration:.2f} s)"
         )
     cap = valid_num_frames(max_frames, chunk, overlap)
-    parts, batch, times = [], [], []
-    for t, rgb in iter_frames(path, fps, start, cap):
-        batch.append(rgb)
-        times.append(t)
-        if len(batch) * rgb.size * 4 >= _BATCH_BYTES:
-            parts.append(preprocess(np.stack(batch), size))
-            batch = []
-    if batch:
-        parts.append(preprocess(np.stack(batch), size))
-    if not times:
-        raise VideoReadError(f"{name}: no frame found at or after start={start:g} s")
-    video = torch.cat(parts, dim=1)  # (3, n, S, S)
-    del parts
+    expected = _expected_frames(src.duration, start, fps, cap, chunk, overlap)
+    out = _Frames(expected, size)
+    to_rgb = _RGB(name)
+    per_batch = max(1, _BATCH_BYTES // (src.width * src.height * 3 * 4))
+    pending, times = [], []
 
+    def flush() -> None:
+        for i in range(0, len(pending), per_batch):
+            out.add(preprocess(np.stack([to_rgb(f) for f in pending[i : i + per_batch]]), size))
+        pending.clear()
+
+    for t, frame in _pick(path, fps, start, cap):
+        times.append(t)
+        pending.append(frame)
+        if valid_num_frames(len(times), chunk, overlap) == len(times):
+            flush()  # a valid count: every frame so far is kept, resize them now
     n = len(times)
+    if n == 0:
+        raise VideoReadError(f"{name}: no frame found at or after start={start:g} s")
+    if n < chunk:
+        flush()  # too short for one chunk: keep all, pad below
+    pending.clear()  # a tail beyond the last valid count is dropped without being converted
+
     valid = valid_num_frames(n, chunk, overlap)
     notes, num_padded, num_cut = [], 0, 0
     if src.rotation:
         notes.append(f"rotated {src.rotation}° counter-clockwise as the file asks")
     if valid == 0:
         num_padded = chunk - n
-        video = torch.cat([video, video[:, -1:].expand(-1, num_padded, -1, -1)], dim=1)
         times += [times[-1]] * num_padded
         notes.append(
             f"padded {num_padded} frames by repeating the last one: the clip gives {n} "
@@ -356,12 +428,12 @@ def read_video(
         )
     elif valid < n:
         num_cut = n - valid
-        video, times = video[:, :valid].contiguous(), times[:valid]
-        step = chunk - overlap
+        times = times[:valid]
         notes.append(
-            f"cut the last {num_cut} of {n} frames so the count is 1 + {step}·K "
+            f"cut the last {num_cut} of {n} frames so the count is 1 + {chunk - overlap}·K "
             f"(the model's chunk grid): {valid} frames, {valid / fps:.2f} s"
         )
+    video = out.result(len(times))
     if n == cap:  # stopped at the cap: estimate what the rest of the video would have given
         rest = max(0, math.ceil((src.duration - start) * fps - _EPS) - n)
         if rest:
