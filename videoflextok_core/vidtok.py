@@ -1,0 +1,406 @@
+"""VidTok causal 3D VAE (Tang et al., 2024, arXiv 2412.13061): 4x8x8 compression, 16 channels.
+
+The VideoFlexTok checkpoints embed the VidTok "kl_causal_488_16chn" autoencoder, whose architecture
+is fixed by a yaml file in the official package (ch=128, ch_mult=(1,2,4,4), 2 res blocks, layer
+norm). `VidTokSpec` holds those numbers; our small fixtures override some of them.
+
+Causality: every temporal convolution pads only at the start, so latent frame f depends only on
+input frames <= 4f (after 3 replicated copies of frame 0 are prepended to a 17-frame chunk).
+
+Legend: B batch, C channels, T frames, H/W pixels, t latent frames, h/w latent grid.
+Module and parameter names follow the checkpoint (`down.0.block.1.norm1.norm.weight`, ...).
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# ----------------------------------------------------------------------------------------------
+# Spec
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VidTokSpec:
+    ch: int = 128  # base width; level i has ch * ch_mult[i] channels
+    ch_mult: tuple[int, ...] = (1, 2, 4, 4)  # 4 levels: 3 spatial and 2 temporal halvings
+    num_res_blocks: int = 2  # encoder blocks per level (the decoder has one more)
+    z_channels: int = 16  # latent channels (the encoder outputs 2x: mean and log-variance)
+    in_channels: int = 3
+    out_ch: int = 3
+    norm_type: str = "layernorm"  # "layernorm" (released) or "groupnorm" (32 groups)
+    init_pad_mode: str = "replicate"  # how the 3 leading frames are padded before encoding
+    time_downsample_factor: int = 4
+    spatial_downsample_factor: int = 8
+
+
+def nonlinearity(x: torch.Tensor) -> torch.Tensor:
+    # x * sigmoid(x) rather than F.silu: the same function, and bit-identical to upstream.
+    return x * torch.sigmoid(x)
+
+
+def frames_to_batch(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B*T, C, H, W)."""
+    B, C, T, H, W = x.shape
+    return x.permute(0, 2, 1, 3, 4).reshape(B * T, C, H, W)
+
+
+def batch_to_frames(x: torch.Tensor, B: int) -> torch.Tensor:
+    """(B*T, C, H, W) -> (B, C, T, H, W)."""
+    BT, C, H, W = x.shape
+    return x.reshape(B, BT // B, C, H, W).permute(0, 2, 1, 3, 4)
+
+
+# ----------------------------------------------------------------------------------------------
+# Layers
+# ----------------------------------------------------------------------------------------------
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over the channel axis (dim 1) of a (N, C, ...) tensor, at every position."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels, eps=1e-6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.movedim(1, -1)).movedim(-1, 1)
+
+
+def make_norm(channels: int, norm_type: str) -> nn.Module:
+    if norm_type == "layernorm":
+        return ChannelLayerNorm(channels)
+    if norm_type == "groupnorm":
+        return nn.GroupNorm(num_groups=32, num_channels=channels, eps=1e-6)
+    raise ValueError(f"VidTok norm_type must be 'layernorm' or 'groupnorm', got {norm_type!r}")
+
+
+class CausalConv3d(nn.Module):
+    """Conv3d zero-padding time only at the start (k_t - 1 + 1 - s_t frames), space symmetrically."""
+
+    def __init__(self, cin: int, cout: int, kernel_size: int = 3, stride=(1, 1, 1)):
+        super().__init__()
+        k = kernel_size
+        self.time_pad = (k - 1) + (1 - stride[0])
+        space_pad = k - 1  # stride 1 in space everywhere in VidTok
+        self.padding = (space_pad // 2, space_pad - space_pad // 2) * 2 + (self.time_pad, 0)
+        self.conv = nn.Conv3d(cin, cout, k, stride=stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pad(x, self.padding))
+
+
+class CausalConv1d(nn.Module):
+    """Conv1d over time (N, C, T) with causal zero padding at the start."""
+
+    def __init__(self, cin: int, cout: int, kernel_size: int = 3):
+        super().__init__()
+        self.time_pad = kernel_size - 1
+        self.conv = nn.Conv1d(cin, cout, kernel_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pad(x, (self.time_pad, 0)))
+
+
+class ResBlock2d(nn.Module):
+    """Per-frame residual block on (N, C, H, W): two 3x3 convs, pre-norm + SiLU."""
+
+    def __init__(self, cin: int, cout: int, norm_type: str):
+        super().__init__()
+        self.norm1 = make_norm(cin, norm_type)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.norm2 = make_norm(cout, norm_type)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.nin_shortcut = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(nonlinearity(self.norm1(x)))
+        h = self.conv2(nonlinearity(self.norm2(h)))
+        if self.nin_shortcut is not None:
+            x = self.nin_shortcut(x)
+        return x + h
+
+
+class ResBlock1d(nn.Module):
+    """Per-pixel temporal residual block on (N, C, T) with causal convs (k=3)."""
+
+    def __init__(self, channels: int, norm_type: str):
+        super().__init__()
+        self.norm1 = make_norm(channels, norm_type)
+        self.conv1 = CausalConv1d(channels, channels)
+        self.norm2 = make_norm(channels, norm_type)
+        self.conv2 = CausalConv1d(channels, channels)
+
+    def _norm(self, norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        # Normalise each (pixel, time) position over channels; (N, C, T) -> (N*T, C, 1) for
+        # group norm, which would otherwise mix time steps.
+        N, C, T = x.shape
+        y = norm(x.permute(0, 2, 1).reshape(N * T, C, 1))
+        return y.reshape(N, T, C).permute(0, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(nonlinearity(self._norm(self.norm1, x)))
+        h = self.conv2(nonlinearity(self._norm(self.norm2, h)))
+        return x + h
+
+
+class ResBlock3d(nn.Module):
+    """Residual block on (B, C, T, H, W) with causal 3x3x3 convs; norms per frame."""
+
+    def __init__(self, channels: int, norm_type: str):
+        super().__init__()
+        self.norm1 = make_norm(channels, norm_type)
+        self.conv1 = CausalConv3d(channels, channels)
+        self.norm2 = make_norm(channels, norm_type)
+        self.conv2 = CausalConv3d(channels, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B = x.shape[0]
+        h = batch_to_frames(nonlinearity(self.norm1(frames_to_batch(x))), B)
+        h = self.conv1(h)
+        h = batch_to_frames(nonlinearity(self.norm2(frames_to_batch(h))), B)
+        h = self.conv2(h)
+        return x + h
+
+
+class FrameAttention(nn.Module):
+    """Single-head self-attention within each frame over its H*W positions (scale C^-0.5)."""
+
+    def __init__(self, channels: int, norm_type: str):
+        super().__init__()
+        self.norm = make_norm(channels, norm_type)
+        self.q = CausalConv3d(channels, channels, kernel_size=1)
+        self.k = CausalConv3d(channels, channels, kernel_size=1)
+        self.v = CausalConv3d(channels, channels, kernel_size=1)
+        self.proj_out = CausalConv3d(channels, channels, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, C, T, H, W = x.shape
+        h = batch_to_frames(self.norm(frames_to_batch(x)), B)
+        q, k, v = (
+            m(h).permute(0, 2, 3, 4, 1).reshape(B, T, H * W, C) for m in (self.q, self.k, self.v)
+        )
+        h = F.scaled_dot_product_attention(q.contiguous(), k.contiguous(), v.contiguous())
+        h = h.reshape(B, T, H, W, C).permute(0, 4, 1, 2, 3)  # (B, C, T, H, W)
+        return x + self.proj_out(h)
+
+
+class SpatialDownsample(nn.Module):
+    """3x3 stride-2 conv on (N, C, H, W) after padding one row/column at the bottom/right."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pad(x, (0, 1, 0, 1)))
+
+
+class SpatialUpsample(nn.Module):
+    """Nearest x2 then 3x3 conv on (N, C, H, W)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x.float(), scale_factor=2.0, mode="nearest").to(x.dtype)
+        return self.conv(x)
+
+
+class TimeDownsample(nn.Module):
+    """Causal 2x time reduction on (B, C, T, H, W): a learned mix of a 3-frame average and a
+    strided causal conv. Frames T -> (T - 2) // 2 + 1. (Open-Sora-Plan's "ResCausal" design.)"""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = CausalConv3d(channels, channels, 3, stride=(2, 1, 1))
+        self.mix_factor = nn.Parameter(torch.tensor([2.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        alpha = torch.sigmoid(self.mix_factor)
+        avg = F.avg_pool3d(F.pad(x, (0, 0, 0, 0, 1, 0)), (3, 1, 1), stride=(2, 1, 1))
+        return alpha * avg + (1 - alpha) * self.conv(x)
+
+
+class TimeUpsample(nn.Module):
+    """2x time upsampling on (B, C, T, H, W): each frame repeated, mixed with a causal conv."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = CausalConv3d(channels, channels, 3)
+        self.mix_factor = nn.Parameter(torch.tensor([2.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        alpha = torch.sigmoid(self.mix_factor)
+        x = F.interpolate(x.float(), scale_factor=(2.0, 1.0, 1.0), mode="nearest").to(x.dtype)
+        return alpha * x + (1 - alpha) * self.conv(x)
+
+
+def spatial_temporal_block(x: torch.Tensor, block_s: nn.Module, block_t: nn.Module) -> torch.Tensor:
+    """Apply a per-frame block, then a per-pixel temporal block, to (B, C, T, H, W)."""
+    B, _, T, H, W = x.shape
+    x = batch_to_frames(block_s(frames_to_batch(x)), B)
+    C = x.shape[1]
+    x = x.permute(0, 3, 4, 1, 2).reshape(B * H * W, C, T)
+    x = block_t(x)
+    return x.reshape(B, H, W, C, T).permute(0, 3, 4, 1, 2)
+
+
+class Level(nn.Module):
+    """A container whose attribute names give the checkpoint keys (`block`, `downsample`, ...)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Encoder / decoder
+# ----------------------------------------------------------------------------------------------
+
+
+class VidTokEncoder(nn.Module):
+    """(B, 3, T, H, W) in [-1, 1] -> moments (B, 2*z, t, H/8, W/8). Port of
+    `EncoderCausal3DPadding`. T is first padded to a multiple of 4 with copies of frame 0."""
+
+    def __init__(self, spec: VidTokSpec):
+        super().__init__()
+        self.spec = spec
+        n = len(spec.ch_mult)
+        self.spatial_down = list(range(n - 1))
+        self.temporal_down = [n - 2, n - 3]
+        self.conv_in = CausalConv3d(spec.in_channels, spec.ch)
+        self.down = nn.ModuleList()
+        self.down_temporal = nn.ModuleList()
+        cin = spec.ch
+        for i, mult in enumerate(spec.ch_mult):
+            cout = spec.ch * mult
+            down, down_t = Level(), Level()
+            down.block = nn.ModuleList()
+            down_t.block = nn.ModuleList()
+            for _ in range(spec.num_res_blocks):
+                down.block.append(ResBlock2d(cin, cout, spec.norm_type))
+                down_t.block.append(ResBlock1d(cout, spec.norm_type))
+                cin = cout
+            if i in self.spatial_down:
+                down.downsample = SpatialDownsample(cin)
+                if i in self.temporal_down:
+                    down_t.downsample = TimeDownsample(cin)
+            self.down.append(down)
+            self.down_temporal.append(down_t)
+        self.mid = Level()
+        self.mid.block_1 = ResBlock3d(cin, spec.norm_type)
+        self.mid.attn_1 = FrameAttention(cin, spec.norm_type)
+        self.mid.block_2 = ResBlock3d(cin, spec.norm_type)
+        self.norm_out = make_norm(cin, spec.norm_type)
+        self.conv_out = CausalConv3d(cin, 2 * spec.z_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tdf = self.spec.time_downsample_factor
+        if x.shape[2] % tdf != 0:  # 17 -> 20 frames, 1 -> 4 frames
+            x = F.pad(x, (0, 0, 0, 0, tdf - 1, 0), mode=self.spec.init_pad_mode)
+        h = self.conv_in(x)
+        for i in range(len(self.spec.ch_mult)):
+            for block_s, block_t in zip(self.down[i].block, self.down_temporal[i].block):
+                h = spatial_temporal_block(h, block_s, block_t)
+            if i in self.spatial_down:
+                B = h.shape[0]
+                h = batch_to_frames(self.down[i].downsample(frames_to_batch(h)), B)
+                if i in self.temporal_down:
+                    h = self.down_temporal[i].downsample(h)
+        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
+        B = h.shape[0]
+        h = batch_to_frames(nonlinearity(self.norm_out(frames_to_batch(h))), B)
+        return self.conv_out(h)
+
+
+class VidTokDecoder(nn.Module):
+    """latents (B, z, t, h, w) -> video (B, 3, 4t - 3, 8h, 8w). Port of `DecoderCausal3DPadding`
+    (the 3 frames that correspond to the encoder's leading padding are dropped). No output clamp."""
+
+    def __init__(self, spec: VidTokSpec):
+        super().__init__()
+        self.spec = spec
+        n = len(spec.ch_mult)
+        self.spatial_up = list(range(1, n))
+        self.temporal_up = [1, 2]
+        cin = spec.ch * spec.ch_mult[-1]
+        self.conv_in = CausalConv3d(spec.z_channels, cin)
+        self.mid = Level()
+        self.mid.block_1 = ResBlock3d(cin, spec.norm_type)
+        self.mid.attn_1 = FrameAttention(cin, spec.norm_type)
+        self.mid.block_2 = ResBlock3d(cin, spec.norm_type)
+        ups, ups_t = [], []
+        for i in reversed(range(n)):
+            cout = spec.ch * spec.ch_mult[i]
+            up, up_t = Level(), Level()
+            up.block = nn.ModuleList()
+            up_t.block = nn.ModuleList()
+            for _ in range(spec.num_res_blocks + 1):
+                up.block.append(ResBlock2d(cin, cout, spec.norm_type))
+                up_t.block.append(ResBlock1d(cout, spec.norm_type))
+                cin = cout
+            if i in self.spatial_up:
+                up.upsample = SpatialUpsample(cin)
+            if i in self.temporal_up:
+                up_t.upsample = TimeUpsample(cin)
+            ups.insert(0, up)
+            ups_t.insert(0, up_t)
+        self.up = nn.ModuleList(ups)
+        self.up_temporal = nn.ModuleList(ups_t)
+        self.norm_out = make_norm(cin, spec.norm_type)
+        self.conv_out = CausalConv3d(cin, spec.out_ch)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.conv_in(z)
+        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
+        for i in reversed(range(len(self.spec.ch_mult))):
+            for block_s, block_t in zip(self.up[i].block, self.up_temporal[i].block):
+                h = spatial_temporal_block(h, block_s, block_t)
+            if i in self.spatial_up:
+                B = h.shape[0]
+                h = batch_to_frames(self.up[i].upsample(frames_to_batch(h)), B)
+                if i in self.temporal_up:
+                    h = self.up_temporal[i].upsample(h)
+        B = h.shape[0]
+        h = nonlinearity(batch_to_frames(self.norm_out(frames_to_batch(h)), B))
+        h = self.conv_out(h)
+        return h[:, :, self.spec.time_downsample_factor - 1 :]
+
+
+class VidTok(nn.Module):
+    """The VAE: `encoder`, `decoder` and the diagonal-Gaussian posterior between them."""
+
+    def __init__(self, spec: VidTokSpec):
+        super().__init__()
+        self.spec = spec
+        self.encoder = VidTokEncoder(spec)
+        self.decoder = VidTokDecoder(spec)
+
+    def moments(self, video: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+        """(B, 3, T, H, W) -> (B, 2*z, t, h, w): posterior mean and log-variance, stacked.
+        `batch_size` bounds how many clips go through the encoder at once (memory)."""
+        if batch_size is None or video.shape[0] <= batch_size:
+            return self.encoder(video)
+        return torch.cat([self.encoder(v) for v in video.split(batch_size)])
+
+    def encode(
+        self, video: torch.Tensor, sample: bool = True, batch_size: int | None = None
+    ) -> torch.Tensor:
+        """(B, 3, T, H, W) -> latents (B, z, t, h, w).
+
+        With `sample=True` (the official default) the posterior is sampled with ONE
+        `torch.randn(mean.shape)` from the global CPU generator for the whole batch, exactly as
+        upstream does, so seeded runs agree with it; `sample=False` returns the posterior mean.
+        """
+        mean, logvar = self.moments(video, batch_size).chunk(2, dim=1)
+        if not sample:
+            return mean
+        std = torch.exp(0.5 * logvar.clamp(-30.0, 20.0))
+        noise = torch.randn(mean.shape).to(mean.device)  # global CPU RNG, like upstream
+        return mean + std * noise
+
+    def decode(self, latents: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+        """(B, z, t, h, w) -> (B, 3, 4t - 3, 8h, 8w), roughly in [-1, 1]."""
+        if batch_size is None or latents.shape[0] <= batch_size:
+            return self.decoder(latents)
+        return torch.cat([self.decoder(z) for z in latents.split(batch_size)])
