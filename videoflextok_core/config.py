@@ -746,7 +746,7 @@ def resolve_trunk(
     env = dict(inputs)
     packers, transformers, time_embedders, heads, repa = [], [], [], [], []
     for name, spec in modules:
-        where = f"{path}.{name}"
+        where = f"{path}.module_dict.{name}"
         if isinstance(spec, PerSampleOpSpec):
             src = _get(env, spec.read_key, where, "latents_cf", "latents_cl", "head_out")
             if spec.op == "channels_first_to_last" and src.kind == "latents_cf":
