@@ -48,6 +48,7 @@ BACKGROUNDS = ("solid", "linear", "radial", "stripes", "checker", "noise", "grid
 GLYPHS = tuple(
     bytes.fromhex("3f 06 5b 4f 66 6d 7d 07 7f 6f 77 7c 39 5e 79 71 76 38 73 3e 5c 54 50 78 6e")
 )
+CHUNK_PIXELS = 1 << 17  # frames are drawn in groups of about this many pixels, to stay in cache
 TABLE = 16  # side of the periodic random tables behind value noise and dots (a power of two)
 
 
@@ -261,7 +262,7 @@ def _sample_background(rng: np.random.Generator, d: float, hue: float, value: fl
             ground=ground,
             ground2=ground2,
             ground_tiles=bool(rng.random() < 0.6),
-            drift=(0.0, _uniform(rng, 0.0, 2.0) * (rng.random() < 0.5)),  # walking forward
+            drift=(0.0, _uniform(rng, 0.2, 0.8) * (rng.random() < 0.5)),  # walking forward
         )
     return Background(**common)
 
@@ -329,7 +330,7 @@ def _sample_dots(rng: np.random.Generator, value: float, depth: int) -> Dots:
     return Dots(
         period=period,
         radius=radius,
-        density=_uniform(rng, 0.25, 0.9),
+        density=_uniform(rng, 0.2, 0.7),
         color=color,
         velocity=velocity,
         depth=depth,
@@ -459,8 +460,7 @@ class _View:
     grid: np.ndarray  # (size,) float32 pixel centres in [-1, 1]
 
 
-def _make_view(cam: Camera, num_frames: int, size: int, fps: float) -> _View:
-    t = np.arange(num_frames) / fps
+def _make_view(cam: Camera, t: np.ndarray, size: int) -> _View:
     zoom = cam.zoom * np.exp(cam.zoom_rate * t)
     roll = cam.roll_rate * t
     pan = t[:, None] * np.array(cam.pan)
@@ -523,9 +523,9 @@ def _cover(d: np.ndarray, px) -> np.ndarray:
 
 def _blend(dst: np.ndarray, alpha: np.ndarray, color) -> None:
     """dst (3, T, h, w) <- color over dst with coverage alpha (T, h, w), in place."""
-    dst -= color  # three in-place passes: cheaper than dst += alpha * (color - dst)
-    dst *= 1.0 - alpha
-    dst += color
+    delta = color - dst  # not (dst - color) * (1 - alpha) + color: that moves dst where alpha = 0
+    delta *= alpha
+    dst += delta
 
 
 def _lerp(c1: np.ndarray, c2: np.ndarray, t: np.ndarray, out: np.ndarray | None = None):
@@ -850,8 +850,18 @@ def _check(num_frames: int, size: int, fps: float) -> None:
 def render(scene: SceneSpec, num_frames: int = 17, size: int = 64, fps: float = 8.0) -> np.ndarray:
     """Draw a scene. Returns (T, size, size, 3) uint8; frame k shows time k / fps seconds."""
     _check(num_frames, size, fps)
-    view = _make_view(scene.camera, num_frames, size, fps)
-    canvas = np.empty((3, num_frames, size, size), np.float32)
+    out = np.empty((num_frames, size, size, 3), np.uint8)
+    step = max(1, CHUNK_PIXELS // (size * size))
+    for start in range(0, num_frames, step):
+        times = np.arange(start, min(start + step, num_frames)) / fps
+        out[start : start + step] = _render_frames(scene, times, size)
+    return out
+
+
+def _render_frames(scene: SceneSpec, t: np.ndarray, size: int) -> np.ndarray:
+    """Frames at times t (T,) seconds -> (T, size, size, 3) uint8."""
+    view = _make_view(scene.camera, t, size)
+    canvas = np.empty((3, len(t), size, size), np.float32)
     _draw_background(canvas, view, scene.background)
     last = len(scene.objects)
     for depth in range(last + 1):
@@ -865,7 +875,7 @@ def render(scene: SceneSpec, num_frames: int = 17, size: int = 64, fps: float = 
     canvas *= 255.0
     canvas += 0.5
     np.clip(canvas, 0.0, 255.0, out=canvas)
-    return np.ascontiguousarray(canvas.astype(np.uint8).transpose(1, 2, 3, 0))
+    return canvas.astype(np.uint8).transpose(1, 2, 3, 0)
 
 
 def make_clip(
@@ -875,12 +885,20 @@ def make_clip(
     return render(sample_scene(seed, difficulty), num_frames, size, fps)
 
 
+def _signed(clip: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) uint8 -> (3, T, H, W) float32 in [-1, 1]. numpy, not torch: torch's threaded
+    kernels stall for milliseconds when other processes hold the cores."""
+    x = clip.transpose(3, 0, 1, 2).astype(np.float32, order="C")
+    x /= 127.5
+    x -= 1.0
+    return x
+
+
 def make_clip_tensor(
     seed: int, num_frames: int = 17, size: int = 64, fps: float = 8.0, *, difficulty: float = 0.5
 ) -> torch.Tensor:
     """The clip of `seed` as the tokenizer takes it: (3, T, size, size) float32 in [-1, 1]."""
-    clip = torch.from_numpy(make_clip(seed, num_frames, size, fps, difficulty=difficulty))
-    return clip.permute(3, 0, 1, 2).float() / 127.5 - 1.0
+    return torch.from_numpy(_signed(make_clip(seed, num_frames, size, fps, difficulty=difficulty)))
 
 
 def make_batch(
@@ -892,10 +910,10 @@ def make_batch(
     difficulty: float = 0.5,
 ) -> torch.Tensor:
     """Clips of several seeds: (B, 3, T, size, size) float32 in [-1, 1]."""
-    clips = [make_clip_tensor(s, num_frames, size, fps, difficulty=difficulty) for s in seeds]
+    clips = [_signed(make_clip(s, num_frames, size, fps, difficulty=difficulty)) for s in seeds]
     if not clips:
         raise ValueError("seeds is empty")
-    return torch.stack(clips)
+    return torch.from_numpy(np.stack(clips))
 
 
 class SyntheticClips(torch.utils.data.Dataset):
