@@ -173,6 +173,15 @@ def test_bad_arguments(call):
         call()
 
 
+def test_unknown_names_are_refused():
+    scene = sample_scene(1)
+    bad = dataclasses.replace(scene.objects[0], shape="blob")
+    with pytest.raises(ValueError, match="blob"):
+        render(dataclasses.replace(scene, objects=(bad,)))
+    with pytest.raises(ValueError, match="sky"):
+        render(dataclasses.replace(scene, background=Background("sky", (0, 0, 0), (0, 0, 0))))
+
+
 def _single(shape: str, **geometry) -> SceneSpec:
     """A still white shape of radius 0.8 on black, to check geometry against a rasterizer."""
     black = (0.0, 0.0, 0.0)

@@ -230,18 +230,17 @@ def _sample_background(rng: np.random.Generator, d: float, hue: float, value: fl
     color2 = _hsv(hue + _uniform(rng, -0.12, 0.12), sat * _uniform(rng, 0.6, 1.3), shade)
     angle = _uniform(rng, 0.0, math.pi)
     common = dict(kind=kind, color=color, color2=color2, angle=angle, seed=int(rng.integers(2**31)))
-    drift = (
-        (_uniform(rng, -0.15, 0.15), _uniform(rng, -0.15, 0.15)) if rng.random() < d else (0.0, 0.0)
-    )
+    drift = (0.0, 0.0)
+    if rng.random() < d:
+        drift = (_uniform(rng, -0.15, 0.15), _uniform(rng, -0.15, 0.15))
     if kind in ("stripes", "checker"):
         period = _uniform(rng, 0.12, 0.6) if kind == "stripes" else _uniform(rng, 0.25, 0.7)
         return Background(**common, period=period, width=_uniform(rng, 0.3, 0.7), drift=drift)
     if kind == "noise":
         return Background(**common, period=_uniform(rng, 0.3, 0.9), drift=drift)
     if kind == "grid":
-        return Background(
-            **common, period=_uniform(rng, 0.15, 0.4), width=_uniform(rng, 0.02, 0.04)
-        )
+        period, width = _uniform(rng, 0.15, 0.4), _uniform(rng, 0.02, 0.04)  # ~1 px lines
+        return Background(**common, period=period, width=width)
     if kind == "radial":
         center = (_uniform(rng, -0.8, 0.8), _uniform(rng, -0.8, 0.8))
         return Background(**common, center=center, period=_uniform(rng, 1.0, 2.5))
@@ -411,9 +410,9 @@ def sample_scene(seed: int, difficulty: float = 0.5) -> SceneSpec:
 
     Args:
         seed: `int` >= 0.
-        difficulty: `float` in [0, 1], default 0.5. 0 gives 1-2 plain shapes on simple
-            backgrounds with slow motion; 1 gives up to 6 shapes, textures, text, dots, faster
-            motion, camera moves and lighting changes more often.
+        difficulty: `float` in [0, 1], default 0.5. 0 gives 1-2 slow shapes, mostly on plain
+            or gradient backgrounds, and rarely camera moves, lighting changes, dots or text;
+            1 gives up to 6 faster shapes, more textures, and all of those more often.
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
@@ -554,7 +553,7 @@ def _stripes(x: np.ndarray, period: float, duty: float, fw) -> np.ndarray:
     fade = np.clip(period / (2 * fw) - 1.0, 0.0, 1.0)
     if np.all(fade == 1.0):
         return s
-    return duty + (s - duty) * fade
+    return s * fade + duty * (1.0 - fade)  # equals s where fade == 1: chunking cannot show
 
 
 def _positive(x: np.ndarray) -> np.ndarray:
@@ -622,9 +621,9 @@ def _shape(obj: ObjectSpec, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _hue_rotate(color: RGB, speed: float, t: np.ndarray) -> np.ndarray:
     """(3, T, 1, 1) float32: color rotated by speed * t around the grey axis (Rodrigues)."""
-    c = np.array(color)[:, None]  # (3, 1)
     if speed == 0.0:
         return _rgb(color, len(t))
+    c = np.array(color)[:, None]  # (3, 1)
     angle = speed * t  # (T,)
     cross = np.array([c[2] - c[1], c[0] - c[2], c[1] - c[0]]) / math.sqrt(3)
     grey = c.mean(axis=0)  # (1,): projection on the grey axis
@@ -847,15 +846,14 @@ def _check(num_frames: int, size: int, fps: float) -> None:
         raise ValueError(f"fps must be > 0, got {fps}")
 
 
-def render(scene: SceneSpec, num_frames: int = 17, size: int = 64, fps: float = 8.0) -> np.ndarray:
-    """Draw a scene. Returns (T, size, size, 3) uint8; frame k shows time k / fps seconds."""
-    _check(num_frames, size, fps)
-    out = np.empty((num_frames, size, size, 3), np.uint8)
-    step = max(1, CHUNK_PIXELS // (size * size))
-    for start in range(0, num_frames, step):
-        times = np.arange(start, min(start + step, num_frames)) / fps
-        out[start : start + step] = _render_frames(scene, times, size)
-    return out
+def _check_names(scene: SceneSpec) -> None:
+    """Refuse hand-built scenes with names that render does not know."""
+    names = [(scene.background.kind, BACKGROUNDS)]
+    for obj in scene.objects:
+        names += [(obj.shape, SHAPES), (obj.fill, FILLS), (obj.motion, MOTIONS)]
+    for name, known in names:
+        if name not in known:
+            raise ValueError(f"unknown {name!r}, expected one of {known}")
 
 
 def _render_frames(scene: SceneSpec, t: np.ndarray, size: int) -> np.ndarray:
@@ -876,6 +874,18 @@ def _render_frames(scene: SceneSpec, t: np.ndarray, size: int) -> np.ndarray:
     canvas += 0.5
     np.clip(canvas, 0.0, 255.0, out=canvas)
     return canvas.astype(np.uint8).transpose(1, 2, 3, 0)
+
+
+def render(scene: SceneSpec, num_frames: int = 17, size: int = 64, fps: float = 8.0) -> np.ndarray:
+    """Draw a scene. Returns (T, size, size, 3) uint8; frame k shows time k / fps seconds."""
+    _check(num_frames, size, fps)
+    _check_names(scene)
+    out = np.empty((num_frames, size, size, 3), np.uint8)
+    step = max(1, CHUNK_PIXELS // (size * size))
+    for start in range(0, num_frames, step):
+        times = np.arange(start, min(start + step, num_frames)) / fps
+        out[start : start + step] = _render_frames(scene, times, size)
+    return out
 
 
 def make_clip(
