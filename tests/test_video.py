@@ -279,6 +279,33 @@ def test_audio_only(tmp_path):
         read_video(_audio_only(tmp_path / "speech.m4a"))
 
 
+def test_audio_with_cover_art(tmp_path):
+    """The picture of an audio file shows up as a one-frame 'video' stream; it is not a video."""
+    path = tmp_path / "song.m4a"
+    with av.open(str(path), mode="w", format="mp4") as out:
+        audio = out.add_stream("aac", rate=16000)
+        audio.layout = "mono"
+        art = out.add_stream("png", rate=1)
+        art.width, art.height, art.pix_fmt = 32, 32, "rgb24"
+        art.disposition = av.stream.Disposition.attached_pic
+        picture = av.VideoFrame.from_ndarray(marker_frames(1)[0], format="rgb24")
+        for packet in [*art.encode(picture), *art.encode()]:
+            out.mux(packet)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), "fltp", "mono")
+        frame.sample_rate, frame.pts = 16000, 0
+        for packet in [*audio.encode(frame), *audio.encode()]:
+            out.mux(packet)
+    with pytest.raises(VideoReadError, match="no video stream.*audio and cover art"):
+        read_video(path)
+
+
+def test_gif(make_clip):
+    frames = index_frames(20)
+    path = make_clip("anim.gif", frames, fps=10, codec="gif", pix_fmt="rgb8")
+    video, info = read_video(path, fps=5, size=16)  # 2 s at 5 fps: 10 frames, padded
+    assert info.codec == "gif" and video.shape == (3, 17, 16, 16) and info.num_padded == 7
+
+
 def test_zero_frames(tmp_path):
     """A Matroska file with a video track that holds no frames (only the audio has packets)."""
     path = tmp_path / "empty.mkv"

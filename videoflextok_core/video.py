@@ -35,7 +35,7 @@ MAX_SIDE = 8192  # larger frames are refused: one 8192^2 RGB frame is already 20
 MAX_SOURCE_FPS = 1000.0  # an average rate above this is a broken header, not a video
 MAX_TARGET_FPS = 240.0
 DEFAULT_MAX_FRAMES = 129  # 1 + 16*8: 16 s at 8 fps, eight chunks of the released models
-_BATCH_BYTES = 128 * 2**20  # float32 source pixels resized at once (5 frames of 1080p, 1 of 4K)
+_BATCH_BYTES = 32 * 2**20  # float32 source pixels resized at once: 6 frames of 640², 1 of 1080p
 _EPS = 1e-6  # seconds; a frame within 1 us of a target time counts as shown at it
 
 
@@ -98,11 +98,14 @@ def _open(path: str | os.PathLike) -> tuple[av.container.InputContainer, av.vide
         ) from None
     except av.error.FFmpegError as e:
         raise VideoReadError(f"{p.name}: cannot open ({e.strerror})") from None
-    if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+    cover = av.stream.Disposition.attached_pic  # album art of an audio file is not a video
+    videos = [s for s in container.streams.video if not s.disposition & cover]
+    if not videos:
+        kinds = sorted({s.type for s in container.streams} - {"video"}) or ["no streams"]
+        art = " and cover art" if container.streams.video else ""
         container.close()
-        raise VideoReadError(f"{p.name}: has no video stream (found: {', '.join(kinds)})")
-    stream = container.streams.video[0]
+        raise VideoReadError(f"{p.name}: has no video stream (found: {', '.join(kinds)}{art})")
+    stream = videos[0]
     w, h = stream.codec_context.width, stream.codec_context.height
     if w > MAX_SIDE or h > MAX_SIDE:
         container.close()
@@ -387,7 +390,7 @@ def read_video(
     _check_args(fps, size, start, max_frames, chunk, overlap)
     src = probe_video(path)
     name = Path(path).name
-    if start > 0 and start >= src.duration:
+    if start > 0 and 0 < src.duration <= start:
         raise VideoReadError(
             f"{name}: start={start:g} s is beyond the end of the video ({src.duration:.2f} s)"
         )
@@ -403,17 +406,23 @@ def read_video(
             out.add(preprocess(np.stack([to_rgb(f) for f in pending[i : i + per_batch]]), size))
         pending.clear()
 
+    # Frames within the predicted count are resized in batches as they come; past it (the tail
+    # that rounding will likely drop) they wait, unconverted, until the count reaches a valid
+    # one. At most one batch or one chunk of decoded frames is held.
     for t, frame in _pick(path, fps, start, cap):
         times.append(t)
         pending.append(frame)
-        if valid_num_frames(len(times), chunk, overlap) == len(times):
-            flush()  # a valid count: every frame so far is kept, resize them now
+        n = len(times)
+        if (n <= expected and len(pending) >= per_batch) or valid_num_frames(
+            n, chunk, overlap
+        ) == n:
+            flush()
     n = len(times)
     if n == 0:
         raise VideoReadError(f"{name}: no frame found at or after start={start:g} s")
-    if n < chunk:
-        flush()  # too short for one chunk: keep all, pad below
-    pending.clear()  # a tail beyond the last valid count is dropped without being converted
+    keep = valid_num_frames(n, chunk, overlap) or n  # too short for a chunk: keep all, pad below
+    del pending[max(0, keep - (n - len(pending))) :]  # the dropped tail is never converted
+    flush()
 
     valid = valid_num_frames(n, chunk, overlap)
     notes, num_padded, num_cut = [], 0, 0
