@@ -5,16 +5,17 @@ scenes whose content spans coarse to fine: layout, colours and motion (what the 
 VideoFlexTok sequence should capture), then thin stripes, dots, outlines and text-like marks (what
 the last tokens add).
 
-A scene is sampled once from `numpy.random.default_rng(seed)` into a frozen `SceneSpec` written in
-world coordinates: the first frame spans [-1, 1] on both axes, y points down, time is in seconds.
+A scene is sampled once from `numpy.random.default_rng(seed)` (split into one stream per part:
+background, objects, details, camera, lighting) into a frozen `SceneSpec` written in world
+coordinates: the first frame spans [-1, 1] on both axes, y points down, time is in seconds.
 It is then rendered at any size, frame count and frame rate, so the same seed gives the same scene
 at 64 px and 128 px, and a 17-frame clip is the first 17 frames of the 33-frame one.
 
-Rendering is numpy, vectorized over all frames at once, and anti-aliased analytically: each shape
-is a signed distance d and a pixel's coverage is clip(0.5 - d / pixel_width, 0, 1). Pixels only
-see elementwise IEEE operations (+, -, *, /, sqrt, floor, min, max) and table look-ups, with no
-reductions and no threads, so a seed gives the same bytes in every run and process. sin/cos are
-only taken of per-frame scalars.
+Rendering is numpy, vectorized over frames (in chunks that fit in cache), and anti-aliased
+analytically: each shape is a signed distance d and a pixel's coverage is
+clip(0.5 - d / pixel_width, 0, 1). Pixels only see elementwise IEEE operations (+, -, *, /, sqrt,
+floor, min, max) and table look-ups, with no reductions and no threads, so a seed gives the same
+bytes in every run and process. sin/cos/exp are only taken of per-frame scalars.
 
 Legend: T frames, H = W = size pixels, h/w a crop of them. Colour arrays are (3, T, H, W) float32
 in [0, 1] while drawing and (T, H, W, 3) uint8 on output.
