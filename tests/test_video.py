@@ -14,6 +14,7 @@ from videoflextok_core.video import (
     preprocess,
     probe_video,
     read_video,
+    to_uint8_frames,
     valid_num_frames,
     write_video,
 )
@@ -412,6 +413,16 @@ def test_write_video_round_trip(tmp_path):
     expected = np.array([204, 128, 128])  # (0.6 + 1) * 127.5, 0 -> 127.5
     assert np.abs(frames[4][16, 8].astype(int) - expected).max() <= 3
     assert np.abs(frames[4][16, 40].astype(int) - 128).max() <= 3
+
+
+def test_to_uint8_frames():
+    x = torch.linspace(-1.2, 1.2, 3 * 2 * 4 * 5).reshape(1, 3, 2, 4, 5)
+    u8 = to_uint8_frames(x)
+    assert u8.shape == (2, 4, 5, 3) and u8.dtype == np.uint8
+    assert (u8.min(), u8.max()) == (0, 255)  # clamped
+    assert np.array_equal(to_uint8_frames(torch.from_numpy(u8)), u8)
+    ref = ((x[0].clamp(-1, 1) + 1) * 127.5).round().permute(1, 2, 3, 0).numpy()
+    assert np.array_equal(u8, ref.astype(np.uint8))
 
 
 def test_write_video_uint8_and_errors(tmp_path):

@@ -413,9 +413,8 @@ def read_video(
         times.append(t)
         pending.append(frame)
         n = len(times)
-        if (n <= expected and len(pending) >= per_batch) or valid_num_frames(
-            n, chunk, overlap
-        ) == n:
+        all_kept = valid_num_frames(n, chunk, overlap) == n
+        if all_kept or (n <= expected and len(pending) >= per_batch):
             flush()
     n = len(times)
     if n == 0:
@@ -470,8 +469,10 @@ def read_video(
 
 
 def to_uint8_frames(video: np.ndarray | Tensor) -> np.ndarray:
-    """uint8 [T, H, W, 3] from uint8 [T, H, W, 3] or a float [3, T, H, W] / [1, 3, T, H, W] in
-    [-1, 1] (clamped, rounded)."""
+    """uint8 [T, H, W, 3] from uint8 [T, H, W, 3] (numpy or torch) or a float [3, T, H, W] /
+    [1, 3, T, H, W] in [-1, 1] (clamped, rounded)."""
+    if isinstance(video, Tensor) and video.dtype == torch.uint8:
+        video = video.detach().cpu().numpy()
     if isinstance(video, np.ndarray) and video.dtype == np.uint8:
         if video.ndim != 4 or video.shape[-1] != 3:
             raise ValueError(f"expected uint8 frames [T, H, W, 3], got {video.shape}")
