@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from videoflextok_core import metrics as metrics_mod
 from videoflextok_core.metrics import (
     PSNR_MAX,
     Metrics,
@@ -174,6 +175,15 @@ def test_batched_shapes():
     assert psnr_pooled(x, y).shape == (2,)
     torch.testing.assert_close(ssim(x, y)[1], ssim(x[1], y[1]))
     torch.testing.assert_close(psnr(x, y)[0], psnr(x[0], y[0]))
+
+
+def test_frame_steps_do_not_change_results(monkeypatch):
+    x, y = smooth_video(16, T=19), smooth_video(17, T=19)  # 8 + 8 + 3 frames
+    chunked = psnr(x, y), psnr_pooled(x, y), ssim(x, y)
+    monkeypatch.setattr(metrics_mod, "FRAMES_PER_STEP", 1000)
+    whole = psnr(x, y), psnr_pooled(x, y), ssim(x, y)
+    for a, b in zip(chunked, whole, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
 
 
 def test_compute_metrics():
