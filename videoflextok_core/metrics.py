@@ -45,7 +45,9 @@ def _unit(x: Tensor) -> Tensor:
 def _per_frame(fn, x: Tensor, y: Tensor) -> Tensor:
     """Apply fn(a, b) -> [B, t] to float64 frames, a few frames at a time: [T] or [B, T]."""
     _check(x, y)
-    xb, yb = (x, y.to(x.device)) if x.ndim == 5 else (x[None], y[None].to(x.device))
+    device = "cpu" if x.device.type == "mps" else x.device  # MPS has no float64
+    xb, yb = (x, y) if x.ndim == 5 else (x[None], y[None])
+    xb, yb = xb.to(device), yb.to(device)
     T = xb.shape[2]
     out = torch.cat(
         [
