@@ -222,7 +222,10 @@ def _pick(
     src_fps = float(rate) if rate else 0.0
     with container:
         if start > 0:  # land on the keyframe at or before `start`, then decode forward
-            container.seek(int((start + t0) / stream.time_base), backward=True, stream=stream)
+            try:
+                container.seek(int((start + t0) / stream.time_base), backward=True, stream=stream)
+            except av.error.FFmpegError:
+                pass  # not seekable: decode from the beginning, frames before `start` are passed
         n = 0
         held, held_t = None, 0.0  # last decoded frame not yet passed by an output time
         for i, frame in enumerate(_decode(container, stream, name)):
