@@ -44,6 +44,13 @@ class FSQ(nn.Module):
         with torch.autocast(z.device.type, enabled=False):
             return self.bound(z.float()).round() / (self.levels // 2)
 
+    def quantize_ste(self, z: torch.Tensor) -> torch.Tensor:
+        """Training: `quantize` with a straight-through gradient (through the tanh bound)."""
+        with torch.autocast(z.device.type, enabled=False):
+            bounded = self.bound(z.float())
+            rounded = bounded + (bounded.round() - bounded).detach()
+            return rounded / (self.levels // 2)
+
     def codes_to_ids(self, codes: torch.Tensor) -> torch.Tensor:
         """(..., d) codes in [-1, 1] -> (...) int64 ids."""
         half = self.levels // 2

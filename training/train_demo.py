@@ -1,0 +1,161 @@
+"""Train the demo model from scratch on procedural clips and save it in the Hub layout.
+
+    python -m training.train_demo --out assets/demo-model          # the shipped model
+    python -m training.train_demo --out /tmp/smoke --quick          # a 2-minute smoke run
+
+Stages (all hyperparameters in training/config.py):
+  1. VidTok VAE on synthetic clips            -> work/vae.safetensors
+  2. VAE posterior of the training clips      -> work/latents.safetensors
+  3. resampler (encoder + FSQ + flow decoder) -> work/resampler_state.safetensors (resumable)
+  4. guidance scale tuned on held-out clips, then config.json + model.safetensors in --out,
+     with `demo_defaults` (steps, guidance) that the app reads, and training_log.json.
+Re-running with the same --work resumes where it stopped.
+"""
+
+import argparse
+import json
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from videoflextok_core.checkpoint import save_pretrained
+from videoflextok_core.config import parse_config
+from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.synthetic import make_batch
+
+from .config import EVAL_SEED_BASE, DemoConfig, hub_config
+from .train_resampler import encode_dataset, train_resampler
+from .train_vae import train_vae, vae_psnr, vae_spec
+
+QUICK = dict(vae_steps=30, vae_finetune_steps=5, rs_clips=64, rs_steps=40, rs_warmup=10,
+             eval_clips=2)  # fmt: skip
+GUIDANCE_GRID = (1.0, 1.5, 2.5, 4.0)
+DEMO_STEPS = 16  # sampler steps of the app's default on CPU
+
+
+class Logger:
+    def __init__(self, path: Path):
+        self.path = path
+        self.records = []
+
+    def __call__(self, **record):
+        record["time"] = round(time.time(), 1)
+        self.records.append(record)
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in record.items() if k != "time"), flush=True)  # fmt: skip
+
+
+@torch.inference_mode()
+def eval_psnr(model: VideoFlexTok, seeds, budgets, guidance: float, steps: int, c) -> dict:
+    """Mean PSNR (dB) per budget k on 17-frame held-out clips, one seeded decode each."""
+    video = make_batch(seeds, c.chunk, c.size, difficulty=c.difficulty)
+    torch.manual_seed(0)
+    tokens = model.tokenize(video, sample_posterior=False)
+    out = {}
+    for k in budgets:
+        recon = model.detokenize(
+            tokens, num_keep_tokens_list=[k] * len(tokens), timesteps=steps,
+            guidance_scale=guidance, perform_norm_guidance=guidance != 1.0,
+            generator=torch.Generator().manual_seed(0),
+        )  # fmt: skip
+        recon = torch.cat(recon).clamp(-1, 1)
+        mse = ((recon - video) / 2).pow(2).mean(dim=(1, 2, 3, 4))
+        out[k] = float((-10 * torch.log10(mse)).mean())
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("assets/demo-model"))
+    p.add_argument("--work", type=Path, default=None, help="scratch dir (default: runs/<out name>)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="tiny step counts, for a smoke test")
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args()
+
+    c = DemoConfig(seed=args.seed)
+    if args.quick:
+        c = replace(c, **QUICK)
+    torch.set_num_threads(args.threads or c.threads)
+    work = args.work or Path("runs") / args.out.name
+    work.mkdir(parents=True, exist_ok=True)
+    log = Logger(work / "log.jsonl")
+    started = time.time()
+    log(stage="start", config=c.as_dict())
+
+    # 1. VAE
+    vae_path = work / "vae.safetensors"
+    model = VideoFlexTok(hub_config(c))
+    if vae_path.is_file():
+        model.vae.load_state_dict(load_file(vae_path))
+    else:
+        vae = train_vae(c, log)
+        model.vae.load_state_dict(vae.state_dict())
+        save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, str(vae_path))
+    model.eval()
+    held_out = range(EVAL_SEED_BASE, EVAL_SEED_BASE + c.eval_clips)
+    log(stage="vae_done", vae_psnr_heldout=vae_psnr(model.vae, c, held_out),
+        minutes=(time.time() - started) / 60)  # fmt: skip
+    assert vae_spec(c) == model.vae.spec
+
+    # 2. latents of the training clips
+    lat_path = work / "latents.safetensors"
+    if lat_path.is_file():
+        lat = load_file(lat_path)
+        mean, std = lat["mean"], lat["std"]
+    else:
+        mean, std = encode_dataset(model, c, log)
+        save_file({"mean": mean.contiguous(), "std": std.contiguous()}, str(lat_path))
+
+    # 3. resampler
+    for prm in model.vae.parameters():
+        prm.requires_grad_(False)
+    train_resampler(model, c, mean, std, work, log)
+    log(stage="resampler_done", minutes=(time.time() - started) / 60)
+
+    # 4. tune guidance on held-out clips, evaluate, save
+    budgets = [1 << i for i in range(int(math.log2(c.registers)) + 1)]
+    tune = range(EVAL_SEED_BASE + 100, EVAL_SEED_BASE + 100 + max(2, c.eval_clips // 2))
+    scores = {}
+    for g in GUIDANCE_GRID:
+        psnr = eval_psnr(model, tune, [1, 4, 16, c.registers], g, DEMO_STEPS, c)
+        scores[g] = sum(psnr.values()) / len(psnr)
+        log(stage="tune", guidance=g, psnr=psnr, mean=scores[g])
+    guidance = max(scores, key=scores.get)
+    curve = eval_psnr(model, held_out, budgets, guidance, DEMO_STEPS, c)
+    log(stage="eval", guidance=guidance, curve=curve)
+
+    defaults = {"timesteps": DEMO_STEPS, "guidance_scale": guidance,
+                "perform_norm_guidance": guidance != 1.0}  # fmt: skip
+    config = parse_config(hub_config(c, defaults))
+    save_pretrained(model, config, args.out)
+    minutes = (time.time() - started) / 60
+    summary = {
+        "command": f"python -m training.train_demo --out {args.out} --seed {args.seed}"
+        + (" --quick" if args.quick else ""),
+        "minutes": round(minutes, 1),
+        "threads": torch.get_num_threads(),
+        "config": c.as_dict(),
+        "demo_defaults": defaults,
+        "final_losses": {
+            stage: next(
+                r["loss"] for r in reversed(log.records) if r.get("stage") == stage and "loss" in r
+            )
+            for stage in ("vae", "resampler")
+            if any(r.get("stage") == stage for r in log.records)
+        },  # fmt: skip
+        "guidance_scores": scores,
+        "heldout_psnr_by_k": curve,
+    }
+    (args.out / "training_log.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log(stage="done", minutes=minutes, out=str(args.out))
+
+
+if __name__ == "__main__":
+    main()
