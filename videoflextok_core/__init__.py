@@ -1,6 +1,34 @@
 """videoflextok_core: a small, dependency-light implementation of VideoFlexTok inference.
 
-VideoFlexTok (Atanov, Allardice et al., 2026, arXiv 2604.12887) turns a video into 256 discrete
-tokens per latent frame, ordered coarse to fine; any prefix of them decodes, through a
-rectified-flow decoder, into a plausible video.
+VideoFlexTok (Atanov, Allardice et al., 2026, arXiv 2604.12887) turns a video into discrete
+tokens per latent frame (256 for the released models), ordered coarse to fine; any prefix of
+them decodes, through a rectified-flow decoder, into a plausible video.
+
+    from videoflextok_core import VideoFlexTok, read_video
+    model = VideoFlexTok.from_pretrained("EPFL-VILAB/videoflextok_d18_d28").eval()
+    video, info = read_video("clip.mp4", size=model.resolution[0])
+    tokens = model.tokenize(video[None])
+    reconst = model.detokenize([t[..., :64] for t in tokens], timesteps=30, guidance_scale=20.0,
+                               perform_norm_guidance=True)
 """
+
+from .checkpoint import CheckpointError
+from .config import UnsupportedConfigError
+from .metrics import Metrics, compute_metrics, psnr, ssim
+from .model import VideoFlexTok
+from .video import VideoInfo, VideoReadError, probe_video, read_video, write_video
+
+__all__ = [
+    "CheckpointError",
+    "Metrics",
+    "UnsupportedConfigError",
+    "VideoFlexTok",
+    "VideoInfo",
+    "VideoReadError",
+    "compute_metrics",
+    "probe_video",
+    "psnr",
+    "read_video",
+    "ssim",
+    "write_video",
+]
