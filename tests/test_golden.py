@@ -151,7 +151,7 @@ def _parse_detok(call: str, n: int) -> dict:
     args = call.split("model.detokenize(")[1].rsplit(")", 1)[0]
     kw = {}
     for key in ("num_keep_tokens_list", "timesteps", "guidance_scale", "perform_norm_guidance",
-                "momentum", "eta", "norm_threshold"):  # fmt: skip
+                "momentum", "eta", "norm_threshold", "cond_type"):  # fmt: skip
         if f"{key}=" in args:
             raw = args.split(f"{key}=")[1]
             raw = raw[: raw.index("]") + 1] if raw.startswith("[") else raw.split(",")[0]

@@ -15,15 +15,35 @@ are packed, which head reads what). Nothing downstream of this file sees a strin
 
 import json
 import math
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import MISSING, fields, replace
 from typing import Any
 
+from .specs import (
+    FSQSpec,
+    LinearHeadSpec,
+    LinearLayerSpec,
+    ModelConfig,
+    ModuleSpec,
+    NestedDropoutSpec,
+    NoiseModuleSpec,
+    NullCondSpec,
+    PackerSpec,
+    PatchEmbedderSpec,
+    PerSampleOpSpec,
+    PipelineSpec,
+    PosEmbSpec,
+    PrefixDropoutSpec,
+    RegistersSpec,
+    TimeEmbedderSpec,
+    TransformerHeadSpec,
+    TransformerSpec,
+    UnpackerSpec,
+    UnsupportedConfigError,
+    VidTokVAESpec,
+)
+from .specs import fail as _fail
 from .vidtok import VidTokSpec
-
-
-class UnsupportedConfigError(ValueError):
-    """A config that is malformed, not allowed, or wired in a way this port does not run."""
-
+from .wiring import Sym, resolve_trunk
 
 # ----------------------------------------------------------------------------------------------
 # The allow-list (the official loader's ALLOWED_TARGETS, 25 strings)
@@ -75,344 +95,8 @@ MASK_MODES = (
 REQUIRED = object()  # marks a hyperparameter without default
 
 # ----------------------------------------------------------------------------------------------
-# Specs: one frozen dataclass per allowed class (inference-relevant fields + the rest as-is)
-# ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PerSampleOpSpec:
-    read_key: str
-    write_key: str
-    op: str  # "channels_first_to_last" | "channels_last_to_first"
-
-
-@dataclass(frozen=True)
-class PatchEmbedderSpec:
-    input_tensor_list_read_key: str
-    patches_list_write_key: str
-    n_patches_write_key: str
-    patch_sizes: tuple[int, ...]
-    channels_in: int
-    dim: int | None = None
-    flatten_patches: bool = True
-    weight_init_style: str = "xavier"
-
-
-@dataclass(frozen=True)
-class PosEmbSpec:
-    read_key: str
-    write_key: str
-    dim: int
-    max_sizes: tuple[int, ...]
-    posemb_type: str = "sincos"
-    posemb_scaling: str = "absolute"
-    posemb_write_key: str | None = None
-
-
-@dataclass(frozen=True)
-class RegistersSpec:
-    input_tensor_list_read_key: str
-    register_sizes_read_write_key: str
-    registers_write_key: str
-    dim: int
-    t_max: int
-    n_min: int
-    n_max: int
-    n_eval: int | None = None
-    size_sampling_mode: str = "uniform"
-    ordering_mode: str = "nested"
-    extra_registers_write_key: str | None = None
-    extra_registers_dim: int | None = None
-
-    @property
-    def n_tokens(self) -> int:
-        """Registers per latent frame at inference (upstream: `n_eval or n_max`)."""
-        return self.n_eval or self.n_max
-
-
-@dataclass(frozen=True)
-class PackerSpec:
-    input_list_read_keys: tuple[str, ...]
-    packed_seq_write_key: str
-    block_mask_write_key: str
-    inner_packed_shapes_write_key: str
-    outer_packed_shapes_write_key: str
-    mask_mode: str = "full"
-    max_seq_len: int | None = None
-    pad_to_multiple: int | None = None
-    emb_packing_fn_write_key: str | None = None
-    per_subseq_embs: bool = False
-    compile_block_mask: bool = True
-    cross_timestep_attention_config: tuple[tuple[str, str], ...] | None = None
-    repa_block_mask_write_key: str | None = None
-    repa_mask_mode: str = "time_block_causal"
-    repa_patch_index: int = 0
-
-
-@dataclass(frozen=True)
-class TransformerSpec:
-    input_seq_read_key: str
-    output_seq_write_key: str
-    dim: int = 768
-    depth: int = 12
-    head_dim: int = 64
-    mlp_ratio: float = 4.0
-    qkv_bias: bool = False
-    proj_bias: bool = False
-    mlp_bias: bool = False
-    drop: float = 0.0
-    drop_path_rate: float = 0.0
-    gated_mlp: bool = True
-    qk_norm: bool = True
-    use_act_checkpoint: bool = False
-    weight_init_style: str = "xavier"
-    zero_init_query_proj: bool = False
-    block_mask_read_key: str | None = None
-    score_mod_read_key: str | None = None
-    adaLN_emb_read_key: str | None = None
-    adaLN_packing_fn_read_key: str | None = None
-    adaLN_expansion: int = 1
-    rope_forward_read_key: str | None = None
-    intermediate_layer_write_key: str | None = None
-    intermediate_layers: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class UnpackerSpec:
-    packed_seq_read_key: str
-    inner_seq_write_keys: tuple[str, ...]
-    inner_packed_shapes_read_key: str
-    outer_packed_shapes_read_key: str
-
-
-@dataclass(frozen=True)
-class LinearHeadSpec:
-    read_key: str
-    write_key: str
-    dim: int
-    dim_out: int  # for ToPatchesLinearHead: channels_out * prod(patch_sizes)
-    use_mup_readout: bool
-    weight_init_style: str = "zero"
-    norm: bool = True  # False when the config sets `norm_layer: null`
-    dtype_override: str | None = None
-    adaLN_emb_read_key: str | None = None
-    adaLN_packing_fn_read_key: str | None = None
-    adaLN_bias: bool = True
-    proj_bias: bool = True
-    channels_out: int | None = None  # ToPatchesLinearHead only
-    patch_sizes: tuple[int, ...] | None = None  # ToPatchesLinearHead only
-
-
-@dataclass(frozen=True)
-class TransformerHeadSpec:
-    read_key: str
-    write_key: str
-    dim: int
-    dim_out: int
-    depth: int
-    head_dim: int = 64
-    use_mup_readout: bool = False
-    mlp_ratio: float = 4.0
-    qkv_bias: bool = False
-    proj_bias: bool = False
-    mlp_bias: bool = False
-    drop: float = 0.0
-    drop_path_rate: float = 0.0
-    weight_init_style: str = "xavier"
-    dtype_override: str | None = None
-    block_mask_read_key: str | None = None
-
-
-@dataclass(frozen=True)
-class LinearLayerSpec:
-    read_key: str
-    write_key: str
-    dim_in: int
-    dim: int
-    weight_init_style: str = "xavier"
-    dtype_override: str | None = None
-    proj_bias: bool = True
-
-
-@dataclass(frozen=True)
-class NestedDropoutSpec:
-    read_write_key: str
-    dim: int
-    eval_keep_k_read_key: str | None = "eval_keep_k"
-    train_keep_k_write_key: str | None = "train_keep_k"
-    size_sampling_mode: str = "uniform"
-    zipf_a: float = 0.5
-
-
-@dataclass(frozen=True)
-class PrefixDropoutSpec:
-    read_write_key: str
-    dim: int
-    prefix_len_read_key: str = "prefix_len"
-    eval_prefix_len_read_key: str | None = "eval_prefix_len"
-
-
-@dataclass(frozen=True)
-class NullCondSpec:
-    read_write_key: str
-    dim: int
-    eval_drop_flag_read_key: str | None = "eval_dropout_mask"
-    dropout_prob: float = 0.0
-    replace_with_single_token: bool = False
-
-
-@dataclass(frozen=True)
-class TimeEmbedderSpec:
-    timesteps_read_key: str
-    time_embedding_write_key: str
-    dim: int
-    frequency_embedding_size: int = 256
-    weight_init_style: str = "xavier"
-    max_timestep: float = 1000.0
-    temb_as_tokens: bool = False
-
-
-@dataclass(frozen=True)
-class FSQSpec:
-    latents_read_key: str
-    quants_write_key: str
-    tokens_write_key: str
-    levels: tuple[int, ...]
-    drop_quant_p: float = 0.0
-    corrupt_tokens_p: float = 0.0
-    min_corrupt_tokens_p: float | None = None
-    apply_corrupt_tokens_p: float = 0.2
-    packed_call: bool = False
-
-
-@dataclass(frozen=True)
-class VidTokVAESpec:
-    images_read_key: str
-    vae_latents_read_key: str
-    vae_latents_write_key: str
-    images_reconst_write_key: str
-    tokenizer_id: str
-    compile: bool = False
-    chunk_size: int | None = None
-    force_vae_encode: bool = True
-    arch: VidTokSpec = field(default_factory=VidTokSpec)
-
-
-@dataclass(frozen=True)
-class PipelineSpec:
-    noise_read_key: str | None = None
-    target_sizes_read_key: str | None = None
-    latents_read_key: str | None = None
-    timesteps_read_key: str | None = None
-    noised_videos_read_key: str | None = None
-    reconst_write_key: str | None = None
-    out_channels: int | None = None
-    zero_noise: bool = False  # start from zeros instead of noise (a 1-step "MSE decoder")
-    cond_vae_latents_key: str | None = None
-
-
-@dataclass(frozen=True)
-class NoiseModuleSpec:
-    """Training-time noising (PrefixMinRFNoiseModule or MinRFNoiseModule); unused at inference."""
-
-    target: str
-    params: tuple[tuple[str, Any], ...]
-
-
-ModuleSpec = (
-    PerSampleOpSpec | PatchEmbedderSpec | PosEmbSpec | RegistersSpec | PackerSpec
-    | TransformerSpec | UnpackerSpec | LinearHeadSpec | TransformerHeadSpec | LinearLayerSpec
-    | NestedDropoutSpec | PrefixDropoutSpec | NullCondSpec | TimeEmbedderSpec
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class TrunkPlan:
-    """How one SequentialModuleDictWrapper runs, resolved from its read/write keys.
-
-    streams: per packed sub-sequence, in packing order, `(role, ops)`: role "patches" (from VAE
-        latents, (t, h', w') grid) or "registers" ((t, N) grid); ops are module names in
-        execution order, the first one creating the stream.
-    """
-
-    modules: tuple[tuple[str, ModuleSpec], ...]  # all modules, file order
-    streams: tuple[tuple[str, tuple[str, ...]], ...]
-    packer: str
-    transformer: str
-    time_embedder: str | None
-    head: str  # reads the unpacked output of stream `head_stream`
-    head_stream: int
-    repa_head: str | None = None  # TransformerHead on an intermediate layer (training aux.)
-    repa_layer: int | None = None
-    repa_stream: int | None = None
-
-    def spec(self, name: str) -> ModuleSpec:
-        return dict(self.modules)[name]
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Everything the port needs, interpreted from a hub config."""
-
-    vae: VidTokVAESpec
-    encoder: TrunkPlan
-    decoder: TrunkPlan
-    fsq: FSQSpec
-    pipeline: PipelineSpec
-    noise_module: NoiseModuleSpec | None
-    chunk_size: int = 17
-    overlap_size_frames: int = 1
-    vae_video_sizes: tuple[int, int, int] = (5, 32, 32)
-    video_preprocess_args: tuple[tuple[str, Any], ...] = ()
-    raw: str = "{}"  # the config as JSON text (file order kept), for saving
-
-    @property
-    def raw_dict(self) -> dict:
-        return json.loads(self.raw)
-
-    @property
-    def nested_dropout(self) -> NestedDropoutSpec:
-        return self.decoder.spec("dec_nested_dropout")
-
-    @property
-    def prefix_masking(self) -> PrefixDropoutSpec | None:
-        return dict(self.decoder.modules).get("dec_prefix_masking")
-
-    @property
-    def n_registers(self) -> int:
-        """Tokens per latent frame."""
-        for role, ops in self.encoder.streams:
-            if role == "registers":
-                return self.encoder.spec(ops[0]).n_tokens
-        raise AssertionError("encoder plan without registers")
-
-    @property
-    def tokens_per_chunk(self) -> int:
-        return (self.chunk_size - 1) // self.vae.arch.time_downsample_factor + 1
-
-    @property
-    def overlap_tokens(self) -> int:
-        if self.overlap_size_frames == 0:
-            return 0
-        return (self.overlap_size_frames - 1) // self.vae.arch.time_downsample_factor + 1
-
-    @property
-    def resolution(self) -> tuple[int, int]:
-        s = self.vae.arch.spatial_downsample_factor
-        return self.vae_video_sizes[1] * s, self.vae_video_sizes[2] * s
-
-    @property
-    def codebook_size(self) -> int:
-        return math.prod(self.fsq.levels)
-
-
-# ----------------------------------------------------------------------------------------------
 # Reading nodes
 # ----------------------------------------------------------------------------------------------
-
-
-def _fail(path: str, msg: str):
-    raise UnsupportedConfigError(f"{path}: {msg}")
 
 
 def _check_values(value: Any, path: str):
@@ -709,261 +393,6 @@ def build_noise_module(node: Any, path: str) -> NoiseModuleSpec | None:
 
 
 # ----------------------------------------------------------------------------------------------
-# Wiring: follow the data keys of a module_dict symbolically
-# ----------------------------------------------------------------------------------------------
-
-
-class _Sym:
-    """What a data key holds while we trace a module_dict."""
-
-    def __init__(self, kind: str, **info):
-        self.kind = kind  # latents | quants | timesteps | temb | stream | packed | mask | ...
-        self.info = info
-
-
-def _get(env: dict, key: str, path: str, *kinds: str) -> _Sym:
-    sym = env.get(key)
-    if sym is None:
-        _fail(path, f"reads {key!r}, which nothing before it provides")
-    if kinds and sym.kind not in kinds:
-        _fail(path, f"reads {key!r} holding {sym.kind}; expected {' or '.join(kinds)}")
-    return sym
-
-
-def resolve_trunk(
-    modules: list[tuple[str, ModuleSpec]],
-    path: str,
-    inputs: dict[str, _Sym],
-    output_key: str,
-    output_kind: str,
-) -> TrunkPlan:
-    """Trace a module_dict in file order and return its plan.
-
-    inputs: data keys available before the first module (e.g. VAE latents channels-first).
-    output_key / output_kind: what the trunk must produce ("head_out" registers for the encoder,
-    channels-first velocity "latents_cf" for the decoder).
-    """
-    env = dict(inputs)
-    packers, transformers, time_embedders, heads, repa = [], [], [], [], []
-    for name, spec in modules:
-        where = f"{path}.module_dict.{name}"
-        if isinstance(spec, PerSampleOpSpec):
-            src = _get(env, spec.read_key, where, "latents_cf", "latents_cl", "head_out")
-            if spec.op == "channels_first_to_last" and src.kind == "latents_cf":
-                env[spec.write_key] = _Sym("latents_cl", source=src.info["source"])
-            elif spec.op == "channels_last_to_first" and src.kind == "head_out":
-                if src.info["role"] != "patches_out":
-                    _fail(where, "channels_last_to_first expects the output of a patches head")
-                env[spec.write_key] = _Sym("latents_cf", source="velocity")
-            elif spec.op == "channels_last_to_first" and src.kind == "latents_cl":
-                env[spec.write_key] = _Sym("latents_cf", source=src.info["source"])
-            else:
-                _fail(where, f"{spec.op} applied to {src.kind} is not understood")
-        elif isinstance(spec, PatchEmbedderSpec):
-            src = _get(env, spec.input_tensor_list_read_key, where, "latents_cl")
-            if spec.flatten_patches:
-                _fail(where, "flatten_patches=True cannot be interleaved per latent frame")
-            if len(spec.patch_sizes) != 3 or spec.patch_sizes[0] != 1:
-                _fail(where, f"patch_sizes must be [1, ph, pw], got {list(spec.patch_sizes)}")
-            dim = (
-                spec.dim if spec.dim is not None else spec.channels_in * math.prod(spec.patch_sizes)
-            )
-            env[spec.patches_list_write_key] = _Sym(
-                "stream", role="patches", ops=(name,), dim=dim, source=src.info["source"],
-                patch_sizes=spec.patch_sizes,
-            )  # fmt: skip
-        elif isinstance(spec, RegistersSpec):
-            _get(env, spec.input_tensor_list_read_key, where, "stream")
-            env[spec.registers_write_key] = _Sym(
-                "stream", role="registers", ops=(name,), dim=spec.dim, source="learned"
-            )
-            if spec.extra_registers_write_key is not None:
-                env[spec.extra_registers_write_key] = _Sym("unused", by=name)
-        elif isinstance(spec, LinearLayerSpec):
-            src = _get(env, spec.read_key, where, "quants", "stream")
-            if src.kind == "quants":
-                if spec.dim_in != src.info["dim"]:
-                    _fail(where, f"dim_in={spec.dim_in} but the FSQ has {src.info['dim']} channels")
-                env[spec.write_key] = _Sym(
-                    "stream", role="registers", ops=(name,), dim=spec.dim, source="quants"
-                )
-            else:
-                if spec.dim_in != src.info["dim"]:
-                    _fail(where, f"dim_in={spec.dim_in} but the stream is {src.info['dim']} wide")
-                env[spec.write_key] = _Sym(
-                    "stream", **{**src.info, "ops": src.info["ops"] + (name,), "dim": spec.dim}
-                )
-        elif isinstance(spec, PosEmbSpec):
-            src = _get(env, spec.read_key, where, "stream")
-            rank = 3 if src.info["role"] == "patches" else 2
-            if len(spec.max_sizes) != rank:
-                _fail(where, f"{len(spec.max_sizes)}-D posemb on {src.info['role']} ({rank}-D)")
-            if spec.dim != src.info["dim"]:
-                _fail(where, f"dim={spec.dim} but the stream is {src.info['dim']} wide")
-            if spec.posemb_scaling == "interpolate" and rank != 2:
-                _fail(where, "interpolated positional embeddings are 2-D only")
-            if spec.posemb_write_key is not None:
-                env[spec.posemb_write_key] = _Sym("unused", by=name)
-            env[spec.write_key] = _Sym("stream", **{**src.info, "ops": src.info["ops"] + (name,)})
-        elif isinstance(spec, NestedDropoutSpec | PrefixDropoutSpec | NullCondSpec):
-            key = spec.read_write_key
-            src = _get(env, key, where, "stream")
-            if src.info["role"] != "registers":
-                _fail(where, "token dropout / null condition only apply to register streams")
-            if spec.dim != src.info["dim"]:
-                _fail(where, f"dim={spec.dim} but the stream is {src.info['dim']} wide")
-            if any(other is src for k, other in env.items() if k != key):
-                _fail(where, f"{key!r} is modified in place while another key aliases it")
-            env[key] = _Sym("stream", **{**src.info, "ops": src.info["ops"] + (name,)})
-        elif isinstance(spec, TimeEmbedderSpec):
-            _get(env, spec.timesteps_read_key, where, "timesteps")
-            env[spec.time_embedding_write_key] = _Sym("temb", dim=spec.dim, by=name)
-            time_embedders.append(name)
-        elif isinstance(spec, PackerSpec):
-            streams = [_get(env, k, where, "stream") for k in spec.input_list_read_keys]
-            if len({s.info["dim"] for s in streams}) != 1:
-                _fail(where, "packed streams must have the same width")
-            if spec.emb_packing_fn_write_key is not None:
-                if not spec.per_subseq_embs:
-                    _fail(where, "per_subseq_embs=False is not implemented upstream")
-                env[spec.emb_packing_fn_write_key] = _Sym("packing_fn", packer=name, n=len(streams))
-            env[spec.packed_seq_write_key] = _Sym(
-                "packed", packer=name, streams=streams, layer=None
-            )
-            env[spec.block_mask_write_key] = _Sym("mask", packer=name)
-            env[spec.inner_packed_shapes_write_key] = _Sym("shapes", packer=name)
-            env[spec.outer_packed_shapes_write_key] = _Sym("shapes", packer=name)
-            if spec.repa_block_mask_write_key is not None:
-                if streams[spec.repa_patch_index].info["role"] != "patches":
-                    _fail(where, "repa_patch_index must point at the patch stream")
-                env[spec.repa_block_mask_write_key] = _Sym("repa_mask", packer=name)
-            packers.append(name)
-        elif isinstance(spec, TransformerSpec):
-            src = _get(env, spec.input_seq_read_key, where, "packed")
-            if src.info["layer"] is not None:
-                _fail(where, "a transformer must read a freshly packed sequence")
-            packer = src.info["packer"]
-            if spec.block_mask_read_key is None:
-                _fail(where, "a transformer without the packer's block mask would mix samples")
-            mask = _get(env, spec.block_mask_read_key, where, "mask")
-            if mask.info["packer"] != packer:
-                _fail(where, "block mask and sequence come from different packers")
-            if spec.dim != src.info["streams"][0].info["dim"]:
-                _fail(where, f"dim={spec.dim} but the packed tokens are wider/narrower")
-            if spec.adaLN_emb_read_key is not None:
-                temb = _get(env, spec.adaLN_emb_read_key, where, "temb")
-                if temb.info["dim"] != spec.dim:
-                    _fail(where, "time embedding width differs from the transformer width")
-                if spec.adaLN_packing_fn_read_key is None:
-                    _fail(where, "adaLN needs the packer's embedding packing function")
-                fn = _get(env, spec.adaLN_packing_fn_read_key, where, "packing_fn")
-                if fn.info["packer"] != packer or fn.info["n"] != spec.adaLN_expansion:
-                    _fail(
-                        where,
-                        f"adaLN_expansion={spec.adaLN_expansion} must equal the number of "
-                        f"packed streams ({fn.info['n']})",
-                    )
-            for layer in spec.intermediate_layers:
-                if not 0 <= layer < spec.depth:
-                    _fail(where, f"intermediate layer {layer} outside 0..{spec.depth - 1}")
-            env[spec.output_seq_write_key] = _Sym("packed", **{**src.info, "layer": -1})
-            if spec.intermediate_layer_write_key is not None:
-                env[spec.intermediate_layer_write_key] = _Sym(
-                    "packed", **{**src.info, "layer": tuple(spec.intermediate_layers)}
-                )
-            transformers.append((name, packer))
-        elif isinstance(spec, UnpackerSpec):
-            src = _get(env, spec.packed_seq_read_key, where, "packed")
-            if src.info["layer"] is None:
-                _fail(where, "unpacks a sequence that no transformer has processed")
-            for k in (spec.inner_packed_shapes_read_key, spec.outer_packed_shapes_read_key):
-                if _get(env, k, where, "shapes").info["packer"] != src.info["packer"]:
-                    _fail(where, "packed shapes come from a different packer")
-            if len(spec.inner_seq_write_keys) != len(src.info["streams"]):
-                _fail(where, "must write one key per packed stream")
-            layer = src.info["layer"]
-            if isinstance(layer, tuple):
-                if len(layer) != 1:
-                    _fail(where, "unpacking several intermediate layers at once is not supported")
-                layer = layer[0]
-            for i, k in enumerate(spec.inner_seq_write_keys):
-                role = src.info["streams"][i].info["role"]
-                env[k] = _Sym("trunk_out", index=i, role=role, layer=layer, dim=src.info[
-                    "streams"][i].info["dim"], packer=src.info["packer"])  # fmt: skip
-        elif isinstance(spec, LinearHeadSpec):
-            src = _get(env, spec.read_key, where, "trunk_out")
-            if src.info["layer"] != -1:
-                _fail(where, "output heads must read the final transformer layer")
-            if spec.dim != src.info["dim"]:
-                _fail(where, f"dim={spec.dim} but the tokens are {src.info['dim']} wide")
-            if spec.adaLN_emb_read_key is not None:
-                temb = _get(env, spec.adaLN_emb_read_key, where, "temb")
-                if temb.info["dim"] != spec.dim:
-                    _fail(where, "time embedding width differs from the head width")
-                if spec.adaLN_packing_fn_read_key is not None:
-                    _fail(where, "a head's adaLN cannot use the packer's per-stream packing fn")
-            if spec.patch_sizes is not None:
-                if src.info["role"] != "patches":
-                    _fail(where, "ToPatchesLinearHead must read the patch stream")
-                role = "patches_out"
-            else:
-                role = "linear_out"
-            env[spec.write_key] = _Sym("head_out", role=role, stream=src.info["index"], by=name,
-                                       dim=spec.dim_out, spec=spec)  # fmt: skip
-            heads.append((name, src.info["index"], spec))
-        elif isinstance(spec, TransformerHeadSpec):
-            src = _get(env, spec.read_key, where, "trunk_out")
-            if src.info["role"] != "patches" or src.info["layer"] == -1:
-                _fail(
-                    where,
-                    "a TransformerHead (REPA) reads the patch tokens of an intermediate layer",
-                )
-            if spec.dim != src.info["dim"]:
-                _fail(where, f"dim={spec.dim} but the tokens are {src.info['dim']} wide")
-            if spec.block_mask_read_key is not None:
-                m = _get(env, spec.block_mask_read_key, where, "repa_mask")
-                if m.info["packer"] != src.info["packer"]:
-                    _fail(where, "REPA mask comes from a different packer")
-            env[spec.write_key] = _Sym("unused", by=name)
-            repa.append((name, src.info["layer"], src.info["index"]))
-        else:  # pragma: no cover
-            raise AssertionError(spec)
-
-    out = env.get(output_key)
-    if out is None or out.kind != output_kind:
-        _fail(path, f"does not produce {output_key!r} ({output_kind})")
-    if len(packers) != 1 or len(transformers) != 1:
-        _fail(path, "exactly one packer and one transformer are supported")
-    if len(time_embedders) > 1 or len(repa) > 1:
-        _fail(path, "at most one time embedder and one REPA head are supported")
-    name_t, packer = transformers[0]
-    packed = [s for s in env.values() if s.kind == "packed" and s.info["packer"] == packer]
-    streams = packed[0].info["streams"]
-    if output_kind == "head_out":
-        head = next(h for h in heads if h[0] == out.info["by"])
-    else:
-        head = next((h for h in heads if h[2].patch_sizes is not None), None)
-        if head is None:
-            _fail(path, "no ToPatchesLinearHead produces the velocity")
-    spec_t: TransformerSpec = dict(modules)[name_t]
-    if spec_t.adaLN_emb_read_key is not None and not time_embedders:
-        _fail(path, "adaLN needs a time embedder")
-    repa_head, repa_layer, repa_stream = repa[0] if repa else (None, None, None)
-    return TrunkPlan(
-        modules=tuple(modules),
-        streams=tuple((s.info["role"], s.info["ops"]) for s in streams),
-        packer=packers[0],
-        transformer=name_t,
-        time_embedder=time_embedders[0] if time_embedders else None,
-        head=head[0],
-        head_stream=head[1],
-        repa_head=repa_head,
-        repa_layer=repa_layer,
-        repa_stream=repa_stream,
-    )
-
-
-# ----------------------------------------------------------------------------------------------
 # Top level
 # ----------------------------------------------------------------------------------------------
 
@@ -1026,7 +455,7 @@ def parse_config(config: dict | str) -> ModelConfig:
     z = vae.arch.z_channels
     encoder = resolve_trunk(
         enc_mods, f"{path}.encoder",
-        {vae.vae_latents_write_key: _Sym("latents_cf", source="vae")},
+        {vae.vae_latents_write_key: Sym("latents_cf", source="vae")},
         fsq.latents_read_key, "head_out",
     )  # fmt: skip
     enc_head = encoder.spec(encoder.head)
@@ -1045,9 +474,9 @@ def parse_config(config: dict | str) -> ModelConfig:
     if pipe.timesteps_read_key is None or pipe.noised_videos_read_key is None:
         _fail(f"{path}.pipeline", "timesteps_read_key and noised_videos_read_key are required")
     dec_inputs = {
-        fsq.quants_write_key: _Sym("quants", dim=len(fsq.levels)),
-        pipe.timesteps_read_key: _Sym("timesteps"),
-        pipe.noised_videos_read_key: _Sym("latents_cf", source="noise"),
+        fsq.quants_write_key: Sym("quants", dim=len(fsq.levels)),
+        pipe.timesteps_read_key: Sym("timesteps"),
+        pipe.noised_videos_read_key: Sym("latents_cf", source="noise"),
     }
     decoder = resolve_trunk(
         dec_mods, f"{path}.decoder", dec_inputs, pipe.reconst_write_key, "latents_cf"

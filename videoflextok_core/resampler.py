@@ -20,7 +20,8 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from .config import (
+from .layers import PositionalEmbedding, TimestepEmbedder, Transformer, layer_norm_fp32, modulate
+from .specs import (
     LinearHeadSpec,
     LinearLayerSpec,
     NestedDropoutSpec,
@@ -35,7 +36,6 @@ from .config import (
     TransformerSpec,
     TrunkPlan,
 )
-from .layers import PositionalEmbedding, TimestepEmbedder, Transformer, layer_norm_fp32, modulate
 
 _DTYPES = {"float16": torch.float16, "fp16": torch.float16, "bfloat16": torch.bfloat16,
            "bf16": torch.bfloat16, "float32": torch.float32, "fp32": torch.float32}  # fmt: skip

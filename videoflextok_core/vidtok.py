@@ -78,7 +78,7 @@ def make_norm(channels: int, norm_type: str) -> nn.Module:
 
 
 class CausalConv3d(nn.Module):
-    """Conv3d zero-padding time only at the start (k_t - 1 + 1 - s_t frames), space symmetrically."""
+    """Conv3d padding time with zeros at the start only (k_t - s_t frames), space symmetrically."""
 
     def __init__(self, cin: int, cout: int, kernel_size: int = 3, stride=(1, 1, 1)):
         super().__init__()

@@ -1,0 +1,664 @@
+"""Quality curve: how well one clip reconstructs at each token budget k (tokens per timestep).
+
+    from videoflextok_core.curve import quality_curve
+    result = quality_curve(model, "clip.mp4", budgets=[1, 4, 16, 64, 256], timesteps=25)
+    print(result.to_csv())
+    result.figure(selected_k=16).write_html("curve.html", include_plotlyjs=True)
+    result.reconstructions[16]          # (3, T, H, W) in [-1, 1], no second decode needed
+
+The clip is tokenized ONCE, from the VAE posterior mean (`sample_posterior=False`), so its tokens
+do not depend on any RNG. Every budget then decodes a prefix of the same tokens. Budgets are
+decoded several at a time in one `detokenize` call (it batches samples and runs both guidance
+branches in one forward), which is what makes a ladder fast.
+
+Same seed, same noise: decoding a budget inside the ladder gives the video that decoding it
+alone gives (`decode_tokens`, or `model.detokenize` with `generator=Generator().manual_seed(seed)`
+after `torch.manual_seed(seed)`). The first chunk's noise is drawn once per seed, exactly as a
+single-sample call draws it, and handed to every budget through `noise_list`. Caveat, clips longer
+than one chunk: `detokenize` draws the noise of later chunks per sample, in batch order, and
+re-encodes decoded frames with one global-RNG draw for the whole batch, so there only the first
+budget of each batch matches its single decode; `max_batch=1` restores the property (slower).
+
+Results are cached by (clip content, model identity, settings) in a bounded in-memory LRU,
+optionally mirrored on disk (`CurveCache(directory=...)`).
+
+Legend: T frames, H/W pixels, t latent (token) frames, N tokens per latent frame, k budget.
+"""
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from .config import ModelConfig
+from .metrics import compute_metrics
+from .model import VideoFlexTok
+from .video import DEFAULT_MAX_FRAMES, VideoInfo, read_video
+
+Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
+
+DEFAULT_TIMESTEPS = 25  # Euler steps when the checkpoint carries no demo defaults
+DEFAULT_GUIDANCE = 1.0  # guidance off: one decoder forward per step (CPU friendly)
+DEFAULT_FPS = 8.0  # the released models' frame rate
+MEMORY_FRACTION = 0.5  # share of the free memory a ladder batch may use
+TOKENIZE_SHARE = 0.05  # progress fraction reported once tokenizing is done
+CSV_COLUMNS = (
+    "k",
+    "tokens_per_timestep",
+    "total_tokens",
+    "bytes",
+    "psnr",
+    "psnr_pooled",
+    "ssim",
+    "seconds",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings and defaults
+# ---------------------------------------------------------------------------------------------
+
+
+def default_budgets(n: int) -> tuple[int, ...]:
+    """1, 2, 4, ... below n, then n itself: (1, 2, 4, 8, 16) for n = 16, (1, 2, 4, 8, 12) for 12."""
+    if n < 1:
+        raise ValueError(f"tokens per latent frame must be >= 1, got {n}")
+    return tuple(2**i for i in range(n.bit_length()) if 2**i < n) + (n,)
+
+
+def demo_defaults(model: VideoFlexTok | ModelConfig) -> dict:
+    """Sampler defaults for the demo: the checkpoint config's top-level "demo_defaults" dict
+    ({"timesteps", "guidance_scale", "perform_norm_guidance"}) over 25 steps, guidance off."""
+    config = model.config if isinstance(model, VideoFlexTok) else model
+    out = {
+        "timesteps": DEFAULT_TIMESTEPS,
+        "guidance_scale": DEFAULT_GUIDANCE,
+        "perform_norm_guidance": False,
+    }
+    given = config.raw_dict.get("demo_defaults") or {}
+    if not isinstance(given, dict):
+        raise ValueError(f"config demo_defaults must be a dict, got {type(given).__name__}")
+    out.update({k: given[k] for k in out if k in given})
+    return out
+
+
+def model_fps(config: ModelConfig) -> float:
+    """Frame rate the model was trained at (`video_preprocess_args["fps"]`), else 8."""
+    return float(dict(config.video_preprocess_args).get("fps", DEFAULT_FPS))
+
+
+@dataclass(frozen=True)
+class CurveSettings:
+    """What a curve depends on besides the clip and the model (part of the cache key)."""
+
+    budgets: tuple[int, ...]  # ascending, unique, each in 1..N
+    timesteps: int = DEFAULT_TIMESTEPS
+    guidance_scale: float = DEFAULT_GUIDANCE
+    perform_norm_guidance: bool = False  # APG instead of plain CFG
+    seed: int = 0
+
+    @classmethod
+    def make(
+        cls,
+        n_registers: int,
+        budgets: Sequence[int] | None = None,
+        timesteps: int = DEFAULT_TIMESTEPS,
+        guidance_scale: float = DEFAULT_GUIDANCE,
+        perform_norm_guidance: bool = False,
+        seed: int = 0,
+    ) -> "CurveSettings":
+        """Validated settings; `budgets=None` gives `default_budgets(n_registers)`."""
+        N = n_registers
+        if budgets is None:
+            budgets = default_budgets(N)
+        if isinstance(budgets, (str, bytes, int)) or not isinstance(budgets, Sequence):
+            raise ValueError(f"budgets must be a list of ints in 1..{N}, got {budgets!r}")
+        if len(budgets) == 0:
+            raise ValueError(f"budgets is empty; give at least one k in 1..{N}")
+        for k in budgets:
+            if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= N:
+                raise ValueError(
+                    f"budgets must be ints in 1..{N} (tokens per latent frame), got {k!r}"
+                )
+        if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
+            raise ValueError(f"timesteps must be an int >= 1, got {timesteps!r}")
+        if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)):
+            raise ValueError(f"guidance_scale must be a number, got {guidance_scale!r}")
+        if not math.isfinite(guidance_scale):
+            raise ValueError(f"guidance_scale must be finite, got {guidance_scale!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise ValueError(f"seed must be an int in 0..2**63-1, got {seed!r}")
+        return cls(
+            tuple(sorted(set(budgets))),
+            timesteps,
+            float(guidance_scale),
+            bool(perform_norm_guidance),
+            seed,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity: clip content, model config and weights
+# ---------------------------------------------------------------------------------------------
+
+
+def clip_hash(clip: Tensor) -> str:
+    """Content hash of a clip (shape and float32 values)."""
+    x = clip.detach().to("cpu", torch.float32).contiguous()
+    h = hashlib.blake2b(str(tuple(x.shape)).encode(), digest_size=16)
+    h.update(x.numpy().tobytes())
+    return h.hexdigest()
+
+
+def config_hash(config: ModelConfig | dict) -> str:
+    """Hash of what the weights mean: the config JSON with sorted keys, minus "demo_defaults"
+    (sampler presets do not change what tokens mean)."""
+    raw = config.raw_dict if isinstance(config, ModelConfig) else dict(config)
+    raw.pop("demo_defaults", None)
+    text = json.dumps(raw, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def weights_fingerprint(model: torch.nn.Module, samples: int = 1024) -> str:
+    """Cheap fingerprint of the weights: names, shapes and up to `samples` evenly strided values
+    of every tensor, rounded to bf16 so float32 and bf16 copies of a checkpoint agree."""
+    h = hashlib.sha256()
+    picks = []
+    for name, p in sorted(model.state_dict().items()):
+        h.update(f"{name}{tuple(p.shape)};".encode())
+        flat = p.detach().reshape(-1)
+        if flat.numel() and p.is_floating_point():
+            step = max(1, flat.numel() // samples)
+            picks.append(flat[::step][:samples].to(torch.bfloat16))
+    if picks:
+        h.update(torch.cat(picks).cpu().view(torch.int16).numpy().tobytes())  # one transfer
+    return h.hexdigest()[:16]
+
+
+def model_identity(model: VideoFlexTok) -> str:
+    """config hash + weights fingerprint + how it runs (device type, dtype, autocast), since all
+    of them change the decoded pixels."""
+    dtype = next(model.parameters()).dtype
+    run = f"{model.device.type}-{str(dtype).removeprefix('torch.')}-ac{int(model.use_autocast)}"
+    return f"{config_hash(model.config)}-{weights_fingerprint(model)}-{run}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a clip at the model's resolution
+# ---------------------------------------------------------------------------------------------
+
+
+def load_clip(
+    path: str | os.PathLike,
+    model: VideoFlexTok | ModelConfig,
+    fps: float | None = None,
+    start: float = 0.0,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+) -> tuple[Tensor, VideoInfo]:
+    """Read a video file as the model's input: (3, T, H, W) in [-1, 1] and its `VideoInfo`.
+
+    `read_video` makes square S x S frames; for a non-square model (H != W) the frames are read
+    at S = max(H, W) and centre-cropped to H x W, so nothing is stretched. fps: default the
+    model's training rate. T follows the model's chunking (1 + 16K for chunk 17, overlap 1).
+    """
+    config = model.config if isinstance(model, VideoFlexTok) else model
+    H, W = config.resolution
+    fps = model_fps(config) if fps is None else fps
+    video, info = read_video(
+        path, fps, max(H, W), start, max_frames, config.chunk_size, config.overlap_size_frames
+    )  # (3, T, S, S)
+    top, left = (video.shape[2] - H) // 2, (video.shape[3] - W) // 2
+    return video[:, :, top : top + H, left : left + W].contiguous(), info
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding with per-seed noise
+# ---------------------------------------------------------------------------------------------
+
+
+def decode_tokens(
+    model: VideoFlexTok,
+    tokens: Tensor,
+    budgets: Sequence[int],
+    timesteps: int = DEFAULT_TIMESTEPS,
+    guidance_scale: float = DEFAULT_GUIDANCE,
+    perform_norm_guidance: bool = False,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Tensor]:
+    """Decode one clip's tokens (1, t, N) at several budgets in ONE `detokenize` call.
+
+    Every budget starts from the same noise: the first chunk's noise as a single-sample call with
+    `torch.Generator().manual_seed(seed)` draws it; the generator then continues as it would for
+    that call. The global torch RNG (used to re-encode decoded frames from chunk 2 on) is seeded
+    with `seed` inside `fork_rng`, so the caller's RNG state is left untouched.
+
+    Returns:
+        one (3, T, H, W) float32 CPU tensor per budget, clamped to [-1, 1].
+    """
+    generator = torch.Generator(model.device).manual_seed(seed)
+    noise = model.initial_noise(1, generator)  # (1, z, t, h, w), the draw a single decode makes
+    B = len(budgets)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        videos = model.detokenize(
+            [tokens] * B,
+            timesteps=timesteps,
+            guidance_scale=guidance_scale,
+            perform_norm_guidance=perform_norm_guidance,
+            generator=generator,
+            num_keep_tokens_list=list(budgets),
+            noise_list=[noise] * B,
+            progress=progress,
+        )
+    return [v[0].float().clamp(-1, 1).cpu() for v in videos]
+
+
+def estimate_decode_bytes(model: VideoFlexTok, num_frames: int, guided: bool) -> int:
+    """Rough peak memory of decoding one budget: the VAE decoder's widest full-resolution
+    activations (a few live at once) plus the flow decoder's sequence (x2 with guidance) plus
+    the output video. An estimate for batching, not a bound."""
+    cfg = model.config
+    arch, (H, W) = cfg.vae.arch, model.resolution
+    bytes_per = 2 if (model.device.type == "cuda" and model.use_autocast) else 4
+    vae = 6 * arch.ch * max(arch.ch_mult[:2]) * cfg.chunk_size * H * W
+    t, h, w = cfg.vae_video_sizes
+    dim = getattr(cfg.decoder.spec(cfg.decoder.transformer), "dim", 1024)
+    seq = t * (model.n_registers + h * w)  # registers + latent patches (an upper bound)
+    flow = (2 if guided else 1) * 12 * seq * dim
+    out = 3 * 3 * num_frames * H * W
+    return int(bytes_per * (vae + flow) + 4 * out)
+
+
+def available_memory(device: torch.device) -> int:
+    """Free bytes on `device`: CUDA's free memory, else the host's available RAM (4 GiB if the
+    platform does not say)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4 * 2**30
+
+
+def auto_max_batch(model: VideoFlexTok, num_frames: int, guided: bool) -> int:
+    """Budgets per `detokenize` call that fit in `MEMORY_FRACTION` of the free memory."""
+    per = estimate_decode_bytes(model, num_frames, guided)
+    return max(1, int(MEMORY_FRACTION * available_memory(model.device) // per))
+
+
+# ---------------------------------------------------------------------------------------------
+# Result
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurveRow:
+    k: int  # tokens per latent frame (= per timestep)
+    tokens_per_timestep: int
+    total_tokens: int  # k * latent frames
+    bytes: float  # total_tokens * log2(codebook size) / 8
+    psnr: float  # mean of per-frame PSNR, dB
+    psnr_pooled: float  # PSNR of the clip-wide MSE, dB
+    ssim: float  # mean of per-frame SSIM
+    seconds: float  # this budget's share of its batch's decode time, plus its metrics
+
+
+@dataclass(frozen=True)
+class CurveResult:
+    """A quality curve; treat as read-only (cached results are shared)."""
+
+    rows: tuple[CurveRow, ...]  # ascending k
+    reconstructions: dict[int, Tensor]  # k -> (3, T, H, W) float32 CPU in [-1, 1]
+    tokens: Tensor  # (1, t, N) int64 CPU
+    original: Tensor  # (3, T, H, W) float32 CPU, the clip as tokenized
+    settings: CurveSettings
+    model_id: str
+    clip_id: str
+    batch_size: int  # budgets per detokenize call
+    tokenize_seconds: float
+    from_cache: bool = False
+    extra: dict = field(default_factory=dict)  # e.g. {"video_note": ...} for a file input
+
+    @property
+    def budgets(self) -> tuple[int, ...]:
+        return tuple(r.k for r in self.rows)
+
+    def row(self, k: int) -> CurveRow:
+        for r in self.rows:
+            if r.k == k:
+                return r
+        raise ValueError(f"k={k} is not in this curve's budgets {self.budgets}")
+
+    def table(self) -> list[dict]:
+        """One dict per budget, keys `CSV_COLUMNS`."""
+        return [asdict(r) for r in self.rows]
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for r in self.rows:
+            writer.writerow(
+                [r.k, r.tokens_per_timestep, r.total_tokens, f"{r.bytes:.1f}", f"{r.psnr:.4f}",
+                 f"{r.psnr_pooled:.4f}", f"{r.ssim:.5f}", f"{r.seconds:.3f}"]
+            )  # fmt: skip
+        return buf.getvalue()
+
+    def figure(self, selected_k: int | None = None):
+        return curve_figure(self, selected_k)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cache
+# ---------------------------------------------------------------------------------------------
+
+
+def _result_bytes(r: CurveResult) -> int:
+    tensors = [r.tokens, r.original, *r.reconstructions.values()]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+class CurveCache:
+    """Bounded LRU of curve results in memory (at most `max_entries` results and `max_bytes` of
+    tensors), optionally mirrored on disk as <key>.json + <key>.safetensors in `directory` (the
+    disk copy is not pruned)."""
+
+    def __init__(
+        self, max_entries: int = 8, max_bytes: int = 2 * 2**30, directory: str | Path | None = None
+    ):
+        if max_entries < 1 or max_bytes < 1:
+            raise ValueError(f"need max_entries >= 1 and max_bytes >= 1, got {max_entries}, "
+                             f"{max_bytes}")  # fmt: skip
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self.directory = None if directory is None else Path(directory)
+        self._items: OrderedDict[str, CurveResult] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def get(self, key: str) -> CurveResult | None:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        result = self._load(key) if self.directory is not None else None
+        if result is not None:
+            self._remember(key, result)
+        return result
+
+    def put(self, key: str, result: CurveResult) -> None:
+        self._remember(key, result)
+        if self.directory is not None:
+            self._save(key, result)
+
+    def _remember(self, key: str, result: CurveResult) -> None:
+        self._items[key] = result
+        self._items.move_to_end(key)
+        while len(self._items) > 1 and (
+            len(self._items) > self.max_entries
+            or sum(map(_result_bytes, self._items.values())) > self.max_bytes
+        ):
+            self._items.popitem(last=False)
+
+    def _save(self, key: str, r: CurveResult) -> None:
+        from safetensors.torch import save_file
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tensors = {"tokens": r.tokens, "original": r.original}
+        tensors.update({f"recon_k{k}": v for k, v in r.reconstructions.items()})
+        meta = {
+            "rows": [asdict(row) for row in r.rows],
+            "settings": asdict(r.settings),
+            "model_id": r.model_id,
+            "clip_id": r.clip_id,
+            "batch_size": r.batch_size,
+            "tokenize_seconds": r.tokenize_seconds,
+            "extra": r.extra,
+        }
+        base = self.directory / key
+        tmp = base.with_suffix(".tmp")
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+        os.replace(tmp, base.with_suffix(".safetensors"))
+        tmp.write_text(json.dumps(meta, indent=1))
+        os.replace(tmp, base.with_suffix(".json"))  # written last: marks the entry complete
+
+    def _load(self, key: str) -> CurveResult | None:
+        from safetensors.torch import load_file
+
+        base = self.directory / key
+        try:
+            meta = json.loads(base.with_suffix(".json").read_text())
+            tensors = load_file(str(base.with_suffix(".safetensors")))
+            rows = tuple(CurveRow(**row) for row in meta["rows"])
+            s = meta["settings"]
+            settings = CurveSettings(**{**s, "budgets": tuple(s["budgets"])})
+            return CurveResult(
+                rows=rows,
+                reconstructions={r.k: tensors[f"recon_k{r.k}"] for r in rows},
+                tokens=tensors["tokens"],
+                original=tensors["original"],
+                settings=settings,
+                model_id=meta["model_id"],
+                clip_id=meta["clip_id"],
+                batch_size=meta["batch_size"],
+                tokenize_seconds=meta["tokenize_seconds"],
+                extra=meta.get("extra", {}),
+            )
+        except (OSError, ValueError, KeyError, TypeError):  # missing or damaged: recompute
+            return None
+
+
+CACHE = CurveCache()  # the process-wide default
+
+
+def cache_key(clip_id: str, model_id: str, settings: CurveSettings, batch: int | None) -> str:
+    text = json.dumps([clip_id, model_id, asdict(settings), batch])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_clip(clip, model: VideoFlexTok) -> Tensor:
+    if not isinstance(clip, Tensor):
+        raise ValueError(f"clip must be a video path or a tensor, got {type(clip).__name__}")
+    if clip.dim() == 5 and clip.shape[0] == 1:
+        clip = clip[0]
+    H, W = model.resolution
+    if clip.dim() != 4 or clip.shape[0] != 3 or tuple(clip.shape[2:]) != (H, W):
+        raise ValueError(f"clip must be (3, T, {H}, {W}) in [-1, 1], got {tuple(clip.shape)}")
+    if not clip.is_floating_point():
+        raise ValueError(f"clip must be a float tensor in [-1, 1], got {clip.dtype}")
+    return clip.detach().to("cpu", torch.float32)
+
+
+def quality_curve(
+    model: VideoFlexTok,
+    clip: Tensor | str | os.PathLike,
+    budgets: Sequence[int] | None = None,
+    timesteps: int = DEFAULT_TIMESTEPS,
+    guidance_scale: float = DEFAULT_GUIDANCE,
+    perform_norm_guidance: bool = False,
+    seed: int = 0,
+    max_batch: int | None = None,
+    progress: Progress | None = None,
+    cache: CurveCache | None = CACHE,
+) -> CurveResult:
+    """Tokenize `clip` once, decode it at every budget, measure PSNR / SSIM against it.
+
+    Args:
+        model: a loaded `VideoFlexTok`.
+        clip: (3, T, H, W) or (1, 3, T, H, W) in [-1, 1] at the model's resolution, or a video
+            path (read with `load_clip` at the model's resolution and frame rate).
+        budgets: tokens per latent frame, each in 1..N; default `default_budgets(N)`.
+        timesteps, guidance_scale, perform_norm_guidance: the sampler, as in `detokenize`.
+        seed: the noise of every budget (see the module docstring on determinism).
+        max_batch: budgets per `detokenize` call; default `auto_max_batch` (from free memory).
+        progress: callback(fraction in [0, 1], message), e.g. (0.4, "decoding k=4 (step 3/16)").
+        cache: where results are kept; None to always compute.
+
+    Returns:
+        `CurveResult`; the same object's data again (`from_cache=True`) on a repeated call.
+    """
+    settings = CurveSettings.make(
+        model.n_registers, budgets, timesteps, guidance_scale, perform_norm_guidance, seed
+    )
+    if max_batch is not None and (
+        isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1
+    ):
+        raise ValueError(f"max_batch must be an int >= 1 or None, got {max_batch!r}")
+    extra = {}
+    if isinstance(clip, (str, os.PathLike)):
+        clip, info = load_clip(clip, model)
+        extra = {"source": str(info.path), "fps": info.target_fps, "video_note": info.note}
+    clip = _check_clip(clip, model)
+    report = progress or (lambda fraction, message: None)
+
+    T = clip.shape[1]
+    guided = settings.guidance_scale != 1.0
+    batch = max_batch or auto_max_batch(model, T, guided)
+    batch = min(batch, len(settings.budgets))
+    multi_chunk = model.chunking.num_chunks_for_frames(T) > 1
+    # One-chunk results do not depend on how budgets are batched; longer clips do (see above).
+    model_id, clip_id = model_identity(model), clip_hash(clip)
+    key = cache_key(clip_id, model_id, settings, batch if multi_chunk else None)
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            report(1.0, "cached")
+            return replace(hit, from_cache=True)
+
+    report(0.0, "tokenize")
+    t0 = time.perf_counter()
+    tokens = model.tokenize(clip[None], sample_posterior=False)[0].cpu()  # (1, t, N)
+    tokenize_seconds = time.perf_counter() - t0
+    report(TOKENIZE_SHARE, "tokenize done")
+
+    t_latent = tokens.shape[1]
+    bits = math.log2(model.codebook_size)
+    groups = [settings.budgets[i : i + batch] for i in range(0, len(settings.budgets), batch)]
+    rows, recons = [], {}
+    for g, ks in enumerate(groups):
+        names = ",".join(map(str, ks))
+
+        def on_step(done: int, total: int, g=g, names=names) -> None:
+            frac = TOKENIZE_SHARE + (1 - TOKENIZE_SHARE) * (g + done / total) / len(groups)
+            report(min(frac, 1.0), f"decoding k={names} (step {done}/{total})")
+
+        t0 = time.perf_counter()
+        videos = decode_tokens(
+            model, tokens.to(model.device), ks, settings.timesteps, settings.guidance_scale,
+            settings.perform_norm_guidance, settings.seed, on_step,
+        )  # fmt: skip
+        share = (time.perf_counter() - t0) / len(ks)
+        for k, video in zip(ks, videos):
+            t0 = time.perf_counter()
+            m = compute_metrics(clip, video)
+            total = k * t_latent
+            rows.append(
+                CurveRow(k, k, total, total * bits / 8, m.psnr_mean, m.psnr_pooled, m.ssim_mean,
+                         share + time.perf_counter() - t0)
+            )  # fmt: skip
+            recons[k] = video
+    result = CurveResult(
+        rows=tuple(rows),
+        reconstructions=recons,
+        tokens=tokens,
+        original=clip,
+        settings=settings,
+        model_id=model_id,
+        clip_id=clip_id,
+        batch_size=batch,
+        tokenize_seconds=tokenize_seconds,
+        extra=extra,
+    )
+    if cache is not None:
+        cache.put(key, result)
+    report(1.0, "done")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Figure
+# ---------------------------------------------------------------------------------------------
+
+
+def curve_figure(result: CurveResult, selected_k: int | None = None):
+    """Plotly figure: PSNR (left axis) and SSIM (right axis) against tokens per timestep on a
+    log2 axis, with a marker and a vertical line at `selected_k` if given."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    rows = result.rows
+    ks = [r.k for r in rows]
+    hover = [[r.total_tokens, r.bytes] for r in rows]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    template = "k=%{x}<br>%{y:.2f} dB<br>%{customdata[0]} tokens, %{customdata[1]:.0f} bytes"
+    fig.add_trace(
+        go.Scatter(x=ks, y=[r.psnr for r in rows], name="PSNR", mode="lines+markers",
+                   customdata=hover, hovertemplate=template + "<extra>PSNR</extra>"),
+        secondary_y=False,
+    )  # fmt: skip
+    template = "k=%{x}<br>SSIM %{y:.4f}<br>%{customdata[0]} tokens, %{customdata[1]:.0f} bytes"
+    fig.add_trace(
+        go.Scatter(x=ks, y=[r.ssim for r in rows], name="SSIM", mode="lines+markers",
+                   line={"dash": "dot"}, customdata=hover,
+                   hovertemplate=template + "<extra>SSIM</extra>"),
+        secondary_y=True,
+    )  # fmt: skip
+    if selected_k is not None:
+        r = result.row(selected_k)
+        marker = {"size": 14, "symbol": "star", "color": "crimson"}
+        for y, second in ((r.psnr, False), (r.ssim, True)):
+            fig.add_trace(
+                go.Scatter(x=[r.k], y=[y], mode="markers", marker=marker, showlegend=not second,
+                           name=f"selected k={r.k}", hoverinfo="skip"),
+                secondary_y=second,
+            )  # fmt: skip
+        fig.add_vline(x=r.k, line={"color": "crimson", "width": 1, "dash": "dash"})
+    s = result.settings
+    guidance = "off" if s.guidance_scale == 1.0 else f"{s.guidance_scale:g}"
+    guidance += " (APG)" if s.perform_norm_guidance and s.guidance_scale != 1.0 else ""
+    T = result.original.shape[1]
+    fig.update_layout(
+        title=f"Reconstruction quality vs token budget ({T} frames, {s.timesteps} steps, "
+        f"guidance {guidance}, seed {s.seed})",
+        hovermode="closest",
+        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 60, "t": 60, "b": 60},
+    )
+    fig.update_xaxes(type="log", tickvals=ks, ticktext=[str(k) for k in ks],
+                     title_text="tokens per timestep k (log2 scale)")  # fmt: skip
+    fig.update_yaxes(title_text="PSNR (dB)", secondary_y=False)
+    fig.update_yaxes(title_text="SSIM", secondary_y=True)
+    return fig
+
+
+__all__ = [
+    "CurveCache",
+    "CurveResult",
+    "CurveRow",
+    "CurveSettings",
+    "curve_figure",
+    "decode_tokens",
+    "default_budgets",
+    "demo_defaults",
+    "load_clip",
+    "model_identity",
+    "quality_curve",
+]
