@@ -26,9 +26,17 @@ TINY = REFERENCE / "tiny"
 STEPS = 2
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Two torch threads on two cores shared with other jobs spin-wait: 10x slower here."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
-def model():
-    torch.set_num_threads(1)  # two threads on two shared cores spin-wait: 10x slower here
+def model(one_thread):
     return VideoFlexTok.from_pretrained(TINY, device="cpu")
 
 

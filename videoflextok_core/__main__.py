@@ -1,0 +1,417 @@
+"""Command line: tokenize a video, decode tokens at a budget, measure a quality curve.
+
+    python -m videoflextok_core tokenize clip.mp4 --out clip.tokens.safetensors
+    python -m videoflextok_core detokenize clip.tokens.safetensors --out recon.mp4 --k 16
+    python -m videoflextok_core curve clip.mp4 --out-dir curve/ --budgets 1,4,16,64,256
+
+The model defaults to assets/demo-model when it exists; otherwise pass --model (a checkpoint
+directory, a .safetensors file or a Hub id). Sampler flags left unset take the checkpoint's
+"demo_defaults" (config.json), else 25 steps with guidance off. Errors print one line and exit 2.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+VERSION = "0.1.0"
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "demo-model"
+TOKENS_KIND = "videoflextok-tokens"  # metadata "kind" of a tokens file
+EXIT_ERROR = 2
+
+EPILOG = """\
+examples:
+  python -m videoflextok_core tokenize clip.mp4 --out clip.tokens.safetensors --max-frames 33
+  python -m videoflextok_core detokenize clip.tokens.safetensors --out recon.mp4 --k 16 \\
+      --side-by-side clip.mp4
+  python -m videoflextok_core curve clip.mp4 --out-dir curve/ --budgets 1,4,16,64,256 --seed 0
+  python -m videoflextok_core curve clip.mp4 --model EPFL-VILAB/videoflextok_d18_d28 \\
+      --out-dir curve/ --steps 25 --guidance 7.5 --apg --device cuda
+
+--model defaults to assets/demo-model (when present). Unset --steps/--guidance/--apg take the
+checkpoint's demo defaults, else 25 steps and guidance 1.0 (off).
+"""
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers: progress, model, tokens files
+# ---------------------------------------------------------------------------------------------
+
+
+class TextProgress:
+    """A one-line text progress bar on stderr: redrawn in place on a terminal, otherwise a new
+    line every 10 % and whenever the stage (the message's first word) changes."""
+
+    def __init__(self, stream=None, width: int = 24):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.width, self.last_pct, self.last_stage, self.last_len = width, -100, None, 0
+
+    def __call__(self, fraction: float, message: str) -> None:
+        fraction = min(max(fraction, 0.0), 1.0)
+        pct, stage = int(fraction * 100), message.split(" ")[0]
+        filled = round(fraction * self.width)
+        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}% {message}"
+        if self.tty:
+            end = "\n" if fraction >= 1 else ""
+            self.stream.write("\r" + line.ljust(self.last_len) + end)
+            self.last_len = 0 if end else len(line)
+        elif pct >= self.last_pct + 10 or stage != self.last_stage or fraction >= 1:
+            self.stream.write(line + "\n")
+            self.last_pct, self.last_stage = pct, stage
+        self.stream.flush()
+
+
+def model_ref(args) -> str:
+    if args.model:
+        return args.model
+    if DEFAULT_MODEL.is_dir():
+        return str(DEFAULT_MODEL)
+    raise CliError(
+        "no model: pass --model (a checkpoint directory, a .safetensors file or a Hub id); "
+        f"the default {DEFAULT_MODEL} does not exist"
+    )
+
+
+def load_config(ref: str):
+    """The model's config without its weights (fast: bad refs fail before any loading)."""
+    from .checkpoint import resolve
+    from .config import parse_config
+
+    return parse_config(resolve(ref)[0])
+
+
+def load_model(ref: str, device: str | None):
+    import torch
+
+    from .model import VideoFlexTok
+
+    if device is not None:
+        try:
+            torch.empty(0, device=device)
+        except (RuntimeError, AssertionError) as e:
+            reason = str(e).splitlines()[0]
+            raise CliError(f"device {device!r} is not usable here ({reason})") from None
+    return VideoFlexTok.from_pretrained(ref, device=device)
+
+
+def sampler_settings(args, model) -> dict:
+    """CLI flags over the checkpoint's demo defaults."""
+    from .curve import demo_defaults
+
+    d = demo_defaults(model)
+    for key, flag in (("timesteps", "steps"), ("guidance_scale", "guidance"),
+                      ("perform_norm_guidance", "apg")):  # fmt: skip
+        if getattr(args, flag) is not None:
+            d[key] = getattr(args, flag)
+    return d
+
+
+def token_metadata(model, ref: str, info, num_frames: int, tokens) -> dict[str, str]:
+    """What a tokens file records about where its tokens came from (all values strings)."""
+    import math
+
+    from .curve import config_hash, weights_fingerprint
+
+    H, W = model.resolution
+    ref_path = Path(ref)
+    return {
+        "kind": TOKENS_KIND,
+        "model_ref": str(ref_path.resolve()) if ref_path.exists() else ref,
+        "model_config_hash": config_hash(model.config),
+        "model_weights_fingerprint": weights_fingerprint(model),
+        "resolution": f"{H}x{W}",
+        "fps": f"{info.target_fps:g}",
+        "start": f"{info.start:g}",
+        "frames": str(num_frames),
+        "latent_frames": str(tokens.shape[1]),
+        "tokens_per_frame": str(tokens.shape[2]),
+        "codebook_size": str(model.codebook_size),
+        "bits_per_token": f"{math.log2(model.codebook_size):.4f}",
+        "tokenized_from": "VAE posterior mean (deterministic)",
+        "source": str(Path(info.path).resolve()),
+        "video_note": info.note,
+        "tool_version": VERSION,
+    }
+
+
+def save_tokens(path: Path, tokens, metadata: dict[str, str]) -> None:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"tokens": tokens.contiguous()}, str(path), metadata=metadata)
+
+
+def read_tokens(path: str):
+    """-> (tokens (1, t, n) int64, metadata dict); CliError for anything else."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise CliError(f"{p}: no such tokens file")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = f.metadata() or {}
+            if "tokens" not in f.keys():
+                raise CliError(f"{p.name}: holds no 'tokens' tensor (found {sorted(f.keys())})")
+            tokens = f.get_tensor("tokens")
+    except SafetensorError as e:
+        raise CliError(f"{p.name}: not a safetensors tokens file ({e})") from None
+    if tokens.dim() != 3 or tokens.shape[0] != 1 or tokens.is_floating_point():
+        raise CliError(
+            f"{p.name}: 'tokens' must be integer ids (1, t, n), got {tokens.dtype} "
+            f"{tuple(tokens.shape)}"
+        )
+    return tokens.to(torch.int64), meta
+
+
+def check_same_model(meta: dict, path: str, ref: str, key: str, ours: str, what: str) -> None:
+    theirs = meta.get(key)
+    if theirs is not None and theirs != ours:
+        made_with = meta.get("model_ref", "another model")
+        raise CliError(
+            f"{Path(path).name} was made with a different model ({made_with}, {what} {theirs}); "
+            f"--model {ref} has {what} {ours}. Decode with the model that made the tokens, or "
+            "pass --force to try anyway"
+        )
+
+
+def _frames_of(video, fps: float) -> str:
+    return f"{video.shape[1]} frames at {fps:g} fps"
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_tokenize(args) -> None:
+    import torch
+
+    from .curve import load_clip
+
+    ref = model_ref(args)
+    config = load_config(ref)
+    video, info = load_clip(args.video, config, args.fps, args.start, args.max_frames)
+    model = load_model(ref, args.device)
+    bar = TextProgress()
+    bar(0.0, "tokenize")
+    with torch.inference_mode():
+        tokens = model.tokenize(video[None], sample_posterior=False)[0].cpu()  # (1, t, N)
+    bar(1.0, "tokenize done")
+    out = Path(args.out)
+    save_tokens(out, tokens, token_metadata(model, ref, info, video.shape[1], tokens))
+    t, N = tokens.shape[1:]
+    note = f" ({info.note})" if info.note else ""
+    print(f"{out}: {t} x {N} tokens from {_frames_of(video, info.target_fps)}{note}")
+
+
+def cmd_detokenize(args) -> None:
+    from .compose import error_heatmap, side_by_side
+    from .curve import config_hash, decode_tokens, load_clip, model_fps, weights_fingerprint
+    from .video import write_video
+
+    tokens, meta = read_tokens(args.tokens)
+    ref = model_ref(args)
+    config = load_config(ref)
+    if not args.force:
+        check_same_model(meta, args.tokens, ref, "model_config_hash", config_hash(config),
+                         "config")  # fmt: skip
+    if args.side_by_side and not Path(args.side_by_side).is_file():
+        raise CliError(f"{args.side_by_side}: no such video file")
+    model = load_model(ref, args.device)
+    if not args.force:
+        check_same_model(meta, args.tokens, ref, "model_weights_fingerprint",
+                         weights_fingerprint(model), "weights")  # fmt: skip
+    N = model.n_registers
+    k = min(tokens.shape[2], N) if args.k is None else args.k
+    if not 1 <= k <= min(N, tokens.shape[2]):
+        raise CliError(
+            f"--k must be in 1..{min(N, tokens.shape[2])} (tokens per latent frame in "
+            f"{Path(args.tokens).name}), got {k}"
+        )
+    s = sampler_settings(args, model)
+    bar = TextProgress()
+    recon = decode_tokens(
+        model, tokens.to(model.device), [k], s["timesteps"], s["guidance_scale"],
+        s["perform_norm_guidance"], args.seed,
+        lambda done, total: bar(done / total, f"decoding k={k} (step {done}/{total})"),
+    )[0]  # fmt: skip
+    fps = float(meta.get("fps", model_fps(config)))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_video(recon, out, fps)
+    total = k * tokens.shape[1]
+    g = s["guidance_scale"]
+    guidance = "off" if g == 1 else f"{g:g}" + (" (APG)" if s["perform_norm_guidance"] else "")
+    print(f"{out}: {_frames_of(recon, fps)}, k={k} ({total} tokens), {s['timesteps']} steps, "
+          f"guidance {guidance}, seed {args.seed}")  # fmt: skip
+    if args.side_by_side:
+        start = float(meta.get("start", 0.0))
+        frames = int(meta.get("frames", recon.shape[1]))
+        original, _ = load_clip(args.side_by_side, config, fps, start, max(frames, 2))
+        if original.shape != recon.shape:
+            raise CliError(
+                f"{args.side_by_side} gives {original.shape[1]} frames at {fps:g} fps from "
+                f"{start:g} s, the tokens decode to {recon.shape[1]}: is it the tokenized video?"
+            )
+        panels = [original, recon, error_heatmap(original, recon)]
+        captions = ["original", f"k={k} · {total} tokens", "|error|"]
+        path = out.with_name(out.stem + "_side_by_side.mp4")
+        write_video(side_by_side(panels, captions), path, fps)
+        print(f"{path}: original | reconstruction | error")
+
+
+def parse_budgets(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise CliError(f"--budgets takes comma-separated ints like 1,4,16, not {text!r}") from None
+
+
+def cmd_curve(args) -> None:
+    from .compose import budget_grid, error_heatmap, side_by_side
+    from .curve import load_clip, quality_curve
+    from .video import write_video
+
+    budgets = parse_budgets(args.budgets)
+    ref = model_ref(args)
+    config = load_config(ref)
+    video, info = load_clip(args.video, config, args.fps, args.start, args.max_frames)
+    model = load_model(ref, args.device)
+    s = sampler_settings(args, model)
+    result = quality_curve(
+        model, video, budgets, s["timesteps"], s["guidance_scale"], s["perform_norm_guidance"],
+        args.seed, args.max_batch, TextProgress(), cache=None,
+    )  # fmt: skip
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fps, k = info.target_fps, result.budgets[-1]
+    result.figure(selected_k=k).write_html(out / "curve.html", include_plotlyjs=True)
+    (out / "curve.csv").write_text(result.to_csv())
+    save_tokens(out / "tokens.safetensors", result.tokens,
+                token_metadata(model, ref, info, video.shape[1], result.tokens))  # fmt: skip
+    write_video(budget_grid(result.reconstructions, result.original), out / "budget_grid.mp4", fps)
+    recon = result.reconstructions[k]
+    panels = [result.original, recon, error_heatmap(result.original, recon)]
+    captions = ["original", f"k={k} · {result.row(k).total_tokens} tokens", "|error|"]
+    write_video(side_by_side(panels, captions), out / "side_by_side.mp4", fps)
+    print(f"{_frames_of(video, fps)}, tokenized in {result.tokenize_seconds:.2f} s")
+    print(f"{'k':>5} {'tokens':>8} {'bytes':>9} {'PSNR':>7} {'SSIM':>7} {'s':>7}")
+    for r in result.rows:
+        print(f"{r.k:5d} {r.total_tokens:8d} {r.bytes:9.0f} {r.psnr:7.2f} {r.ssim:7.4f} "
+              f"{r.seconds:7.2f}")  # fmt: skip
+    print(f"wrote {out}/: curve.html curve.csv tokens.safetensors budget_grid.mp4 side_by_side.mp4")
+
+
+# ---------------------------------------------------------------------------------------------
+# Arguments
+# ---------------------------------------------------------------------------------------------
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="checkpoint dir, .safetensors or Hub id "
+                   "(default: assets/demo-model if present)")  # fmt: skip
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: cuda if available)")
+
+
+def _add_video(p: argparse.ArgumentParser, max_frames: int) -> None:
+    p.add_argument("video", help="input video (any format FFmpeg reads)")
+    p.add_argument("--fps", type=float, help="frame rate to sample at (default: the model's, 8)")
+    p.add_argument("--start", type=float, default=0.0, help="start time in seconds (default 0)")
+    p.add_argument("--max-frames", type=int, default=max_frames,
+                   help=f"frame cap, rounded down to 1 + 16K (default {max_frames})")  # fmt: skip
+
+
+def _add_sampler(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--steps", type=int, help="Euler steps (default: demo defaults, else 25)")
+    p.add_argument("--guidance", type=float, help="guidance scale, 1 = off (default: demo "
+                   "defaults, else 1.0)")  # fmt: skip
+    p.add_argument("--apg", action=argparse.BooleanOptionalAction, default=None,
+                   help="adaptive projected guidance instead of plain CFG")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .video import DEFAULT_MAX_FRAMES
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="python -m videoflextok_core",
+        description="VideoFlexTok: coarse-to-fine video tokens. Tokenize a video, decode any "
+        "number k of tokens per timestep, and measure quality against k.",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("tokenize", help="video -> tokens (.safetensors)", epilog=EPILOG,
+                       formatter_class=fmt,
+                       description="Tokenize a video (VAE posterior mean: deterministic) into "
+                       "int64 tokens [1, t, N] saved with their provenance.")  # fmt: skip
+    _add_video(p, DEFAULT_MAX_FRAMES)
+    p.add_argument("--out", required=True, help="output .safetensors")
+    _add_common(p)
+    p.set_defaults(func=cmd_tokenize)
+
+    p = sub.add_parser("detokenize", help="tokens -> reconstruction (.mp4)", epilog=EPILOG,
+                       formatter_class=fmt,
+                       description="Decode the first k tokens of every latent frame into an "
+                       "mp4; refuses tokens made by a different model.")  # fmt: skip
+    p.add_argument("tokens", help="tokens .safetensors written by `tokenize`")
+    p.add_argument("--out", required=True, help="output .mp4")
+    p.add_argument("--k", type=int, help="tokens per latent frame to decode (default: all)")
+    _add_sampler(p)
+    p.add_argument("--side-by-side", metavar="VIDEO", help="the tokenized video: also write "
+                   "OUT_side_by_side.mp4 (original | reconstruction | error)")  # fmt: skip
+    p.add_argument("--force", action="store_true", help="decode even if the tokens were made "
+                   "by a different model")  # fmt: skip
+    _add_common(p)
+    p.set_defaults(func=cmd_detokenize)
+
+    p = sub.add_parser("curve", help="quality (PSNR, SSIM) against the token budget k",
+                       epilog=EPILOG, formatter_class=fmt,
+                       description="Tokenize once, decode at each budget k and write curve.html, "
+                       "curve.csv, tokens.safetensors, budget_grid.mp4 and side_by_side.mp4 "
+                       "(at the largest k) to --out-dir.")  # fmt: skip
+    _add_video(p, 33)
+    p.add_argument("--out-dir", required=True, help="output directory")
+    p.add_argument("--budgets", help="comma-separated k values (default 1,2,4,...,N)")
+    p.add_argument("--max-batch", type=int, help="budgets decoded per call (default: from the "
+                   "free memory)")  # fmt: skip
+    _add_sampler(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_curve)
+    return parser
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from safetensors import SafetensorError
+    except ImportError:  # pragma: no cover - safetensors is a dependency
+        SafetensorError = CliError  # noqa: N806
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except (CliError, ValueError, OSError, SafetensorError) as e:  # user errors, not bugs
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
