@@ -16,8 +16,8 @@ alone gives (`decode_tokens`, or `model.detokenize` with `generator=Generator().
 after `torch.manual_seed(seed)`). The first chunk's noise is drawn once per seed, exactly as a
 single-sample call draws it, and handed to every budget through `noise_list`. Caveat, clips longer
 than one chunk: `detokenize` draws the noise of later chunks per sample, in batch order, and
-re-encodes decoded frames with one global-RNG draw for the whole batch, so there only the first
-budget of each batch matches its single decode; `max_batch=1` restores the property (slower).
+re-encodes decoded frames with global-RNG draws sized by the batch (VAE posterior, FSQ), so there
+a batched budget does not match its single decode; `max_batch=1` restores the property (slower).
 
 Results are cached by (clip content, model identity, settings) in a bounded in-memory LRU,
 optionally mirrored on disk (`CurveCache(directory=...)`).
@@ -31,6 +31,7 @@ import io
 import json
 import math
 import os
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -240,8 +241,8 @@ def decode_tokens(
 
     Every budget starts from the same noise: the first chunk's noise as a single-sample call with
     `torch.Generator().manual_seed(seed)` draws it; the generator then continues as it would for
-    that call. The global torch RNG (used to re-encode decoded frames from chunk 2 on) is seeded
-    with `seed` inside `fork_rng`, so the caller's RNG state is left untouched.
+    that call. The global torch RNGs (used to re-encode decoded frames from chunk 2 on) are
+    seeded with `seed` inside `fork_rng`, so the caller's RNG state is left untouched.
 
     Returns:
         one (3, T, H, W) float32 CPU tensor per budget, clamped to [-1, 1].
@@ -249,7 +250,8 @@ def decode_tokens(
     generator = torch.Generator(model.device).manual_seed(seed)
     noise = model.initial_noise(1, generator)  # (1, z, t, h, w), the draw a single decode makes
     B = len(budgets)
-    with torch.random.fork_rng(devices=[]):
+    devices = [model.device] if model.device.type == "cuda" else []  # FSQ draws on the device
+    with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         videos = model.detokenize(
             [tokens] * B,
@@ -383,26 +385,30 @@ class CurveCache:
         self.max_entries, self.max_bytes = max_entries, max_bytes
         self.directory = None if directory is None else Path(directory)
         self._items: OrderedDict[str, CurveResult] = OrderedDict()
+        self._lock = threading.Lock()  # app handlers may run in several threads
 
     def __len__(self) -> int:
         return len(self._items)
 
     def clear(self) -> None:
-        self._items.clear()
+        with self._lock:
+            self._items.clear()
 
     def get(self, key: str) -> CurveResult | None:
-        if key in self._items:
-            self._items.move_to_end(key)
-            return self._items[key]
-        result = self._load(key) if self.directory is not None else None
-        if result is not None:
-            self._remember(key, result)
-        return result
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            result = self._load(key) if self.directory is not None else None
+            if result is not None:
+                self._remember(key, result)
+            return result
 
     def put(self, key: str, result: CurveResult) -> None:
-        self._remember(key, result)
-        if self.directory is not None:
-            self._save(key, result)
+        with self._lock:
+            self._remember(key, result)
+            if self.directory is not None:
+                self._save(key, result)
 
     def _remember(self, key: str, result: CurveResult) -> None:
         self._items[key] = result
@@ -429,13 +435,14 @@ class CurveCache:
             "extra": r.extra,
         }
         base = self.directory / key
-        tmp = base.with_suffix(".tmp")
+        tmp = base.with_suffix(f".{os.getpid()}.tmp")  # other processes may share the dir
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
         os.replace(tmp, base.with_suffix(".safetensors"))
         tmp.write_text(json.dumps(meta, indent=1))
         os.replace(tmp, base.with_suffix(".json"))  # written last: marks the entry complete
 
     def _load(self, key: str) -> CurveResult | None:
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         base = self.directory / key
@@ -457,7 +464,7 @@ class CurveCache:
                 tokenize_seconds=meta["tokenize_seconds"],
                 extra=meta.get("extra", {}),
             )
-        except (OSError, ValueError, KeyError, TypeError):  # missing or damaged: recompute
+        except (OSError, ValueError, KeyError, TypeError, SafetensorError):  # missing, damaged
             return None
 
 
