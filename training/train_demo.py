@@ -12,10 +12,16 @@ Stages (all hyperparameters in training/config.py):
 Re-running with the same --work resumes where it stopped.
 """
 
-import argparse
-import json
-import math
-import time
+import os
+
+# Threads sleep instead of spinning when they wait: on a shared 2-core machine spinning OpenMP
+# threads made training steps several times slower. Must be set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import time  # noqa: E402
 from dataclasses import replace
 from pathlib import Path
 
@@ -95,7 +101,7 @@ def main():
     if vae_path.is_file():
         model.vae.load_state_dict(load_file(vae_path))
     else:
-        vae = train_vae(c, log)
+        vae = train_vae(c, log, work)
         model.vae.load_state_dict(vae.state_dict())
         save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, str(vae_path))
     model.eval()

@@ -9,6 +9,8 @@ import math
 import time
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from videoflextok_core.synthetic import make_batch
 from videoflextok_core.vidtok import VidTok, VidTokSpec
@@ -39,7 +41,34 @@ def _lr(step: int, total: int, base: float, warmup: int = 100) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def train_vae(c: DemoConfig, log) -> VidTok:
+def _save_state(path, vae, opt, step: int, gens) -> None:
+    tensors = {f"param.{k}": v.contiguous() for k, v in vae.state_dict().items()}
+    names = {id(p): k for k, p in vae.named_parameters()}
+    for p, st in opt.state.items():
+        for key in ("exp_avg", "exp_avg_sq"):
+            tensors[f"opt.{names[id(p)]}.{key}"] = st[key].contiguous()
+    for i, g in enumerate(gens):
+        tensors[f"gen.{i}"] = g.get_state()
+    save_file(tensors, str(path), metadata={"step": str(step)})
+
+
+def _load_state(path, vae, opt, gens) -> int:
+    with safe_open(str(path), framework="pt") as f:
+        step = int(f.metadata()["step"])
+    tensors = load_file(str(path))
+    vae.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("param.")})
+    for k, p in vae.named_parameters():
+        if f"opt.{k}.exp_avg" in tensors:
+            opt.state[p] = {"step": torch.tensor(float(step)),
+                            "exp_avg": tensors[f"opt.{k}.exp_avg"],
+                            "exp_avg_sq": tensors[f"opt.{k}.exp_avg_sq"]}  # fmt: skip
+    for i, g in enumerate(gens):
+        g.set_state(tensors[f"gen.{i}"])
+    return step
+
+
+def train_vae(c: DemoConfig, log, work=None, save_every: int = 200) -> VidTok:
+    """Train from scratch, or resume from work/vae_state.safetensors."""
     torch.manual_seed(c.seed)
     gen = torch.Generator().manual_seed(c.seed + 1)
     crop_gen = torch.Generator().manual_seed(c.seed + 2)
@@ -47,8 +76,15 @@ def train_vae(c: DemoConfig, log) -> VidTok:
     opt = torch.optim.AdamW(vae.parameters(), lr=c.vae_lr, betas=(0.9, 0.99), weight_decay=0.0)
     total = c.vae_steps + c.vae_finetune_steps
     seed = VAE_SEED_BASE + 1_000_000 * c.seed
+    state = work / "vae_state.safetensors" if work is not None else None
+    start = 0
+    if state is not None and state.is_file():
+        start = _load_state(state, vae, opt, (gen, crop_gen))
+        for s in range(start):  # the clip seeds consumed so far
+            seed += c.vae_batch if s < c.vae_steps else max(2, c.vae_batch // 2)
+        log(stage="vae", resumed_at=start)
     t0 = time.time()
-    for step in range(total):
+    for step in range(start, total):
         finetune = step >= c.vae_steps
         frames = c.chunk if finetune else c.vae_frames
         batch = max(2, c.vae_batch // 2) if finetune else c.vae_batch
@@ -68,6 +104,8 @@ def train_vae(c: DemoConfig, log) -> VidTok:
             psnr = -10 * math.log10(max(1e-10, ((l1.item()) ** 2)))  # rough, from L1
             log(stage="vae", step=step, loss=loss.item(), l1=l1.item(), kl=kl.item(),
                 psnr_from_l1=psnr, seconds=time.time() - t0)  # fmt: skip
+        if state is not None and (step + 1) % save_every == 0:
+            _save_state(state, vae, opt, step + 1, (gen, crop_gen))
     return vae.eval()
 
 
