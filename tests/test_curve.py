@@ -166,13 +166,6 @@ def test_multi_chunk_one_budget_per_call_equals_single_decodes(model, two_chunks
         assert torch.equal(result.reconstructions[k], singles[k]), k
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="detokenize draws the noise of chunks >= 2 per sample in batch order, and its "
-    "re-encoding of decoded frames makes global-RNG draws sized by the batch (VAE posterior, "
-    "FSQ's per-clip draws); needs detokenize(..., shared_noise=True) (proposed in the curve "
-    "report), then curve.decode_tokens passes it and this test passes",
-)
 def test_multi_chunk_ladder_equals_single_decodes(two_chunks):
     _, result, singles = two_chunks
     assert result.batch_size == 2

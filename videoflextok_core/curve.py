@@ -241,8 +241,10 @@ def decode_tokens(
 
     Every budget starts from the same noise: the first chunk's noise as a single-sample call with
     `torch.Generator().manual_seed(seed)` draws it; the generator then continues as it would for
-    that call. The global torch RNGs (used to re-encode decoded frames from chunk 2 on) are
-    seeded with `seed` inside `fork_rng`, so the caller's RNG state is left untouched.
+    that call, and `shared_noise=True` gives every budget the same later-chunk noise and
+    re-encoding draws, so each budget decodes exactly as it would alone. The global torch RNGs
+    (used to re-encode decoded frames from chunk 2 on) are seeded with `seed` inside `fork_rng`,
+    so the caller's RNG state is left untouched.
 
     Returns:
         one (3, T, H, W) float32 CPU tensor per budget, clamped to [-1, 1].
@@ -262,6 +264,7 @@ def decode_tokens(
             num_keep_tokens_list=list(budgets),
             noise_list=[noise] * B,
             progress=progress,
+            shared_noise=True,
         )
     return [v[0].float().clamp(-1, 1).cpu() for v in videos]
 
@@ -471,8 +474,8 @@ class CurveCache:
 CACHE = CurveCache()  # the process-wide default
 
 
-def cache_key(clip_id: str, model_id: str, settings: CurveSettings, batch: int | None) -> str:
-    text = json.dumps([clip_id, model_id, asdict(settings), batch])
+def cache_key(clip_id: str, model_id: str, settings: CurveSettings) -> str:
+    text = json.dumps([clip_id, model_id, asdict(settings)])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -540,10 +543,9 @@ def quality_curve(
     guided = settings.guidance_scale != 1.0
     batch = max_batch or auto_max_batch(model, T, guided)
     batch = min(batch, len(settings.budgets))
-    multi_chunk = model.chunking.num_chunks_for_frames(T) > 1
-    # One-chunk results do not depend on how budgets are batched; longer clips do (see above).
+    # Results do not depend on how budgets are batched (shared noise, see decode_tokens).
     model_id, clip_id = model_identity(model), clip_hash(clip)
-    key = cache_key(clip_id, model_id, settings, batch if multi_chunk else None)
+    key = cache_key(clip_id, model_id, settings)
     if cache is not None:
         hit = cache.get(key)
         if hit is not None:

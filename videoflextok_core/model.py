@@ -185,6 +185,7 @@ class VideoFlexTok(nn.Module):
         cond_type: str = "clean",
         verbose: bool = False,
         progress: Callable[[int, int], None] | None = None,
+        shared_noise: bool = False,
     ) -> list[torch.Tensor]:
         """Token ids -> list of B videos (1, 3, T, H, W), roughly in [-1, 1].
 
@@ -204,6 +205,10 @@ class VideoFlexTok(nn.Module):
             cfg_rescaler: callable(v_cfg, v_cond, v_uncond) -> v, applied after guidance.
             cond_type: "clean" (upstream default) or "sdedit" for the conditioning frames.
             verbose: print a progress line to stderr. progress: callback(done, total) steps.
+            shared_noise: our addition, for comparing budgets. Every sample gets the noise and
+                the random numbers a single-sample call would get (the first sample's), so
+                decoding B budgets together equals decoding each alone with the same seeds.
+                Off by default: upstream draws noise per sample in batch order.
         Note: later chunks re-encode decoded frames, which draws from the global torch RNG.
         """
         tokens, keep_k = self._check_tokens(token_ids_list, num_keep_tokens_list)
@@ -228,12 +233,13 @@ class VideoFlexTok(nn.Module):
                     cond_frames = prev[:, :, -c.overlap :] if c.overlap > 0 else None
                 cond_latents = None
                 if cond_frames is not None:
-                    cond_ids = self.encode_chunks(cond_frames)[3]  # global RNG draw 1
+                    cond_ids, cond_latents = self._reencode(cond_frames, shared_noise)
                     rest = chunk_tokens[:, cond_ids.shape[1] :] if i == 0 else chunk_tokens
                     chunk_tokens = torch.cat([cond_ids, rest], dim=1)
-                    cond_latents = self.vae.encode(cond_frames, True, self.vae_batch_size)  # 2
                 if first_noise is not None and (i == 0 or c.overlap == 0):
                     noise = first_noise
+                elif shared_noise:
+                    noise = self.initial_noise(1, generator).expand(B, -1, -1, -1, -1)
                 else:
                     noise = self.initial_noise(B, generator)
 
@@ -255,6 +261,25 @@ class VideoFlexTok(nn.Module):
                 videos.append(video)
                 prev = video
         return list(torch.cat(videos, dim=2).split(1))
+
+    def _reencode(self, frames: torch.Tensor, shared_noise: bool):
+        """Decoded or given frames (B, 3, k, H, W) -> (token ids, clean VAE latents) for
+        conditioning; two posterior samples from the global RNG, as upstream (ids first)."""
+        if not shared_noise or frames.shape[0] == 1:
+            ids = self.encode_chunks(frames)[3]
+            return ids, self.vae.encode(frames, True, self.vae_batch_size)
+        # Replay the single-sample RNG stream for every sample (the FSQ also draws, on the
+        # frames' device), so each sample sees what a call with batch size 1 would see.
+        cuda = frames.device.type == "cuda"
+        cpu_state = torch.get_rng_state()
+        cuda_state = torch.cuda.get_rng_state(frames.device) if cuda else None
+        outs = []
+        for f in frames.split(1):
+            torch.set_rng_state(cpu_state)
+            if cuda:
+                torch.cuda.set_rng_state(cuda_state, frames.device)
+            outs.append(self._reencode(f, False))
+        return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
 
     def initial_noise(self, batch: int, generator: torch.Generator | None) -> torch.Tensor:
         """(B, z, t, h, w): one draw of (1, z, t, h, w) per sample, in order, like upstream."""
