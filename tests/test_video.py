@@ -433,3 +433,17 @@ def test_write_video_uint8_and_errors(tmp_path):
         write_video(np.zeros((5, 16, 16)), tmp_path / "bad.mp4", fps=8)
     with pytest.raises(ValueError, match="fps"):
         write_video(frames, tmp_path / "bad.mp4", fps=0)
+
+
+def test_non_square_size_covers_and_crops(tmp_path):
+    """size=(H, W) for non-square models: scale to cover, centre crop, nothing stretched."""
+    frames = np.zeros((17, 64, 64, 3), np.uint8)
+    frames[:, :, 32:] = 255  # right half white
+    path = write_video(frames, tmp_path / "half.mp4", 8)
+    video, info = read_video(path, size=(32, 48))
+    assert video.shape == (3, 17, 32, 48) and info.size == (32, 48)
+    # a 64x64 source covers 32x48 at scale 0.75 -> 48x48, cropped to rows 8..40: left dark,
+    # right bright, the edge in the middle column
+    assert video[:, 0, :, :20].max() < -0.8 and video[:, 0, :, 28:].min() > 0.8
+    with pytest.raises(ValueError, match="size"):
+        read_video(path, size=(32, 0))

@@ -208,18 +208,17 @@ def load_clip(
 ) -> tuple[Tensor, VideoInfo]:
     """Read a video file as the model's input: (3, T, H, W) in [-1, 1] and its `VideoInfo`.
 
-    `read_video` makes square S x S frames; for a non-square model (H != W) the frames are read
-    at S = max(H, W) and centre-cropped to H x W, so nothing is stretched. fps: default the
-    model's training rate. T follows the model's chunking (1 + 16K for chunk 17, overlap 1).
+    Square models get the official preprocessing; a non-square one (the tiny test model) gets
+    frames scaled to cover H x W and centre-cropped. fps: default the model's training rate.
+    T follows the model's chunking (1 + 16K for chunk 17, overlap 1).
     """
     config = model.config if isinstance(model, VideoFlexTok) else model
     H, W = config.resolution
     fps = model_fps(config) if fps is None else fps
-    video, info = read_video(
-        path, fps, max(H, W), start, max_frames, config.chunk_size, config.overlap_size_frames
-    )  # (3, T, S, S)
-    top, left = (video.shape[2] - H) // 2, (video.shape[3] - W) // 2
-    return video[:, :, top : top + H, left : left + W].contiguous(), info
+    size = H if H == W else (H, W)
+    return read_video(
+        path, fps, size, start, max_frames, config.chunk_size, config.overlap_size_frames
+    )
 
 
 # ---------------------------------------------------------------------------------------------

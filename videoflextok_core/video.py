@@ -65,7 +65,7 @@ class VideoInfo(SourceInfo):
 
     start: float  # seconds, as requested
     target_fps: float
-    size: int
+    size: int | tuple[int, int]
     timestamps: tuple[float, ...]  # source time (s) of each returned frame; padding repeats
     num_padded: int  # frames added at the end by repeating the last one
     num_cut: int  # frames at target_fps dropped from the tail (beyond max_frames: estimated)
@@ -275,31 +275,46 @@ def iter_frames(
         yield t, to_rgb(frame)
 
 
-def preprocess(frames: np.ndarray | Tensor, size: int = 256) -> Tensor:
+def output_hw(size: int | tuple[int, int]) -> tuple[int, int]:
+    """`size` (S or (H, W)) -> output (H, W)."""
+    if isinstance(size, int):
+        return size, size
+    h, w = (int(v) for v in size)
+    return h, w
+
+
+def preprocess(frames: np.ndarray | Tensor, size: int | tuple[int, int] = 256) -> Tensor:
     """Official preprocessing (ARCHITECTURE.md §14, steps 4-7) of a batch of RGB frames.
 
     Args:
         frames: uint8 [T, H, W, 3].
-        size: side S of the square output.
+        size: side S of a square output (the official rule: shorter side to S, longer side to
+            int(S * long / short), centre crop), or (H_out, W_out) for a non-square model: the
+            frame is scaled to cover H_out x W_out, then centre-cropped.
 
     Returns:
-        float32 [3, T, S, S] in [-1, 1].
+        float32 [3, T, H_out, W_out] in [-1, 1].
     """
     u8 = torch.as_tensor(frames)
     if u8.dtype != torch.uint8 or u8.ndim != 4 or u8.shape[-1] != 3:
         raise ValueError(f"expected uint8 frames [T, H, W, 3], got {u8.dtype} {tuple(u8.shape)}")
     T, h, w, _ = u8.shape
     x = torch.empty(T, 3, h, w).copy_(u8.permute(0, 3, 1, 2)).div_(255)  # (T, 3, H, W)
-    short, long = min(h, w), max(h, w)
-    new_long = int(size * long / short)  # torchvision's rule for an int size
-    new_hw = (size, new_long) if h <= w else (new_long, size)
+    out_h, out_w = output_hw(size)
+    if out_h == out_w:
+        short, long = min(h, w), max(h, w)
+        new_long = int(out_h * long / short)  # torchvision's rule for an int size
+        new_hw = (out_h, new_long) if h <= w else (new_long, out_h)
+    else:
+        scale = max(out_h / h, out_w / w)
+        new_hw = (max(out_h, round(h * scale)), max(out_w, round(w * scale)))
     if new_hw != (h, w):  # torchvision returns the input unchanged when the size matches
         x = F.interpolate(x, size=new_hw, mode="bicubic", align_corners=False, antialias=True)
     x = x.clamp_(0, 1)
-    top = int(round((new_hw[0] - size) / 2))
-    left = int(round((new_hw[1] - size) / 2))
-    x = x[:, :, top : top + size, left : left + size]  # (T, 3, S, S)
-    return ((x - 0.5) / 0.5).permute(1, 0, 2, 3).contiguous()  # (3, T, S, S)
+    top = int(round((new_hw[0] - out_h) / 2))
+    left = int(round((new_hw[1] - out_w) / 2))
+    x = x[:, :, top : top + out_h, left : left + out_w]  # (T, 3, H_out, W_out)
+    return ((x - 0.5) / 0.5).permute(1, 0, 2, 3).contiguous()  # (3, T, H_out, W_out)
 
 
 def _expected_frames(duration, start, fps, cap, chunk, overlap) -> int:
@@ -318,9 +333,9 @@ class _Frames:
     duration that under-reports) are kept aside and joined at the end.
     """
 
-    def __init__(self, expected: int, size: int):
+    def __init__(self, expected: int, size: int | tuple[int, int]):
         try:  # untouched pages of torch.empty cost no memory; a bogus duration costs nothing
-            self.buf = torch.empty(3, expected, size, size) if expected else None
+            self.buf = torch.empty(3, expected, *output_hw(size)) if expected else None
         except RuntimeError:
             self.buf = None
         self.n_buf = 0
@@ -352,7 +367,11 @@ class _Frames:
 def _check_args(fps, size, start, max_frames, chunk, overlap) -> None:
     if not (math.isfinite(fps) and 0 < fps <= MAX_TARGET_FPS):
         raise ValueError(f"fps must be in (0, {MAX_TARGET_FPS:g}], got {fps}")
-    if not 1 <= size <= MAX_SIDE:
+    if isinstance(size, bool) or not isinstance(size, (int, tuple, list)):
+        raise ValueError(f"size must be an int or (height, width), got {size!r}")
+    if not isinstance(size, int) and len(size) != 2:
+        raise ValueError(f"size must be an int or (height, width), got {size!r}")
+    if not all(1 <= v <= MAX_SIDE for v in output_hw(size)):
         raise ValueError(f"size must be in 1..{MAX_SIDE}, got {size}")
     if not (math.isfinite(start) and start >= 0):
         raise ValueError(f"start must be a time >= 0 in seconds, got {start}")
@@ -365,7 +384,7 @@ def _check_args(fps, size, start, max_frames, chunk, overlap) -> None:
 def read_video(
     path: str | os.PathLike,
     fps: float = 8.0,
-    size: int = 256,
+    size: int | tuple[int, int] = 256,
     start: float = 0.0,
     max_frames: int = DEFAULT_MAX_FRAMES,
     chunk: int = 17,
@@ -376,13 +395,14 @@ def read_video(
     Args:
         path: any file FFmpeg reads (mp4, mov, webm, mkv, gif, a still image, ...).
         fps: output frame rate; frame i is the source frame shown at `start + i / fps`.
-        size: side S of the square output (resize shorter side, centre crop).
+        size: side S of the square output (resize shorter side, centre crop), or (H, W) for a
+            non-square model (scale to cover, centre crop).
         start: seconds from the beginning of the video.
         max_frames: cap, rounded down to a valid count; decoding stops there.
         chunk, overlap: the model's window; the output has T = 1 + K*(chunk - overlap), K >= 1.
 
     Returns:
-        video: float32 [3, T, S, S] in [-1, 1].
+        video: float32 [3, T, S, S] (or [3, T, H, W]) in [-1, 1].
         info: `VideoInfo`, including what was cut or padded to make T valid.
 
     A clip shorter than one chunk is padded by repeating its last frame; otherwise the tail
