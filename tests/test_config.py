@@ -4,6 +4,7 @@ import copy
 import json
 
 import pytest
+import torch
 from conftest import REFERENCE
 
 from videoflextok_core.config import (
@@ -122,13 +123,38 @@ def test_interpolation_is_refused():
     refused(cfg, "interpolation")
 
 
-def test_missing_nested_dropout_is_refused():
+def test_without_dec_nested_dropout_keep_k_is_refused_at_decode():
+    """Upstream builds such a model and only fails (KeyError) when keep_k is given."""
     cfg = tiny()
     dec = cfg["video_flex_tok"]["decoder"]
     renamed = {("dec_other_name" if k == "dec_nested_dropout" else k): v
                for k, v in dec["module_dict"].items()}  # fmt: skip
     dec["module_dict"] = renamed
-    refused(cfg, "dec_nested_dropout")
+    model = VideoFlexTok(cfg).eval()
+    assert not model.can_drop_tokens
+    tokens = torch.zeros(1, 5, 16, dtype=torch.long)
+    with pytest.raises(ValueError, match="no nested dropout"):
+        model.detokenize([tokens], num_keep_tokens_list=[4], timesteps=1)
+    with pytest.raises(ValueError, match="no nested dropout"):
+        model.detokenize([tokens[..., :4]], timesteps=1)
+    assert model.detokenize([tokens], timesteps=1)[0].shape == (1, 3, 17, 32, 48)
+
+
+def test_options_upstream_builds_but_cannot_run_are_refused():
+    cfg = tiny()
+    cfg["video_flex_tok"]["decoder"]["module_dict"]["dec_time_embedder"]["max_timestep"] = 0.5
+    refused(cfg, "dec_time_embedder", "max_timestep")
+    cfg = tiny()
+    cfg["vidtok_overrides"]["norm_type"] = "groupnorm"
+    refused(cfg, "groupnorm")
+    cfg = tiny()
+    cfg["vidtok_overrides"]["init_pad_mode"] = "reflect"
+    refused(cfg, "reflect")
+    cfg = tiny()
+    cfg["video_flex_tok"]["decoder"]["module_dict"]["dec_seq_packer"][
+        "repa_block_mask_write_key"
+    ] = "dec_repa_mask"
+    refused(cfg, "dec_seq_packer", "REPA mask")
 
 
 def test_missing_required_hyperparameter():

@@ -482,15 +482,16 @@ def parse_config(config: dict | str) -> ModelConfig:
         dec_mods, f"{path}.decoder", dec_inputs, pipe.reconst_write_key, "latents_cf"
     )
     names = dict(dec_mods)
-    if not isinstance(names.get("dec_nested_dropout"), NestedDropoutSpec):
-        _fail(f"{path}.decoder", "needs a MaskedNestedDropout named 'dec_nested_dropout'")
+    if "dec_nested_dropout" in names and not isinstance(
+        names["dec_nested_dropout"], NestedDropoutSpec
+    ):
+        _fail(f"{path}.decoder", "'dec_nested_dropout' must be a MaskedNestedDropout")
     if "dec_prefix_masking" in names and not isinstance(
         names["dec_prefix_masking"], PrefixDropoutSpec
     ):
         _fail(f"{path}.decoder", "'dec_prefix_masking' must be a MaskedPrefixDropout")
-    if overlap > 0 and pipe.cond_vae_latents_key is None:
-        _fail(f"{path}.pipeline", "overlapping chunks need cond_vae_latents_key")
     _check_sizes(encoder, decoder, fsq, sizes, z, f"{path}")
+    _check_runnable(vae, encoder, decoder, sizes, overlap, path)
 
     return ModelConfig(
         vae=vae, encoder=encoder, decoder=decoder, fsq=fsq, pipeline=pipe, noise_module=noise,
@@ -520,6 +521,35 @@ def _check_sizes(encoder, decoder, fsq, sizes, z, path):
         where = f"{path}.decoder.module_dict.{decoder.head}"
         _fail(where, "channels_out / patch_sizes must match the VAE and the noise patch embedder")
     del fsq
+
+
+def _check_runnable(vae, encoder, decoder, sizes, overlap, path):
+    """Options upstream accepts when building but cannot run: refused here, by name."""
+    arch = vae.arch
+    if arch.norm_type == "groupnorm":
+        widths = {arch.ch * m for m in arch.ch_mult}
+        if any(w % 32 for w in widths):
+            _fail(
+                "vidtok_overrides", f"groupnorm (32 groups) needs widths divisible by 32: {widths}"
+            )
+    if arch.init_pad_mode == "reflect" and overlap > 0:
+        msg = "reflect padding cannot pad the 1-frame clips that chunk overlap re-encodes"
+        _fail("vidtok_overrides.init_pad_mode", msg)
+    t, h, w = sizes
+    for trunk, part in ((encoder, "encoder"), (decoder, "decoder")):
+        for name, spec in trunk.modules:
+            where = f"{path}.{part}.module_dict.{name}"
+            if isinstance(spec, TimeEmbedderSpec) and spec.max_timestep < 1.0:
+                _fail(where, f"max_timestep={spec.max_timestep} < 1: the sampler starts at tau = 1")
+            if isinstance(spec, PackerSpec) and spec.repa_block_mask_write_key is not None:
+                role, ops = trunk.streams[spec.repa_patch_index]
+                emb = trunk.spec(ops[0])
+                patches = (h // emb.patch_sizes[1]) * (w // emb.patch_sizes[2])
+                frames = [t] + ([(overlap - 1) // 4 + 1] if part == "encoder" and overlap else [])
+                for f in frames:
+                    if (f * patches) % 128:
+                        msg = f"the REPA mask over {f} x {patches} patch tokens is not a multiple"
+                        _fail(where, msg + " of 128, which upstream's flex attention needs")
 
 
 def load_config_file(path) -> ModelConfig:

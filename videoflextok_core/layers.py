@@ -158,8 +158,10 @@ class Transformer(nn.Module):
         adaln_expansion: int = 0,
     ):
         super().__init__()
-        if dim % head_dim:
-            raise ValueError(f"transformer width {dim} is not a multiple of head_dim {head_dim}")
+        # Upstream: heads = dim // head_dim; each head is then dim // heads wide (which is not
+        # head_dim when dim is not a multiple of it).
+        if dim < head_dim:
+            raise ValueError(f"transformer width {dim} is smaller than head_dim {head_dim}")
         self.adaln_expansion = adaln_expansion
         self.blocks = nn.ModuleList(
             Block(

@@ -38,6 +38,7 @@ from .config import ModelConfig, parse_config
 from .fsq import FSQ
 from .resampler import Encoder, FlowDecoder
 from .sampling import Guidance, sample
+from .specs import NestedDropoutSpec
 from .vidtok import VidTok
 
 
@@ -52,10 +53,19 @@ class VideoFlexTok(nn.Module):
         self.config = config
         self.vae = VidTok(config.vae.arch)
         self.encoder = Encoder(config.encoder, None, None)
-        keep_key = config.nested_dropout.eval_keep_k_read_key
+        nested = config.nested_dropout
+        keep_key = nested.eval_keep_k_read_key if nested is not None else None
         prefix = config.prefix_masking
         prefix_key = prefix.eval_prefix_len_read_key if prefix is not None else None
         self.decoder = FlowDecoder(config.decoder, keep_key, prefix_key)
+        # Whether keep_k reaches a nested-dropout module (upstream: the one named
+        # "dec_nested_dropout" and any other reading its key).
+        nested_names = {n for n, sp in config.decoder.modules if isinstance(sp, NestedDropoutSpec)}
+        self.can_drop_tokens = bool(self.decoder.active & nested_names)
+        # Upstream's pipeline pins the conditioning latents only when its key is the one the
+        # model writes them under; otherwise conditioning frames still give tokens and prefix
+        # masking, but their latents are not held fixed.
+        self.pin_conditioning = config.pipeline.cond_vae_latents_key == "cond_vae_latents"
         self.fsq = FSQ(list(config.fsq.levels))
         self.chunking = Chunking(
             config.chunk_size, config.overlap_size_frames, config.vae.arch.time_downsample_factor
@@ -304,7 +314,9 @@ class VideoFlexTok(nn.Module):
         progress: Callable[[int], None] | None = None,
     ) -> torch.Tensor:
         """One chunk: ids (B, t, N) + noise (B, z, t, h, w) -> latents (B, z, t, h, w).
-        With guidance, the conditional and unconditional branches run as ONE batched forward."""
+        With guidance, the conditional and unconditional branches run as ONE batched forward.
+        cond_latents (B, z, k, h, w): the first k latent frames are conditioning (their
+        registers are prefix-masked, and their latents pinned if the pipeline does so)."""
         B = tokens.shape[0]
         quants = self.fsq.ids_to_codes(tokens)  # (B, t, N, d)
         prefix = None
@@ -327,9 +339,10 @@ class VideoFlexTok(nn.Module):
             v = self.decoder(quants2, torch.cat([x, x]), t, keep_k2, prefix2, uncond2)
             return v[:B], v[B:]
 
+        pinned = cond_latents if self.pin_conditioning else None
         return sample(
             model_fn, noise, timesteps, guidance_scale, perform_norm_guidance, momentum, eta,
-            norm_threshold, cfg_rescaler, cond_latents, cond_type, progress,
+            norm_threshold, cfg_rescaler, pinned, cond_type, progress,
         )  # fmt: skip
 
     # ------------------------------------------------------------------------------------------
@@ -408,6 +421,12 @@ class VideoFlexTok(nn.Module):
             ok = [c.valid_token_frames(n) for n in (1, 2, 3)]
             raise ValueError(f"{t} token frames is not a whole number of chunks; use {ok}, ...")
         B = len(padded)
+        if not self.can_drop_tokens and (keep is not None or min(widths) < N):
+            raise ValueError(
+                f"this model has no nested dropout ('dec_nested_dropout'), so it cannot decode "
+                f"fewer than {N} tokens per frame; pass full-width tokens without "
+                "num_keep_tokens_list"
+            )
         if keep is None:
             keep = widths
         else:

@@ -67,8 +67,9 @@ class RegistersSpec:
 
     @property
     def n_tokens(self) -> int:
-        """Registers per latent frame at inference (upstream: `n_eval or n_max`)."""
-        return self.n_eval or self.n_max
+        """Registers per latent frame at inference: upstream slices `n_eval or n_max` rows of
+        an `n_max`-wide table, so an n_eval above n_max quietly gives n_max."""
+        return min(self.n_eval or self.n_max, self.n_max)
 
 
 @dataclass(frozen=True)
@@ -312,8 +313,9 @@ class ModelConfig:
         return json.loads(self.raw)
 
     @property
-    def nested_dropout(self) -> NestedDropoutSpec:
-        return self.decoder.spec("dec_nested_dropout")
+    def nested_dropout(self) -> NestedDropoutSpec | None:
+        """The module upstream hands `num_keep_tokens_list` to (by name); None if absent."""
+        return dict(self.decoder.modules).get("dec_nested_dropout")
 
     @property
     def prefix_masking(self) -> PrefixDropoutSpec | None:
