@@ -351,23 +351,25 @@ class Trunk(nn.Module):
     def _stream(
         self,
         ops: tuple[str, ...],
-        source: torch.Tensor,
-        t: int,
+        latents_cl: torch.Tensor,
+        quants: torch.Tensor | None,
         keep_k: torch.Tensor | None,
         prefix_len: torch.Tensor | None,
         uncond: torch.Tensor | None,
     ) -> torch.Tensor:
-        """Run one stream's modules. source: channels-last latents (patch streams), quants
-        (registers from tokens) or None (learned registers)."""
+        """Run one stream's modules in config order -> (B, t, *grid, D). The first module makes
+        the stream: patches of the channels-last latents (B, t, h, w, z), learned registers,
+        or a projection of the FSQ values (B, t, N, d)."""
+        B, t = latents_cl.shape[:2]
         x = None
         for name in ops:
             m = self.module_dict[name]
             if isinstance(m, PatchEmbed):
-                x = m(source)
+                x = m(latents_cl)
             elif isinstance(m, Registers):
-                x = m(source.shape[0], t)
+                x = m(B, t)
             elif isinstance(m, LinearLayer):
-                x = m(source if x is None else x)
+                x = m(quants if x is None else x)
             elif isinstance(m, PositionalEmbedding):
                 x = m(x)
             elif name not in self.active:
@@ -403,11 +405,8 @@ class Trunk(nn.Module):
         B, _, t = latents.shape[:3]
         latents_cl = latents.permute(0, 2, 3, 4, 1)  # (B, t, h, w, z)
         tokens, grids = [], []
-        for role, ops in self.plan.streams:
-            source = latents_cl if role == "patches" else quants
-            if role == "registers" and isinstance(self.module_dict[ops[0]], Registers):
-                source = latents_cl
-            x = self._stream(ops, source, t, keep_k, prefix_len, uncond)  # (B, t, *grid, D)
+        for _, ops in self.plan.streams:
+            x = self._stream(ops, latents_cl, quants, keep_k, prefix_len, uncond)
             grids.append(x.shape[2:-1])
             tokens.append(x.reshape(B, t, -1, x.shape[-1]))
         sizes = tuple(x.shape[2] for x in tokens)
