@@ -13,9 +13,12 @@ import argparse
 import sys
 from pathlib import Path
 
-VERSION = "0.1.0"
+from . import tokenfile
+from .tokenfile import TOKENS_KIND, VERSION, read_tokens, save_tokens, token_metadata
+
+__all__ = ["TOKENS_KIND", "VERSION", "main"]  # TOKENS_KIND: the tokens file format, re-exported
+
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "demo-model"
-TOKENS_KIND = "videoflextok-tokens"  # metadata "kind" of a tokens file
 EXIT_ERROR = 2
 
 EPILOG = """\
@@ -37,7 +40,7 @@ class CliError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
-# Helpers: progress, model, tokens files
+# Helpers: progress, model
 # ---------------------------------------------------------------------------------------------
 
 
@@ -110,74 +113,12 @@ def sampler_settings(args, model) -> dict:
     return d
 
 
-def token_metadata(model, ref: str, info, num_frames: int, tokens) -> dict[str, str]:
-    """What a tokens file records about where its tokens came from (all values strings)."""
-    import math
-
-    from .curve import config_hash, weights_fingerprint
-
-    H, W = model.resolution
-    ref_path = Path(ref)
-    return {
-        "kind": TOKENS_KIND,
-        "model_ref": str(ref_path.resolve()) if ref_path.exists() else ref,
-        "model_config_hash": config_hash(model.config),
-        "model_weights_fingerprint": weights_fingerprint(model),
-        "resolution": f"{H}x{W}",
-        "fps": f"{info.target_fps:g}",
-        "start": f"{info.start:g}",
-        "frames": str(num_frames),
-        "latent_frames": str(tokens.shape[1]),
-        "tokens_per_frame": str(tokens.shape[2]),
-        "codebook_size": str(model.codebook_size),
-        "bits_per_token": f"{math.log2(model.codebook_size):.4f}",
-        "tokenized_from": "VAE posterior mean (deterministic)",
-        "source": str(Path(info.path).resolve()),
-        "video_note": info.note,
-        "tool_version": VERSION,
-    }
-
-
-def save_tokens(path: Path, tokens, metadata: dict[str, str]) -> None:
-    from safetensors.torch import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"tokens": tokens.contiguous()}, str(path), metadata=metadata)
-
-
-def read_tokens(path: str):
-    """-> (tokens (1, t, n) int64, metadata dict); CliError for anything else."""
-    import torch
-    from safetensors import SafetensorError, safe_open
-
-    p = Path(path)
-    if not p.is_file():
-        raise CliError(f"{p}: no such tokens file")
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            meta = f.metadata() or {}
-            if "tokens" not in f.keys():
-                raise CliError(f"{p.name}: holds no 'tokens' tensor (found {sorted(f.keys())})")
-            tokens = f.get_tensor("tokens")
-    except SafetensorError as e:
-        raise CliError(f"{p.name}: not a safetensors tokens file ({e})") from None
-    if tokens.dim() != 3 or tokens.shape[0] != 1 or tokens.is_floating_point():
-        raise CliError(
-            f"{p.name}: 'tokens' must be integer ids (1, t, n), got {tokens.dtype} "
-            f"{tuple(tokens.shape)}"
-        )
-    return tokens.to(torch.int64), meta
-
-
 def check_same_model(meta: dict, path: str, ref: str, key: str, ours: str, what: str) -> None:
-    theirs = meta.get(key)
-    if theirs is not None and theirs != ours:
-        made_with = meta.get("model_ref", "another model")
-        raise CliError(
-            f"{Path(path).name} was made with a different model ({made_with}, {what} {theirs}); "
-            f"--model {ref} has {what} {ours}. Decode with the model that made the tokens, or "
-            "pass --force to try anyway"
-        )
+    """`tokenfile.check_same_model` worded for the command line."""
+    tokenfile.check_same_model(
+        meta, Path(path).name, key, ours, what, f"--model {ref}",
+        "Decode with the model that made the tokens, or pass --force to try anyway",
+    )  # fmt: skip
 
 
 def _frames_of(video, fps: float) -> str:
