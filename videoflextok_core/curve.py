@@ -33,8 +33,8 @@ import math
 import os
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -338,6 +338,11 @@ class CurveResult:
     def budgets(self) -> tuple[int, ...]:
         return tuple(r.k for r in self.rows)
 
+    @property
+    def complete(self) -> bool:
+        """False for a partial result of `iter_quality_curve` (some budgets not decoded yet)."""
+        return len(self.rows) == len(self.settings.budgets)
+
     def row(self, k: int) -> CurveRow:
         for r in self.rows:
             if r.k == k:
@@ -496,6 +501,15 @@ def _check_clip(clip, model: VideoFlexTok) -> Tensor:
     return clip.detach().to("cpu", torch.float32)
 
 
+def _check_tokens(tokens, model: VideoFlexTok) -> Tensor:
+    N = model.n_registers
+    if not isinstance(tokens, Tensor) or tokens.is_floating_point():
+        raise ValueError(f"tokens must be an int tensor (1, t, {N}), got {type(tokens).__name__}")
+    if tokens.dim() != 3 or tokens.shape[0] != 1 or tokens.shape[2] != N:
+        raise ValueError(f"tokens must be (1, t, {N}) ids, got {tuple(tokens.shape)}")
+    return tokens.detach().to("cpu", torch.int64)
+
+
 def quality_curve(
     model: VideoFlexTok,
     clip: Tensor | str | os.PathLike,
@@ -507,6 +521,7 @@ def quality_curve(
     max_batch: int | None = None,
     progress: Progress | None = None,
     cache: CurveCache | None = CACHE,
+    tokens: Tensor | None = None,
 ) -> CurveResult:
     """Tokenize `clip` once, decode it at every budget, measure PSNR / SSIM against it.
 
@@ -520,9 +535,38 @@ def quality_curve(
         max_batch: budgets per `detokenize` call; default `auto_max_batch` (from free memory).
         progress: callback(fraction in [0, 1], message), e.g. (0.4, "decoding k=4 (step 3/16)").
         cache: where results are kept; None to always compute.
+        tokens: the clip's tokens (1, t, N), if already at hand; they must be what
+            `model.tokenize(clip[None], sample_posterior=False)` gives (not checked). Skips
+            tokenizing; `tokenize_seconds` is then 0.
 
     Returns:
         `CurveResult`; the same object's data again (`from_cache=True`) on a repeated call.
+    """
+    steps = iter_quality_curve(
+        model, clip, budgets, timesteps, guidance_scale, perform_norm_guidance, seed, max_batch,
+        progress, cache, tokens,
+    )  # fmt: skip
+    return deque(steps, maxlen=1)[0]  # the last, complete result
+
+
+def iter_quality_curve(
+    model: VideoFlexTok,
+    clip: Tensor | str | os.PathLike,
+    budgets: Sequence[int] | None = None,
+    timesteps: int = DEFAULT_TIMESTEPS,
+    guidance_scale: float = DEFAULT_GUIDANCE,
+    perform_norm_guidance: bool = False,
+    seed: int = 0,
+    max_batch: int | None = None,
+    progress: Progress | None = None,
+    cache: CurveCache | None = CACHE,
+    tokens: Tensor | None = None,
+) -> Iterator[CurveResult]:
+    """`quality_curve` step by step: yields a partial `CurveResult` (the rows of the budgets
+    decoded so far, `complete` False) after each batch of `max_batch` budgets, the last one
+    complete. A cache hit yields the cached result once. Arguments as in `quality_curve`.
+
+    An app draws the curve as it fills in: `for partial in iter_quality_curve(...): show(partial)`.
     """
     settings = CurveSettings.make(
         model.n_registers, budgets, timesteps, guidance_scale, perform_norm_guidance, seed
@@ -536,6 +580,8 @@ def quality_curve(
         clip, info = load_clip(clip, model)
         extra = {"source": str(info.path), "fps": info.target_fps, "video_note": info.note}
     clip = _check_clip(clip, model)
+    if tokens is not None:
+        tokens = _check_tokens(tokens, model)
     report = progress or (lambda fraction, message: None)
 
     T = clip.shape[1]
@@ -549,12 +595,15 @@ def quality_curve(
         hit = cache.get(key)
         if hit is not None:
             report(1.0, "cached")
-            return replace(hit, from_cache=True)
+            yield replace(hit, from_cache=True)
+            return
 
-    report(0.0, "tokenize")
-    t0 = time.perf_counter()
-    tokens = model.tokenize(clip[None], sample_posterior=False)[0].cpu()  # (1, t, N)
-    tokenize_seconds = time.perf_counter() - t0
+    tokenize_seconds = 0.0
+    if tokens is None:
+        report(0.0, "tokenize")
+        t0 = time.perf_counter()
+        tokens = model.tokenize(clip[None], sample_posterior=False)[0].cpu()  # (1, t, N)
+        tokenize_seconds = time.perf_counter() - t0
     report(TOKENIZE_SHARE, "tokenize done")
 
     t_latent = tokens.shape[1]
@@ -583,22 +632,23 @@ def quality_curve(
                          share + time.perf_counter() - t0)
             )  # fmt: skip
             recons[k] = video
-    result = CurveResult(
-        rows=tuple(rows),
-        reconstructions=recons,
-        tokens=tokens,
-        original=clip,
-        settings=settings,
-        model_id=model_id,
-        clip_id=clip_id,
-        batch_size=batch,
-        tokenize_seconds=tokenize_seconds,
-        extra=extra,
-    )
-    if cache is not None:
-        cache.put(key, result)
-    report(1.0, "done")
-    return result
+        result = CurveResult(
+            rows=tuple(rows),
+            reconstructions=dict(recons),
+            tokens=tokens,
+            original=clip,
+            settings=settings,
+            model_id=model_id,
+            clip_id=clip_id,
+            batch_size=batch,
+            tokenize_seconds=tokenize_seconds,
+            extra=extra,
+        )
+        if result.complete:
+            if cache is not None:
+                cache.put(key, result)
+            report(1.0, "done")
+        yield result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -666,6 +716,7 @@ __all__ = [
     "decode_tokens",
     "default_budgets",
     "demo_defaults",
+    "iter_quality_curve",
     "load_clip",
     "model_identity",
     "quality_curve",
