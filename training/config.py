@@ -22,12 +22,12 @@ class DemoConfig:
     vae_ch: int = 16  # base width (released: 128)
     vae_ch_mult: tuple[int, ...] = (1, 2, 2, 4)  # level widths 16, 32, 32, 64
     vae_res_blocks: int = 1  # per level (released: 2)
-    vae_steps: int = 1600  # on 9-frame 32x32 crops (fully convolutional: cheap and enough)
-    vae_finetune_steps: int = 200  # then on full 17-frame 64x64 clips
+    vae_steps: int = 3000  # on 9-frame 32x32 crops (fully convolutional: cheap)
+    vae_finetune_steps: int = 300  # then on full 17-frame 64x64 clips
     vae_batch: int = 8
     vae_crop: int = 32
     vae_frames: int = 9  # 1 + 4k frames -> 1 + k latent frames
-    vae_lr: float = 4e-4
+    vae_lr: float = 5e-4
     vae_kl_weight: float = 1e-6  # a light KL keeps the posterior std small but nonzero
     vae_l2_weight: float = 1.0  # loss = L1 + w * L2 (+ KL)
 
@@ -41,7 +41,7 @@ class DemoConfig:
     patch: int = 2  # patches of the 8x8 latent grid: 16 per frame
     fsq_levels: tuple[int, ...] = (8, 8, 8, 5, 5, 5)  # 64000 codes, as released
     rs_clips: int = 6000  # training clips, encoded once by the frozen VAE
-    rs_steps: int = 2800
+    rs_steps: int = 2400
     rs_batch: int = 16
     rs_lr: float = 4e-4
     rs_warmup: int = 200

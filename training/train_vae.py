@@ -13,7 +13,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from videoflextok_core.synthetic import make_batch
-from videoflextok_core.vidtok import VidTok, VidTokSpec
+from videoflextok_core.vidtok import ResBlock1d, VidTok, VidTokSpec
 
 from .config import VAE_SEED_BASE, DemoConfig
 
@@ -73,6 +73,10 @@ def train_vae(c: DemoConfig, log, work=None, save_every: int = 200) -> VidTok:
     gen = torch.Generator().manual_seed(c.seed + 1)
     crop_gen = torch.Generator().manual_seed(c.seed + 2)
     vae = VidTok(vae_spec(c))
+    for m in vae.modules():  # VidTok zero-inits the temporal blocks' last conv: identity at start
+        if isinstance(m, ResBlock1d):
+            torch.nn.init.zeros_(m.conv2.conv.weight)
+            torch.nn.init.zeros_(m.conv2.conv.bias)
     opt = torch.optim.AdamW(vae.parameters(), lr=c.vae_lr, betas=(0.9, 0.99), weight_decay=0.0)
     total = c.vae_steps + c.vae_finetune_steps
     seed = VAE_SEED_BASE + 1_000_000 * c.seed
