@@ -1,0 +1,222 @@
+"""VideoFlexTok demo: drag k, the tokens kept per timestep, and watch a video reconstruct coarse
+to fine. A thin Gradio layer over `videoflextok_core.demo.DemoService` (all logic lives there).
+
+    python app.py [--model REF] [--device cpu|cuda] [--host 0.0.0.0] [--port 7860] [--share]
+
+The model loads once, at start-up ($VIDEOFLEXTOK_MODEL works like --model). Named API (see the
+README): /tokenize, /reconstruct, /curve, /decode_tokens.
+"""
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when gradio is imported
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import argparse  # noqa: E402
+import functools  # noqa: E402
+import html  # noqa: E402
+import inspect  # noqa: E402
+import threading  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from videoflextok_core.demo import EXAMPLES, DemoService, gpu_task, token_figure  # noqa: E402
+
+# System fonts only: the page must not fetch anything from the internet.
+THEME = gr.themes.Default(
+    font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+)
+CSS = ".notice {border-left: 4px solid #f59e0b; padding-left: 10px}"
+HEAVY = {"concurrency_limit": 1, "concurrency_id": "device"}  # one model call per device
+NO_VIDEO = "Upload a video or pick an example."
+PROGRESS = gr.Progress()  # Gradio's progress bar; the event it reports to comes from the context
+
+
+def user_errors(fn):
+    """ValueError (bad video, tokens file, setting) -> gr.Error with its message, no traceback."""
+
+    def error(e: ValueError) -> gr.Error:
+        message = html.escape(" ".join(str(e).split()), quote=False)
+        return gr.Error(message, print_exception=False)
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except ValueError as e:
+                raise error(e) from None
+
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as e:
+            raise error(e) from None
+
+    return wrapper
+
+
+def bar(progress: gr.Progress):
+    return lambda fraction, message: progress(fraction, desc=message)
+
+
+def build_demo(service: DemoService) -> gr.Blocks:
+    d, N = service.defaults, service.model.n_registers
+
+    @user_errors
+    def tokenize(video, start, length, progress=PROGRESS):
+        if not video:
+            return None, NO_VIDEO
+        path, info = service.tokenize(video, start, length, bar(progress))
+        return str(path), info
+
+    @user_errors
+    @gpu_task(service.decode_seconds)
+    def reconstruct(video, k, guidance, steps, seed, apg, start, length, progress=PROGRESS):
+        if not video:
+            return None, NO_VIDEO
+        r = service.reconstruct(video, k, guidance, steps, seed, apg, start, length, bar(progress))
+        return str(r.side_by_side), r.stats.line()
+
+    @user_errors
+    def views(video, k, guidance, steps, seed, apg, start, length):
+        if not video:
+            return None, None, None
+        v = service.views(video, k, guidance, steps, seed, apg, start, length)
+        curve = v.curve.figure if v.curve is not None else gr.skip()
+        return token_figure(v.tokens, v.k), [str(p) for p in v.downloads], curve
+
+    @user_errors
+    @gpu_task(service.ladder_seconds)
+    def curve(video, guidance, steps, seed, apg, start, length, k, progress=PROGRESS):
+        for view in service.curve(video, guidance, steps, seed, apg, start, length, k,
+                                  bar(progress)):  # fmt: skip
+            yield (str(view.csv) if view.csv else None), view.figure
+
+    @user_errors
+    def grid(video, guidance, steps, seed, apg, start, length):
+        path = service.grid_for(video, guidance, steps, seed, apg, start, length)
+        return str(path) if path else gr.skip()
+
+    @user_errors
+    @gpu_task(service.file_seconds)
+    def decode_tokens(tokens_file, k, guidance, steps, seed, apg, progress=PROGRESS):
+        path, stats = service.decode_file(tokens_file, k, guidance, steps, seed, apg,
+                                          bar(progress))  # fmt: skip
+        return str(path), stats.line()
+
+    def example(video):
+        return reconstruct(video, d.k, d.guidance_scale, d.timesteps, d.seed, d.apg, 0, d.frames)
+
+    with gr.Blocks(title="VideoFlexTok", fill_width=True) as demo:
+        gr.Markdown(
+            "# VideoFlexTok: coarse-to-fine video tokens\n"
+            "Each latent frame (timestep) of a video becomes a sequence of tokens ordered coarse "
+            "to fine; any prefix of **k** tokens decodes into a plausible video. Upload a clip, "
+            "then drag k. ([paper](https://arxiv.org/abs/2604.12887))"
+        )
+        gr.Markdown(service.choice.notice, elem_classes="notice")
+        sbs = gr.Video(label="original | reconstruction | error", show_label=False, loop=True,
+                       autoplay=True, interactive=False, elem_id="side-by-side",
+                       render=False)  # fmt: skip
+        stats = gr.Markdown(elem_id="stats", render=False)
+        with gr.Row():
+            with gr.Column(scale=2, min_width=340):
+                video = gr.Video(label="Input video", sources=["upload"], height=260)
+                gr.Examples(
+                    [[str(p)] for p in sorted(EXAMPLES.glob("*.mp4"))], [video], [sbs, stats],
+                    example, cache_examples=True, cache_mode="lazy",
+                    label="Example clips (procedural, made by our generator)",
+                )  # fmt: skip
+                with gr.Row():
+                    start = gr.Number(0, label="Start (s)", minimum=0, step=0.5, min_width=80)
+                    length = gr.Dropdown(service.length_choices(), value=d.frames,
+                                         label="Clip length", min_width=160)  # fmt: skip
+                clip_info = gr.Markdown()
+                with gr.Accordion("Model", open=True):
+                    gr.Markdown(service.model_info())
+            with gr.Column(scale=5):
+                k = gr.Slider(1, N, value=d.k, step=1, label=f"k: tokens per timestep (1..{N})",
+                              info="Decodes when you let go of the slider.")  # fmt: skip
+                with gr.Accordion("Sampler", open=False), gr.Row():
+                    guidance = gr.Slider(1, 30, value=d.guidance_scale, step=0.5,
+                                         label="Guidance scale (1 = off)")  # fmt: skip
+                    steps = gr.Slider(1, 100, value=d.timesteps, step=1, label="Denoising steps")
+                    seed = gr.Number(d.seed, label="Seed", precision=0, minimum=0)
+                    apg = gr.Checkbox(d.apg, label="APG (adaptive projected guidance)")
+                    decode_btn = gr.Button("Decode", variant="primary")
+                sbs.render()
+                stats.render()
+        with gr.Tabs():
+            with gr.Tab("Quality curve"):
+                ladder_btn = gr.Button(f"Decode the ladder k = {service.ladder_budgets()}")
+                curve_plot = gr.Plot(label="PSNR / SSIM vs k", elem_id="curve")
+                with gr.Row():
+                    grid_video = gr.Video(label="Budget grid", autoplay=True, loop=True,
+                                          interactive=False, elem_id="grid")  # fmt: skip
+                    csv_file = gr.File(label="Curve CSV")
+            with gr.Tab("Tokens"):
+                token_plot = gr.Plot(label="Token ids", elem_id="tokens")
+                downloads = gr.File(label="Downloads: tokens (.safetensors), reconstruction",
+                                    file_count="multiple")  # fmt: skip
+            with gr.Tab("Decode a tokens file"):
+                tokens_in = gr.File(label="Tokens (.safetensors from this app or the CLI)",
+                                    file_types=[".safetensors"])  # fmt: skip
+                decode_file_btn = gr.Button("Decode tokens file (k and sampler from above)")
+                decoded = gr.Video(label="Decoded", autoplay=True, loop=True, interactive=False)
+                decoded_stats = gr.Markdown()
+        tokens_file = gr.File(visible=False)
+
+        sampler = [guidance, steps, seed, apg]
+        recon_in = [video, k, *sampler, start, length]
+        clip_in = [video, *sampler, start, length]
+        show = dict(fn=views, inputs=recon_in, outputs=[token_plot, downloads, curve_plot],
+                    api_visibility="private", **HEAVY)  # fmt: skip
+        # The named API first: later (private) events with the same function get suffixed names.
+        k.release(reconstruct, recon_in, [sbs, stats], api_name="reconstruct", **HEAVY).success(
+            **show
+        )
+        ladder_btn.click(curve, [*clip_in, k], [csv_file, curve_plot], api_name="curve",
+                         **HEAVY).success(grid, clip_in, grid_video, api_visibility="private",
+                                          **HEAVY)  # fmt: skip
+        decode_file_btn.click(decode_tokens, [tokens_in, k, *sampler], [decoded, decoded_stats],
+                              api_name="decode_tokens", **HEAVY)  # fmt: skip
+        gr.on(
+            [video.change, length.change, start.submit, start.blur], tokenize,
+            [video, start, length], [tokens_file, clip_info], api_name="tokenize", **HEAVY,
+        ).success(reconstruct, recon_in, [sbs, stats], api_visibility="private",
+                  **HEAVY).success(**show)  # fmt: skip
+        decode_btn.click(reconstruct, recon_in, [sbs, stats], api_visibility="private",
+                         **HEAVY).success(**show)  # fmt: skip
+    return demo
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="VideoFlexTok Gradio demo")
+    p.add_argument("--model", help="checkpoint dir, .safetensors or Hub id (default: the Hub "
+                   "model on a GPU, else assets/demo-model; env VIDEOFLEXTOK_MODEL)")  # fmt: skip
+    p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    p.add_argument("--share", action="store_true", help="public gradio.live link (off: nothing "
+                   "leaves this machine)")  # fmt: skip
+    p.add_argument("--no-warm-up", action="store_true", help="do not decode the example clips "
+                   "in the background after start-up")  # fmt: skip
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    service = DemoService.start(args.model, args.device)  # module level: Spaces / ZeroGPU
+    demo = build_demo(service)
+    if not args.no_warm_up and service.can_warm_up():
+        threading.Thread(target=service.warm_up, args=(EXAMPLES,), daemon=True).start()
+    demo.queue(default_concurrency_limit=1).launch(
+        server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,
+        footer_links=["api", "gradio", "settings"], run_history=False, show_error=False,
+    )  # fmt: skip

@@ -1,0 +1,178 @@
+"""The app's named API with gradio_client against a real server (`python app.py`, tiny model).
+
+The tiny reference checkpoint has random weights, 32x48 frames and 16 tokens per latent frame,
+so nothing here judges quality: formats, sizes, frame counts, messages and the queue settings.
+"""
+
+import json
+import sys
+import urllib.request
+
+import av
+import numpy as np
+import pytest
+from app_server import TINY, running_app
+from conftest import ROOT
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from videoflextok_core.compose import side_by_side
+from videoflextok_core.curve import CSV_COLUMNS, config_hash
+from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.tokenfile import read_tokens, save_tokens
+
+EXAMPLE = ROOT / "assets" / "examples" / "scene_1_seed1000003.mp4"
+STEPS = 2  # denoising steps: the tests check plumbing, not pictures
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("app")
+    with running_app(tmp, "--no-warm-up", model=str(TINY)) as (url, seconds):
+        yield url, seconds
+
+
+@pytest.fixture(scope="module")
+def client(server, tmp_path_factory):
+    return Client(server[0], verbose=False, download_files=tmp_path_factory.mktemp("downloads"))
+
+
+def frames_of(path) -> np.ndarray:
+    """Decoded RGB frames (T, H, W, 3) of an mp4, with PyAV."""
+    with av.open(str(path)) as f:
+        return np.stack([fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)])
+
+
+def reconstruct(client, k, video=EXAMPLE, seed=0):
+    return client.predict(handle_file(str(video)), k, 20.0, STEPS, seed, True,
+                          api_name="/reconstruct")  # fmt: skip
+
+
+def test_ready_fast(server):
+    assert server[1] < 30, f"start-up took {server[1]:.1f} s"
+
+
+def test_named_api(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/tokenize", "/reconstruct", "/curve", "/decode_tokens"} <= names, names
+
+
+@pytest.fixture(scope="module")
+def demo():
+    """The page built in this process, not launched (as Spaces import it)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import app
+    from videoflextok_core.demo import DemoService
+
+    return app.build_demo(DemoService(VideoFlexTok.from_pretrained(TINY, device="cpu")))
+
+
+def test_queue_runs_one_model_call_at_a_time(demo):
+    fns = {fn.api_name: fn for fn in demo.fns.values()}
+    for name in ("tokenize", "reconstruct", "curve", "decode_tokens", "views"):
+        assert fns[name].queue and fns[name].concurrency_limit == 1, name
+        assert fns[name].concurrency_id == "device", name
+    public = {n for n, fn in fns.items() if fn.api_visibility == "public"}
+    assert public == {"tokenize", "reconstruct", "curve", "decode_tokens"}
+
+
+def test_no_google_fonts(server):
+    with urllib.request.urlopen(server[0] + "theme.css", timeout=10) as r:
+        css = r.read().decode()
+    assert "googleapis" not in css and "ui-sans-serif" in css
+
+
+def test_tokenize(client):
+    path, info = client.predict(handle_file(str(EXAMPLE)), 0, 17, api_name="/tokenize")
+    tokens, meta = read_tokens(path)
+    assert tokens.shape == (1, 5, 16)
+    model = VideoFlexTok.from_pretrained(TINY, device="cpu")
+    assert meta["model_config_hash"] == config_hash(model.config)
+    assert meta["frames"] == "17" and meta["kind"] == "videoflextok-tokens"
+    assert {"decode_k", "decode_timesteps", "decode_guidance_scale"} <= set(meta)
+    assert "5 timesteps × 16 tokens" in info
+
+
+def test_reconstruct(client):
+    video, stats = reconstruct(client, 16)
+    frames = frames_of(video)
+    blank = np.zeros((17, 32, 48, 3), np.uint8)
+    captions = ["original", "reconstruction · k=16 · 80 tokens", "|error|"]
+    assert frames.shape == side_by_side([blank] * 3, captions).shape  # 17 frames, 3 panels
+    assert "5 timesteps × 16 tokens = 80 tokens" in stats and "bits/token" in stats
+    assert "smaller than the raw 8-bit clip (78,336 bytes)" in stats
+
+    video1, stats1 = reconstruct(client, 1)
+    assert "5 timesteps × 1 tokens = 5 tokens" in stats1
+    other = frames_of(video1)
+    third = frames.shape[2] // 3
+    middle = np.s_[:, 40:, third + 4 : 2 * third - 4]  # the reconstruction panel
+    assert np.abs(frames[middle].astype(int) - other[middle].astype(int)).mean() > 1.0
+
+    again, stats_again = reconstruct(client, 16)  # a decoded k answers from the cache
+    assert "cached" in stats_again
+
+
+def test_curve(client):
+    csv_path, plot = client.predict(handle_file(str(EXAMPLE)), 20.0, STEPS, 0, api_name="/curve")
+    lines = open(csv_path).read().splitlines()
+    assert lines[0] == ",".join(CSV_COLUMNS)
+    assert [line.split(",")[0] for line in lines[1:]] == ["1", "2", "4", "8", "16"]
+    figure = json.loads(plot["plot"])
+    assert figure["data"][0]["x"] == [1, 2, 4, 8, 16]
+    assert figure["layout"]["xaxis"]["type"] == "log"
+
+
+def test_decode_tokens_file(client, tmp_path):
+    path, _ = client.predict(handle_file(str(EXAMPLE)), 0, 17, api_name="/tokenize")
+    video, stats = client.predict(handle_file(path), 4, 20.0, STEPS, 0, True,
+                                  api_name="/decode_tokens")  # fmt: skip
+    assert frames_of(video).shape == (17, 32, 48, 3)
+    assert "5 timesteps × 4 tokens = 20 tokens" in stats
+
+    tokens, meta = read_tokens(path)
+    foreign = save_tokens(tmp_path / "other.tokens.safetensors", tokens,
+                          {**meta, "model_config_hash": "0123456789abcdef"})  # fmt: skip
+    with pytest.raises(AppError, match="was made with a different model"):
+        client.predict(handle_file(str(foreign)), 4, 20.0, STEPS, 0, True,
+                       api_name="/decode_tokens")  # fmt: skip
+
+
+def _audio_only(path):
+    with av.open(str(path), "w", format="wav") as out:
+        stream = out.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16",
+                                           layout="mono")  # fmt: skip
+        frame.sample_rate = 8000
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, api, args, fragment",
+    [
+        (lambda p: p.write_text("not a video") and p, "/reconstruct", (4,), "not a media file"),
+        (lambda p: p.write_bytes(EXAMPLE.read_bytes()[:3000]) and p, "/reconstruct", (4,),
+         "junk.mp4"),
+        (_audio_only, "/reconstruct", (4,), "has no video stream"),
+        (lambda p: p.write_bytes(EXAMPLE.read_bytes()) and p, "/tokenize", (100.0, 17),
+         "beyond the end"),
+        (lambda p: p.write_bytes(EXAMPLE.read_bytes()) and p, "/reconstruct", (99,),
+         "greater than maximum value 16"),
+        (lambda p: p.write_text("junk") and p, "/decode_tokens", (4,), "Invalid file type"),
+        (lambda p: (p := p.with_suffix(".safetensors")).write_text("junk") and p,
+         "/decode_tokens", (4,), "junk.safetensors: not a safetensors tokens file"),
+    ],
+)  # fmt: skip
+def test_bad_input_gives_message_and_app_keeps_serving(client, tmp_path, make, api, args,
+                                                       fragment):  # fmt: skip
+    bad = make(tmp_path / "junk.mp4")
+    with pytest.raises(AppError) as e:
+        client.predict(handle_file(str(bad)), *args, api_name=api)
+    assert fragment in str(e.value) and "Traceback" not in str(e.value), str(e.value)
+    _, stats = reconstruct(client, 2)  # the next request works
+    assert "5 timesteps × 2 tokens" in stats

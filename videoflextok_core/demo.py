@@ -1,0 +1,893 @@
+"""The demo app's logic without the UI: which model runs and why, one clip's tokens, cached
+decodes, the quality ladder, and what the page shows (stats line, token heatmap, files).
+
+    from videoflextok_core.demo import DemoService
+    service = DemoService.start()                        # model policy: see `load_model`
+    out = service.reconstruct("clip.mp4", k=16)          # defaults for the rest
+    out.side_by_side, out.stats                          # an mp4 path and one line of text
+    for view in service.curve("clip.mp4"):               # partial curves as budgets finish
+        view.figure
+
+`app.py` is a thin Gradio layer over `DemoService`: each handler calls one method here. Every
+method takes the page's raw values (Gradio gives floats for sliders and numbers), checks them and
+raises `ValueError` (or its subclasses `VideoReadError`, `TokenFileError`, `CheckpointError`) with
+a message for a person; anything else is a bug.
+
+Caching: a clip (file content, start, length) is read and tokenized once per model (`clips`, an
+LRU); decodes are kept by (clip, k, steps, guidance, APG, seed) in a bounded LRU (`decodes`) with
+their mp4 files, so going back to a decoded k answers at once. The ladder (`curve`) fills the
+decode cache too: a budget decoded there is the video a single decode gives (same seed, shared
+noise, see `curve.decode_tokens`).
+
+Legend: T frames, H/W pixels, t latent frames (timesteps), N tokens per latent frame, k budget.
+"""
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from .checkpoint import CheckpointError
+from .compose import budget_grid, error_heatmap, side_by_side
+from .curve import (
+    CurveCache,
+    CurveResult,
+    CurveSettings,
+    cache_key,
+    clip_hash,
+    config_hash,
+    decode_tokens,
+    default_budgets,
+    demo_defaults,
+    iter_quality_curve,
+    load_clip,
+    model_fps,
+    model_identity,
+    weights_fingerprint,
+)
+from .model import VideoFlexTok
+from .tokenfile import check_same_model, read_tokens, save_tokens, token_metadata
+from .video import VideoInfo, write_video
+
+Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
+
+ROOT = Path(__file__).resolve().parents[1]
+HUB_MODEL = "EPFL-VILAB/videoflextok_d18_d28"  # the default on a GPU
+DEMO_MODEL = ROOT / "assets" / "demo-model"  # small embedded model: CPU, or no Hub access
+EXAMPLES = ROOT / "assets" / "examples"
+MODEL_ENV = "VIDEOFLEXTOK_MODEL"
+RELEASED_GUIDANCE = 20.0  # released models' guidance (with APG), as in the official notebook
+CUDA_STEPS = 25  # Euler steps on a GPU: near the official 30, about a second per chunk
+MAX_CHUNKS = {"cuda": 8, "cpu": 4}  # longest clip offered: 129 frames on a GPU, 65 on a CPU
+DEFAULT_CHUNKS = {"cuda": 2, "cpu": 1}  # clip length preselected: 33 / 17 frames
+MAX_STEPS = 100
+GRID = (1, 4, 16, 64)  # budget grid panels, plus N
+LADDER_BATCH = {"cuda": 4, "cpu": 1}  # ladder budgets per decode call: partial curves on a CPU
+
+
+# ---------------------------------------------------------------------------------------------
+# Which model runs
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What `load_model` loaded and why; `notice` is shown at the top of the page."""
+
+    ref: str  # as loaded: a directory, a .safetensors file or a Hub id
+    device: str  # "cpu", "cuda", ...
+    reason: str  # "flag", "env", "gpu", "cpu" or "fallback"
+    notice: str  # Markdown, one paragraph
+
+
+def default_device(cuda_available: bool | None = None) -> str:
+    """The default device: "cuda" when a GPU is there (also on a ZeroGPU Space), else "cpu"."""
+    if cuda_available is None:
+        cuda_available = torch.cuda.is_available()
+    return "cuda" if cuda_available else "cpu"
+
+
+def check_device(device: str) -> str:
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as e:
+        reason = str(e).splitlines()[0]
+        raise ValueError(f"device {device!r} is not usable here ({reason})") from None
+    return device
+
+
+def _name(ref: str | Path) -> str:
+    path = Path(ref)
+    if path.exists():
+        return "assets/demo-model" if path.resolve() == DEMO_MODEL.resolve() else path.name
+    return str(ref)
+
+
+def load_model(
+    ref: str | None = None,
+    device: str | None = None,
+    env: Mapping[str, str] | None = None,
+    hub_ref: str = HUB_MODEL,
+    demo_ref: str | Path = DEMO_MODEL,
+    loader: Callable[[str, str], VideoFlexTok] | None = None,
+) -> tuple[VideoFlexTok, ModelChoice]:
+    """Load the app's model, once, by this policy:
+
+    1. `ref` (--model), else `$VIDEOFLEXTOK_MODEL`: that model, errors are fatal.
+    2. On a GPU: `hub_ref` (bf16 autocast); if it cannot be had (offline, no access: a
+       `CheckpointError`), the embedded demo model, and the notice says why.
+    3. On a CPU: the embedded demo model (the released one needs a GPU to be interactive).
+
+    `loader(ref, device)` loads a checkpoint (default `VideoFlexTok.from_pretrained` after
+    checking that the device works); tests pass their own to run the GPU branch on a CPU.
+
+    Returns:
+        (model in eval mode, `ModelChoice` with the notice for the page).
+    """
+    env = os.environ if env is None else env
+    device = device or default_device()
+    if loader is None:
+        check_device(device)
+    load = loader or (lambda r, d: VideoFlexTok.from_pretrained(r, device=d))
+    on = f"on {device}" + (" with bf16 autocast" if device.startswith("cuda") else "")
+    explicit, reason = (ref, "flag") if ref else (env.get(MODEL_ENV) or None, "env")
+    if explicit:
+        how = "--model" if reason == "flag" else f"${MODEL_ENV}"
+        notice = f"Running **{_name(explicit)}** {on} (chosen with `{how}`)."
+        return load(explicit, device), ModelChoice(str(explicit), device, reason, notice)
+
+    why, reason = "", "cpu"
+    if device.startswith("cuda"):
+        try:
+            model = load(hub_ref, device)
+            notice = f"Running the released model **{hub_ref}** {on}."
+            return model, ModelChoice(hub_ref, device, "gpu", notice)
+        except CheckpointError as e:
+            why, reason = f"{hub_ref} could not be loaded ({' '.join(str(e).split())})", "fallback"
+    else:
+        why = (
+            f"this machine has no GPU and the released {hub_ref} (256x256) takes minutes per "
+            f"decode on a CPU; run `python app.py --model {hub_ref}` to use it anyway"
+        )
+    if not Path(demo_ref).is_dir():
+        raise CheckpointError(
+            f"no model to run: the embedded demo model {demo_ref} is missing and {why}. "
+            f"Pass --model (a checkpoint directory, .safetensors file or Hub id) or set "
+            f"{MODEL_ENV}"
+        )
+    model = load(str(demo_ref), device)
+    H, W = model.resolution
+    notice = (
+        f"Running the small embedded **demo model** ({_name(demo_ref)}, {H}x{W}, "
+        f"{model.n_registers} tokens per latent frame) {on}, because {why}."
+    )
+    return model, ModelChoice(str(demo_ref), device, reason, notice)
+
+
+# ---------------------------------------------------------------------------------------------
+# Defaults and input checks
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What the page starts with."""
+
+    k: int  # tokens per latent frame
+    guidance_scale: float
+    apg: bool  # adaptive projected guidance
+    timesteps: int
+    seed: int
+    frames: int  # clip length
+    frame_choices: tuple[int, ...]  # valid lengths, 1 + 16K
+    fps: float
+
+
+def app_defaults(model: VideoFlexTok, device: str | None = None) -> Defaults:
+    """Sampler settings from the checkpoint's "demo_defaults" when it has them (the demo model);
+    otherwise the released models' guidance 20 with APG. Steps: 25 on a GPU, else the demo
+    defaults' (16 for the demo model). Clip lengths up to 8 chunks on a GPU, 4 on a CPU."""
+    device = (device or model.device.type).split(":")[0]
+    gpu = "cuda" if device == "cuda" else "cpu"
+    d = demo_defaults(model)
+    if "demo_defaults" not in model.config.raw_dict:
+        d["guidance_scale"], d["perform_norm_guidance"] = RELEASED_GUIDANCE, True
+    steps = CUDA_STEPS if gpu == "cuda" else d["timesteps"]
+    c = model.chunking
+    choices = tuple(c.valid_frames(n) for n in range(1, MAX_CHUNKS[gpu] + 1))
+    N = model.n_registers
+    return Defaults(
+        k=max(1, N // 4),
+        guidance_scale=float(d["guidance_scale"]),
+        apg=bool(d["perform_norm_guidance"]),
+        timesteps=int(steps),
+        seed=0,
+        frames=choices[DEFAULT_CHUNKS[gpu] - 1],
+        frame_choices=choices,
+        fps=model_fps(model.config),
+    )
+
+
+def as_int(value, name: str, lo: int, hi: int | None = None) -> int:
+    """A whole number from the page (Gradio sends floats) in lo..hi, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if value != int(value):
+        raise ValueError(f"{name} must be a whole number, got {value:g}")
+    value = int(value)
+    if value < lo or (hi is not None and value > hi):
+        upper = "" if hi is None else f"..{hi}"
+        raise ValueError(f"{name} must be in {lo}{upper}, got {value}")
+    return value
+
+
+def as_float(value, name: str, lo: float = -math.inf, hi: float = math.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value:g}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """Validated decode settings (part of the decode cache key)."""
+
+    timesteps: int
+    guidance_scale: float
+    apg: bool
+    seed: int
+
+    def metadata(self, k: int) -> dict:
+        """The settings a tokens file records, to decode it as the page did."""
+        return {"decode_k": k, "decode_timesteps": self.timesteps,
+                "decode_guidance_scale": self.guidance_scale,
+                "decode_perform_norm_guidance": self.apg, "decode_seed": self.seed}  # fmt: skip
+
+    def describe(self) -> str:
+        g = "guidance off" if self.guidance_scale == 1 else f"guidance {self.guidance_scale:g}"
+        g += " (APG)" if self.apg and self.guidance_scale != 1 else ""
+        return f"{self.timesteps} steps, {g}, seed {self.seed}"
+
+
+# ---------------------------------------------------------------------------------------------
+# What the page shows: stats line, token heatmap
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The numbers of one reconstruction."""
+
+    latent_frames: int  # t
+    k: int
+    total_tokens: int  # t * k
+    bits_per_token: float  # log2(codebook size)
+    bytes: float  # total_tokens * bits_per_token / 8
+    raw_bytes: int  # T * H * W * 3: the clip as 8-bit RGB
+    ratio: float  # raw_bytes / bytes
+    seconds: float  # decode time
+    cached: bool
+
+    def line(self) -> str:
+        took = "cached" if self.cached else f"decoded in {self.seconds:.2f} s"
+        return (
+            f"{self.latent_frames} timesteps × {self.k} tokens = {self.total_tokens} tokens · "
+            f"{self.bytes:,.0f} bytes at {self.bits_per_token:.2f} bits/token · "
+            f"{self.ratio:,.0f}× smaller than the raw 8-bit clip ({self.raw_bytes:,} bytes) · "
+            f"{took}"
+        )
+
+
+def token_stats(
+    latent_frames: int,
+    k: int,
+    codebook_size: int,
+    frames: int,
+    height: int,
+    width: int,
+    seconds: float = 0.0,
+    cached: bool = False,
+) -> Stats:
+    bits = math.log2(codebook_size)
+    total = latent_frames * k
+    size = total * bits / 8
+    raw = frames * height * width * 3
+    return Stats(latent_frames, k, total, bits, size, raw, raw / size, seconds, cached)
+
+
+def token_figure(tokens: Tensor, k: int):
+    """Plotly heatmap of token ids (rows: latent frames, columns: token index 0..N-1) with the
+    columns beyond the kept prefix k dimmed and a line at the cut."""
+    import plotly.graph_objects as go
+
+    ids = tokens.reshape(tokens.shape[-2], tokens.shape[-1]).cpu()  # (t, N)
+    t, N = ids.shape
+    fig = go.Figure(
+        go.Heatmap(
+            z=ids.tolist(),
+            x=list(range(N)),
+            y=list(range(t)),
+            colorscale="Viridis",
+            colorbar={"title": {"text": "id"}},
+            hovertemplate="timestep %{y}, token %{x}<br>id %{z}<extra></extra>",
+        )
+    )
+    if k < N:
+        fig.add_shape(type="rect", x0=k - 0.5, x1=N - 0.5, y0=-0.5, y1=t - 0.5, line_width=0,
+                      fillcolor="white", opacity=0.75, layer="above")  # fmt: skip
+    fig.add_vline(x=k - 0.5, line={"color": "crimson", "width": 2})
+    fig.update_layout(
+        title=f"Token ids: {t} timesteps × {N} tokens; the first k={k} are decoded",
+        height=min(520, 160 + 28 * t),
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+    )
+    fig.update_xaxes(title_text="token index (coarse → fine)", range=[-0.5, N - 0.5])
+    fig.update_yaxes(title_text="timestep", autorange="reversed", dtick=1)
+    return fig
+
+
+def grid_budgets(n: int) -> tuple[int, ...]:
+    """Budget grid panels: 1, 4, 16, 64 below N, then N."""
+    return tuple(k for k in GRID if k < n) + (n,)
+
+
+# ---------------------------------------------------------------------------------------------
+# ZeroGPU
+# ---------------------------------------------------------------------------------------------
+
+GPU_SECONDS_PER_STEP = 0.12  # one chunk, one budget, one decoder forward of d18_d28 (A10G-ish)
+GPU_SECONDS_VAE = 1.0  # VAE decode (and re-encode) per chunk
+GPU_SECONDS_FIXED = 10.0  # transfer, tokenize, mp4 writing
+GPU_MAX_SECONDS = 300
+
+
+def estimate_gpu_seconds(
+    frames: int, timesteps: int, guidance_scale: float, budgets: int = 1, chunk: int = 17,
+    overlap: int = 1,
+) -> int:  # fmt: skip
+    """Seconds to reserve on a ZeroGPU Space for decoding `budgets` budgets of a clip of
+    `frames` frames: chunks x (steps x forwards (2 with guidance) x per-step cost + VAE), plus a
+    fixed part, rounded up, capped at `GPU_MAX_SECONDS`."""
+    chunks = max(1, math.ceil((frames - overlap) / (chunk - overlap)))
+    forwards = 1 if guidance_scale == 1 else 2  # cond + uncond in one batched forward
+    per_chunk = budgets * (timesteps * forwards * GPU_SECONDS_PER_STEP + GPU_SECONDS_VAE)
+    return min(GPU_MAX_SECONDS, math.ceil(GPU_SECONDS_FIXED + chunks * per_chunk))
+
+
+def on_zero_gpu() -> bool:
+    """A ZeroGPU Space: the `spaces` package is importable and $SPACES_ZERO_GPU is set."""
+    if not os.environ.get("SPACES_ZERO_GPU"):
+        return False
+    try:
+        import spaces  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def gpu_task(duration: Callable[..., int]):
+    """Decorator: `spaces.GPU(duration=duration)` on a ZeroGPU Space, else nothing."""
+    if not on_zero_gpu():
+        return lambda fn: fn
+    import spaces
+
+    return spaces.GPU(duration=duration)
+
+
+# ---------------------------------------------------------------------------------------------
+# Caches
+# ---------------------------------------------------------------------------------------------
+
+
+class LRU:
+    """Thread-safe bounded LRU: at most `max_entries` values and `max_bytes` by `size(value)`
+    (the newest entry is always kept); `on_evict(value)` runs for each dropped value."""
+
+    def __init__(
+        self,
+        max_entries: int,
+        max_bytes: int | None = None,
+        size: Callable[[object], int] | None = None,
+        on_evict: Callable[[object], None] | None = None,
+    ):
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be >= 1, got {max_entries}")
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self.size = size or (lambda value: 0)
+        self.on_evict = on_evict
+        self._items: OrderedDict = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key) -> bool:
+        return key in self._items
+
+    def get(self, key):
+        with self._lock:
+            if key not in self._items:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key, value) -> None:
+        dropped = []
+        with self._lock:
+            if key in self._items:
+                self._bytes -= self.size(self._items.pop(key))
+            self._items[key] = value
+            self._bytes += self.size(value)
+            while len(self._items) > 1 and (
+                len(self._items) > self.max_entries
+                or (self.max_bytes is not None and self._bytes > self.max_bytes)
+            ):
+                _, old = self._items.popitem(last=False)
+                self._bytes -= self.size(old)
+                dropped.append(old)
+        for old in dropped:
+            if self.on_evict is not None:
+                self.on_evict(old)
+
+
+def _tensor_bytes(*tensors: Tensor) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A clip as the model sees it, tokenized once."""
+
+    key: str  # file content + start + length + model
+    video: Tensor  # (3, T, H, W) float32 CPU in [-1, 1]
+    info: VideoInfo
+    tokens: Tensor  # (1, t, N) int64 CPU
+    tokenize_seconds: float
+    folder: Path  # where this clip's files go
+
+
+@dataclass
+class Decoded:
+    """One decode, kept with the files made from it (written on first use)."""
+
+    video: Tensor  # (3, T, H, W) float32 CPU in [-1, 1]
+    seconds: float
+    folder: Path
+    files: dict  # name -> Path
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    side_by_side: Path  # mp4: original | reconstruction | error
+    video: Path  # mp4: the reconstruction alone
+    stats: Stats
+    tokens: Tensor  # (1, t, N), for the token view
+    k: int
+
+
+@dataclass(frozen=True)
+class CurveView:
+    figure: object  # plotly Figure, the curve so far
+    csv: Path | None  # when complete
+    result: CurveResult
+    folder: Path  # the clip's folder
+    fps: float  # the clip's frame rate
+
+
+@dataclass(frozen=True)
+class PageViews:
+    """What the page shows around a reconstruction besides the player."""
+
+    tokens: Tensor  # (1, t, N): the token heatmap
+    k: int
+    downloads: tuple[Path, ...]  # tokens .safetensors (with the decode settings), recon mp4
+    curve: CurveView | None  # the finished ladder with k marked, if it has run
+
+
+def _file_digest(path: str | os.PathLike) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:24]
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
+
+
+# ---------------------------------------------------------------------------------------------
+# The service
+# ---------------------------------------------------------------------------------------------
+
+
+class DemoService:
+    """One loaded model and everything the page does with it (thread-safe; the app's queue runs
+    one heavy event at a time per device)."""
+
+    def __init__(
+        self,
+        model: VideoFlexTok,
+        choice: ModelChoice | None = None,
+        workdir: str | Path | None = None,
+        max_clips: int = 8,
+        max_decodes: int = 64,
+        max_decode_bytes: int = 2 * 2**30,
+    ):
+        self.model = model.eval()
+        device = model.device.type
+        self.choice = choice or ModelChoice(
+            "(in memory)", device, "flag", f"Running a model given in code on {device}."
+        )
+        self.defaults = app_defaults(model)
+        self.model_id = model_identity(model)
+        self.config_hash = config_hash(model.config)
+        self.fingerprint = weights_fingerprint(model)
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="videoflextok-demo-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.clips = LRU(max_clips, 4 * max_decode_bytes, lambda c: _tensor_bytes(c.video))
+        self.decodes = LRU(max_decodes, max_decode_bytes, lambda d: _tensor_bytes(d.video),
+                           lambda d: shutil.rmtree(d.folder, ignore_errors=True))  # fmt: skip
+        self.curves = CurveCache(max_entries=4, max_bytes=max_decode_bytes)
+        self.ladder_batch = LADDER_BATCH["cuda" if device == "cuda" else "cpu"]
+        self._device = threading.Lock()  # one model call at a time
+
+    @classmethod
+    def start(cls, ref: str | None = None, device: str | None = None, **kw) -> "DemoService":
+        """Load the model by `load_model`'s policy and wrap it."""
+        model, choice = load_model(ref, device)
+        return cls(model, choice, **kw)
+
+    # -- facts ----------------------------------------------------------------------------------
+
+    def model_info(self) -> str:
+        """Markdown: name, resolution, tokens per frame, chunking, codebook."""
+        m, c = self.model, self.model.chunking
+        H, W = m.resolution
+        levels = "·".join(map(str, m.config.fsq.levels))
+        t = c.tokens_per_chunk
+        run = self.choice.device + (" (bf16 autocast)" if self.choice.device == "cuda" else "")
+        return (
+            f"**{_name(self.choice.ref)}** on {run}  \n"
+            f"{H}×{W} pixels at {self.defaults.fps:g} fps · **{m.n_registers} tokens per "
+            f"timestep** (registers per latent frame)  \n"
+            f"chunks of {c.chunk} frames overlapping by {c.overlap}, {c.time_factor}× temporal "
+            f"compression: {t} timesteps per chunk  \n"
+            f"codebook {m.codebook_size:,} (FSQ levels {levels}) = "
+            f"{math.log2(m.codebook_size):.2f} bits per token"
+        )
+
+    def length_choices(self) -> list[tuple[str, int]]:
+        """(label, frames) for the clip length control."""
+        fps = self.defaults.fps
+        return [(f"{n} frames ({n / fps:.1f} s)", n) for n in self.defaults.frame_choices]
+
+    def sampler(self, guidance=None, steps=None, seed=None, apg=None) -> Sampler:
+        """Checked decode settings; None takes the page's default."""
+        d = self.defaults
+        return Sampler(
+            as_int(d.timesteps if steps is None else steps, "denoising steps", 1, MAX_STEPS),
+            as_float(d.guidance_scale if guidance is None else guidance, "guidance scale", 0, 100),
+            bool(d.apg if apg is None else apg),
+            as_int(d.seed if seed is None else seed, "seed", 0, 2**63 - 1),
+        )
+
+    def _check_k(self, k, n: int | None = None) -> int:
+        return as_int(k, "k (tokens per timestep)", 1, n or self.model.n_registers)
+
+    # -- clips ----------------------------------------------------------------------------------
+
+    def _clip_key(self, video, start, frames) -> tuple[Path, float, int, str]:
+        """Checked (path, start, frames) and the clip's cache key (file content, not name)."""
+        if not video:
+            raise ValueError("No video: upload one or pick an example first.")
+        path = Path(video)
+        if not path.is_file():
+            raise ValueError(f"{path.name}: no such file")
+        start = as_float(0.0 if start is None else start, "start time (s)", 0.0)
+        frames = as_int(self.defaults.frames if frames is None else frames, "clip length", 1)
+        if frames not in self.defaults.frame_choices:
+            raise ValueError(f"clip length must be one of {list(self.defaults.frame_choices)} "
+                             f"frames, got {frames}")  # fmt: skip
+        return path, start, frames, _key(_file_digest(path), start, frames, self.model_id)
+
+    def clip(self, video, start=0.0, frames=None, progress: Progress | None = None) -> Clip:
+        """Read and tokenize a clip, or take it from the cache (same file content, start,
+        length and model)."""
+        path, start, frames, key = self._clip_key(video, start, frames)
+        hit = self.clips.get(key)
+        if hit is not None:
+            return hit
+        report = progress or (lambda f, m: None)
+        report(0.0, "reading the video")
+        video_t, info = load_clip(path, self.model, None, start, frames)
+        report(0.3, "tokenizing")
+        t0 = time.perf_counter()
+        with self._device:
+            tokens = self.model.tokenize(video_t[None], sample_posterior=False)[0].cpu()
+        report(1.0, "tokenized")
+        folder = self.workdir / key
+        folder.mkdir(parents=True, exist_ok=True)
+        clip = Clip(key, video_t, info, tokens, time.perf_counter() - t0, folder)
+        self.clips.put(key, clip)
+        return clip
+
+    def tokenize(self, video, start=0.0, frames=None, progress=None, k=None,
+                 sampler: Sampler | None = None) -> tuple[Path, str]:  # fmt: skip
+        """-> (tokens .safetensors, Markdown about them). The file records the model, the clip
+        and the decode settings (k and `sampler`, default the page's)."""
+        clip = self.clip(video, start, frames, progress)
+        sampler = sampler or self.sampler()
+        k = self.defaults.k if k is None else self._check_k(k)
+        settings = sampler.metadata(k)
+        path = clip.folder / _key(settings) / f"{Path(clip.info.path).stem}.tokens.safetensors"
+        if not path.exists():
+            meta = token_metadata(self.model, self.choice.ref, clip.info, clip.video.shape[1],
+                                  clip.tokens, settings)  # fmt: skip
+            save_tokens(path, clip.tokens, meta)
+        return path, self.clip_summary(clip)
+
+    def clip_summary(self, clip: Clip) -> str:
+        _, T, H, W = clip.video.shape
+        t, N = clip.tokens.shape[1:]
+        note = f" ({clip.info.note})" if clip.info.note else ""
+        return (
+            f"{T} frames at {clip.info.target_fps:g} fps from {clip.info.start:g} s, {H}×{W}"
+            f"{note} → **{t} timesteps × {N} tokens** (tokenized in "
+            f"{clip.tokenize_seconds:.2f} s)"
+        )
+
+    # -- decodes --------------------------------------------------------------------------------
+
+    def decode(self, clip: Clip, k, sampler: Sampler, progress=None) -> tuple[Decoded, bool]:
+        """Decode the first k tokens of every timestep; -> (decode, whether it was cached)."""
+        k = self._check_k(k)
+        key = _key(clip.key, k, sampler.timesteps, sampler.guidance_scale, sampler.apg,
+                   sampler.seed)  # fmt: skip
+        hit = self.decodes.get(key)
+        if hit is not None:
+            return hit, True
+        report = progress or (lambda f, m: None)
+
+        def on_step(done: int, total: int) -> None:
+            report(done / total, f"decoding k={k} (step {done}/{total})")
+
+        t0 = time.perf_counter()
+        with self._device:
+            video = decode_tokens(self.model, clip.tokens.to(self.model.device), [k],
+                                  sampler.timesteps, sampler.guidance_scale, sampler.apg,
+                                  sampler.seed, on_step)[0]  # fmt: skip
+        decoded = Decoded(video, time.perf_counter() - t0, clip.folder / key, {})
+        self.decodes.put(key, decoded)
+        return decoded, False
+
+    def reconstruct(self, video, k, guidance=None, steps=None, seed=None, apg=None, start=0.0,
+                    frames=None, progress=None) -> Reconstruction:  # fmt: skip
+        """Tokenize (once) and decode at k: side-by-side mp4 original | reconstruction | error,
+        the reconstruction mp4 and the stats line. None takes the page's default."""
+        sampler = self.sampler(guidance, steps, seed, apg)
+        clip = self.clip(video, start, frames, _share(progress, 0.0, 0.1))
+        k = self._check_k(k)
+        decoded, cached = self.decode(clip, k, sampler, _share(progress, 0.1, 0.95))
+        files = self._files(clip, decoded, k, sampler)
+        _, T, H, W = clip.video.shape
+        t = clip.tokens.shape[1]
+        stats = token_stats(t, k, self.model.codebook_size, T, H, W, decoded.seconds, cached)
+        return Reconstruction(files["side_by_side"], files["video"], stats, clip.tokens, k)
+
+    def _files(self, clip: Clip, decoded: Decoded, k: int, sampler: Sampler) -> dict:
+        if not decoded.files:
+            folder = decoded.folder
+            folder.mkdir(parents=True, exist_ok=True)
+            fps = clip.info.target_fps
+            total = k * clip.tokens.shape[1]
+            panels = [clip.video, decoded.video, error_heatmap(clip.video, decoded.video)]
+            captions = ["original", f"reconstruction · k={k} · {total} tokens", "|error|"]
+            sbs = write_video(side_by_side(panels, captions), folder / f"side_by_side_k{k}.mp4",
+                              fps)  # fmt: skip
+            rec = write_video(decoded.video, folder / f"reconstruction_k{k}.mp4", fps)
+            decoded.files.update(side_by_side=sbs, video=rec)
+        return decoded.files
+
+    # -- the ladder -----------------------------------------------------------------------------
+
+    def ladder_budgets(self) -> tuple[int, ...]:
+        N = self.model.n_registers
+        return tuple(sorted(set(default_budgets(N)) | set(grid_budgets(N))))
+
+    def curve(self, video, guidance=None, steps=None, seed=None, apg=None, start=0.0,
+              frames=None, k=None, progress=None) -> Iterator[CurveView]:  # fmt: skip
+        """Decode the clip at every ladder budget; yields the curve so far after each batch
+        (marking k if decoded), the last one complete with its CSV. Fills the decode cache."""
+        sampler = self.sampler(guidance, steps, seed, apg)
+        k = None if k is None else self._check_k(k)
+        clip = self.clip(video, start, frames, _share(progress, 0.0, 0.05))
+        steps_iter = iter_quality_curve(
+            self.model, clip.video, self.ladder_budgets(), sampler.timesteps,
+            sampler.guidance_scale, sampler.apg, sampler.seed, self.ladder_batch,
+            _share(progress, 0.05, 1.0), self.curves, clip.tokens,
+        )  # fmt: skip
+        while True:
+            with self._device:  # per batch: never held while the caller has a partial curve
+                result = next(steps_iter, None)
+            if result is None:
+                return
+            self._remember_ladder(clip, result, sampler)
+            yield self._curve_view(clip, result, k)
+
+    def _remember_ladder(self, clip: Clip, result: CurveResult, sampler: Sampler) -> None:
+        for row in result.rows:
+            key = _key(clip.key, row.k, sampler.timesteps, sampler.guidance_scale, sampler.apg,
+                       sampler.seed)  # fmt: skip
+            if key not in self.decodes:
+                video = result.reconstructions[row.k]
+                self.decodes.put(key, Decoded(video, row.seconds, clip.folder / key, {}))
+
+    def _curve_view(self, clip: Clip, result: CurveResult, k: int | None) -> CurveView:
+        fig = result.figure(selected_k=k if k in result.budgets else None)
+        csv = None
+        if result.complete:
+            csv = clip.folder / f"curve_{_key(repr(result.settings))[:12]}.csv"
+            if not csv.exists():
+                csv.write_text(result.to_csv())
+        return CurveView(fig, csv, result, clip.folder, clip.info.target_fps)
+
+    def finished_curve(self, video, guidance=None, steps=None, seed=None, apg=None, start=0.0,
+                       frames=None, k=None) -> CurveView | None:  # fmt: skip
+        """The complete ladder for these settings if it has run, else None (never decodes or
+        reads a video; None for inputs that are not valid either)."""
+        try:
+            sampler = self.sampler(guidance, steps, seed, apg)
+            k = None if k is None else self._check_k(k)
+            clip = self.clips.get(self._clip_key(video, start, frames)[3])
+        except (ValueError, TypeError, OSError):
+            return None
+        if clip is None:
+            return None
+        settings = CurveSettings.make(self.model.n_registers, self.ladder_budgets(),
+                                      sampler.timesteps, sampler.guidance_scale, sampler.apg,
+                                      sampler.seed)  # fmt: skip
+        hit = self.curves.get(cache_key(clip_hash(clip.video), self.model_id, settings))
+        return None if hit is None else self._curve_view(clip, hit, k)
+
+    def grid(self, view: CurveView) -> Path:
+        """The budget grid mp4 (original, then k = 1, 4, 16, 64, N) of a complete ladder."""
+        r = view.result
+        if not r.complete:
+            raise ValueError("the quality ladder has not finished yet")
+        path = view.folder / f"grid_{_key(repr(r.settings))[:12]}.mp4"
+        if not path.exists():
+            ks = [k for k in grid_budgets(self.model.n_registers) if k in r.reconstructions]
+            frames = budget_grid({k: r.reconstructions[k] for k in ks}, r.original, ncols=3)
+            write_video(frames, path, view.fps)
+        return path
+
+    def grid_for(self, video, guidance=None, steps=None, seed=None, apg=None, start=0.0,
+                 frames=None) -> Path | None:  # fmt: skip
+        """The budget grid mp4 of the finished ladder for these settings, else None."""
+        view = self.finished_curve(video, guidance, steps, seed, apg, start, frames)
+        return None if view is None else self.grid(view)
+
+    def views(self, video, k, guidance=None, steps=None, seed=None, apg=None, start=0.0,
+              frames=None) -> PageViews:  # fmt: skip
+        """Token view, downloads and curve marker for a reconstruction (decodes only if it is
+        not cached, e.g. evicted)."""
+        r = self.reconstruct(video, k, guidance, steps, seed, apg, start, frames)
+        sampler = self.sampler(guidance, steps, seed, apg)
+        tokens, _ = self.tokenize(video, start, frames, k=r.k, sampler=sampler)
+        curve = self.finished_curve(video, guidance, steps, seed, apg, start, frames, r.k)
+        return PageViews(r.tokens, r.k, (tokens, r.video), curve)
+
+    # -- start-up and ZeroGPU -------------------------------------------------------------------
+
+    def can_warm_up(self) -> bool:
+        """Warming up in a thread needs the model outside a ZeroGPU task."""
+        return not on_zero_gpu()
+
+    def warm_up(self, examples: str | Path = EXAMPLES) -> int:
+        """Tokenize and decode every example clip at the page's defaults (fills the caches, so
+        clicking an example answers at once). Returns the number of clips done."""
+        d, done = self.defaults, 0
+        for path in sorted(Path(examples).glob("*.mp4")):
+            try:
+                self.reconstruct(path, d.k)
+                done += 1
+            except ValueError:
+                continue  # a broken example shows its message when clicked
+        return done
+
+    def gpu_seconds(self, frames=None, steps=None, guidance=None, budgets: int = 1) -> int:
+        """`estimate_gpu_seconds` for page values, which may be missing or bad (then the
+        defaults: the ZeroGPU reservation must never fail)."""
+        d = self.defaults
+        try:
+            frames = as_int(d.frames if frames is None else frames, "frames", 1)
+            steps = as_int(d.timesteps if steps is None else steps, "steps", 1, MAX_STEPS)
+            guidance = as_float(d.guidance_scale if guidance is None else guidance, "guidance")
+        except ValueError:
+            frames, steps, guidance = d.frames, d.timesteps, d.guidance_scale
+        c = self.model.chunking
+        return estimate_gpu_seconds(frames, steps, guidance, budgets, c.chunk, c.overlap)
+
+    def decode_seconds(self, video=None, k=None, guidance=None, steps=None, seed=None, apg=None,
+                       start=None, frames=None, *args, **kwargs) -> int:  # fmt: skip
+        """ZeroGPU duration of a reconstruct handler (same arguments)."""
+        return self.gpu_seconds(frames, steps, guidance)
+
+    def ladder_seconds(self, video=None, guidance=None, steps=None, seed=None, apg=None,
+                       start=None, frames=None, *args, **kwargs) -> int:  # fmt: skip
+        """ZeroGPU duration of a ladder handler (same arguments)."""
+        return self.gpu_seconds(frames, steps, guidance, len(self.ladder_budgets()))
+
+    def file_seconds(self, tokens_file=None, k=None, guidance=None, steps=None, *args,
+                     **kwargs) -> int:  # fmt: skip
+        """ZeroGPU duration of a tokens-file decode (same arguments): the longest clip."""
+        return self.gpu_seconds(self.defaults.frame_choices[-1], steps, guidance)
+
+    # -- tokens files ---------------------------------------------------------------------------
+
+    def decode_file(self, tokens_file, k, guidance=None, steps=None, seed=None, apg=None,
+                    progress=None) -> tuple[Path, Stats]:  # fmt: skip
+        """Decode a tokens file made by the app or the CLI; refuses one from another model.
+        -> (reconstruction mp4, stats)."""
+        if not tokens_file:
+            raise ValueError("No tokens file: upload a .safetensors made by the app or the CLI.")
+        tokens, meta = read_tokens(tokens_file)
+        name = Path(tokens_file).name
+        here = f"this app's model ({_name(self.choice.ref)})"
+        advice = "Decode it with the model that made it: python -m videoflextok_core detokenize."
+        check_same_model(meta, name, "model_config_hash", self.config_hash, "config", here,
+                         advice)  # fmt: skip
+        check_same_model(meta, name, "model_weights_fingerprint", self.fingerprint, "weights",
+                         here, advice)  # fmt: skip
+        t, n = tokens.shape[1:]  # ids and lengths are checked by detokenize (ValueError)
+        k = min(self._check_k(k), n)
+        sampler = self.sampler(guidance, steps, seed, apg)
+        report = progress or (lambda f, m: None)
+        t0 = time.perf_counter()
+        with self._device:
+            video = decode_tokens(
+                self.model, tokens.to(self.model.device), [k], sampler.timesteps,
+                sampler.guidance_scale, sampler.apg, sampler.seed,
+                lambda done, total: report(done / total, f"decoding k={k} (step {done}/{total})"),
+            )[0]  # fmt: skip
+        seconds = time.perf_counter() - t0
+        fps = float(meta.get("fps", self.defaults.fps))
+        folder = self.workdir / "decoded" / _key(_file_digest(tokens_file), k, repr(sampler))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = write_video(video, folder / f"{Path(name).stem.split('.')[0]}_k{k}.mp4", fps)
+        _, T, H, W = video.shape
+        return path, token_stats(t, k, self.model.codebook_size, T, H, W, seconds)
+
+
+def _share(progress: Progress | None, lo: float, hi: float) -> Progress | None:
+    """A progress callback mapping [0, 1] into [lo, hi] of `progress`."""
+    if progress is None:
+        return None
+    return lambda f, m: progress(lo + (hi - lo) * f, m)
+
+
+__all__ = [
+    "DemoService",
+    "ModelChoice",
+    "Stats",
+    "app_defaults",
+    "estimate_gpu_seconds",
+    "gpu_task",
+    "load_model",
+    "token_figure",
+    "token_stats",
+]
