@@ -27,7 +27,7 @@ THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
 )
-CSS = ".notice {border-left: 4px solid #f59e0b; padding-left: 10px}"
+CSS = "#notice {border-left: 4px solid #f59e0b; padding-left: 10px}"
 HEAVY = {"concurrency_limit": 1, "concurrency_id": "device"}  # one model call per device
 NO_VIDEO = "Upload a video or pick an example."
 PROGRESS = gr.Progress()  # Gradio's progress bar; the event it reports to comes from the context
@@ -120,7 +120,7 @@ def build_demo(service: DemoService) -> gr.Blocks:
             "to fine; any prefix of **k** tokens decodes into a plausible video. Upload a clip, "
             "then drag k. ([paper](https://arxiv.org/abs/2604.12887))"
         )
-        gr.Markdown(service.choice.notice, elem_classes="notice")
+        gr.Markdown(service.choice.notice, elem_id="notice")
         sbs = gr.Video(label="original | reconstruction | error", show_label=False, loop=True,
                        autoplay=True, interactive=False, elem_id="side-by-side",
                        render=False)  # fmt: skip
@@ -136,13 +136,13 @@ def build_demo(service: DemoService) -> gr.Blocks:
                 with gr.Row():
                     start = gr.Number(0, label="Start (s)", minimum=0, step=0.5, min_width=80)
                     length = gr.Dropdown(service.length_choices(), value=d.frames,
-                                         label="Clip length", min_width=160)  # fmt: skip
+                                         label="Clip length (frames)", min_width=160)  # fmt: skip
                 clip_info = gr.Markdown()
                 with gr.Accordion("Model", open=True):
                     gr.Markdown(service.model_info())
             with gr.Column(scale=5):
                 k = gr.Slider(1, N, value=d.k, step=1, label=f"k: tokens per timestep (1..{N})",
-                              info="Decodes when you let go of the slider.")  # fmt: skip
+                              info="Decodes when you let go.", elem_id="k")  # fmt: skip
                 with gr.Accordion("Sampler", open=False), gr.Row():
                     guidance = gr.Slider(1, 30, value=d.guidance_scale, step=0.5,
                                          label="Guidance scale (1 = off)")  # fmt: skip
@@ -154,11 +154,12 @@ def build_demo(service: DemoService) -> gr.Blocks:
                 stats.render()
         with gr.Tabs():
             with gr.Tab("Quality curve"):
-                ladder_btn = gr.Button(f"Decode the ladder k = {service.ladder_budgets()}")
+                ladder = ", ".join(map(str, service.ladder_budgets()))
+                ladder_btn = gr.Button(f"Measure the quality ladder k = {ladder}")
                 curve_plot = gr.Plot(label="PSNR / SSIM vs k", elem_id="curve")
                 with gr.Row():
-                    grid_video = gr.Video(label="Budget grid", autoplay=True, loop=True,
-                                          interactive=False, elem_id="grid")  # fmt: skip
+                    grid_video = gr.Video(label="Budget grid", show_label=False, autoplay=True,
+                                          loop=True, interactive=False, elem_id="grid")  # fmt: skip
                     csv_file = gr.File(label="Curve CSV")
             with gr.Tab("Tokens"):
                 token_plot = gr.Plot(label="Token ids", elem_id="tokens")
@@ -213,6 +214,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 if __name__ == "__main__":
     args = parse_args()
     service = DemoService.start(args.model, args.device)  # module level: Spaces / ZeroGPU
+    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(service.examples_cache()))
     demo = build_demo(service)
     if not args.no_warm_up and service.can_warm_up():
         threading.Thread(target=service.warm_up, args=(EXAMPLES,), daemon=True).start()

@@ -37,6 +37,7 @@ def running_app(tmp: Path, *extra: str, model: str = MODEL):
         "OMP_WAIT_POLICY": "PASSIVE",
         "HF_HUB_OFFLINE": "1",
         "GRADIO_TEMP_DIR": str(tmp / "gradio"),
+        "GRADIO_EXAMPLES_CACHE": str(tmp / "examples"),
         "TMPDIR": str(tmp),
     }
     cmd = [sys.executable, "app.py", "--model", model, "--port", str(port), *extra]

@@ -244,7 +244,7 @@ def test_model_info_and_lengths(service):
     info = service.model_info()
     for text in ("32×48", "16 tokens per timestep", "chunks of 17 frames", "codebook 64,000"):
         assert text in info, info
-    assert service.length_choices()[0] == ("17 frames (2.1 s)", 17)
+    assert service.length_choices()[0] == ("17 (2.1 s)", 17)
 
 
 # ---------------------------------------------------------------------------------------------

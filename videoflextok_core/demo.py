@@ -573,7 +573,7 @@ class DemoService:
     def length_choices(self) -> list[tuple[str, int]]:
         """(label, frames) for the clip length control."""
         fps = self.defaults.fps
-        return [(f"{n} frames ({n / fps:.1f} s)", n) for n in self.defaults.frame_choices]
+        return [(f"{n} ({n / fps:.1f} s)", n) for n in self.defaults.frame_choices]
 
     def sampler(self, guidance=None, steps=None, seed=None, apg=None) -> Sampler:
         """Checked decode settings; None takes the page's default."""
@@ -792,6 +792,11 @@ class DemoService:
         return PageViews(r.tokens, r.k, (tokens, r.video), curve)
 
     # -- start-up and ZeroGPU -------------------------------------------------------------------
+
+    def examples_cache(self) -> Path:
+        """Where Gradio keeps the example outputs: per model and defaults, so a new model never
+        shows another model's cached reconstructions."""
+        return Path(".gradio") / "cached_examples" / _key(self.model_id, repr(self.defaults))
 
     def can_warm_up(self) -> bool:
         """Warming up in a thread needs the model outside a ZeroGPU task."""
