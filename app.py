@@ -113,7 +113,8 @@ def build_demo(service: DemoService) -> gr.Blocks:
     def example(video):
         return reconstruct(video, d.k, d.guidance_scale, d.timesteps, d.seed, d.apg, 0, d.frames)
 
-    with gr.Blocks(title="VideoFlexTok", fill_width=True) as demo:
+    # delete_cache: Gradio's copies of the outputs older than 2 h go, checked every hour.
+    with gr.Blocks(title="VideoFlexTok", fill_width=True, delete_cache=(3600, 7200)) as demo:
         gr.Markdown(
             "# VideoFlexTok: coarse-to-fine video tokens\n"
             "Each latent frame (timestep) of a video becomes a sequence of tokens ordered coarse "

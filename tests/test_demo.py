@@ -199,6 +199,15 @@ def test_decode_cache_is_bounded_and_drops_files(model, tmp_path):
     assert r.stats.cached and r.side_by_side == outs[2].side_by_side
 
 
+def test_evicted_clip_drops_its_folder_and_cached_decodes_rewrite_files(model, tmp_path):
+    service = DemoService(model, workdir=tmp_path, max_clips=1)
+    first = service.reconstruct(str(EXAMPLE), 4, steps=STEPS)
+    service.reconstruct(str(EXAMPLE), 4, steps=STEPS, start=0.5)  # another clip: evicts the first
+    assert not first.side_by_side.exists()
+    again = service.reconstruct(str(EXAMPLE), 4, steps=STEPS)
+    assert again.stats.cached and again.side_by_side.exists()  # decode kept, mp4 written again
+
+
 # ---------------------------------------------------------------------------------------------
 # What the page shows
 # ---------------------------------------------------------------------------------------------

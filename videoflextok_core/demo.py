@@ -22,6 +22,7 @@ noise, see `curve.decode_tokens`).
 Legend: T frames, H/W pixels, t latent frames (timesteps), N tokens per latent frame, k budget.
 """
 
+import atexit
 import hashlib
 import json
 import math
@@ -525,7 +526,7 @@ class DemoService:
         workdir: str | Path | None = None,
         max_clips: int = 8,
         max_decodes: int = 64,
-        max_decode_bytes: int = 2 * 2**30,
+        max_bytes: int = 2**30,
     ):
         self.model = model.eval()
         device = model.device.type
@@ -536,14 +537,21 @@ class DemoService:
         self.model_id = model_identity(model)
         self.config_hash = config_hash(model.config)
         self.fingerprint = weights_fingerprint(model)
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="videoflextok-demo-"))
+        if workdir is None:
+            workdir = tempfile.mkdtemp(prefix="videoflextok-demo-")
+            atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+        self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.clips = LRU(max_clips, 4 * max_decode_bytes, lambda c: _tensor_bytes(c.video))
-        self.decodes = LRU(max_decodes, max_decode_bytes, lambda d: _tensor_bytes(d.video),
+        # Bounded memory: clips, decodes and curves each hold at most `max_bytes` of tensors
+        # (a ladder's reconstructions are shared with the decode cache, not copied).
+        self.clips = LRU(max_clips, max_bytes, lambda c: _tensor_bytes(c.video),
+                         lambda c: shutil.rmtree(c.folder, ignore_errors=True))  # fmt: skip
+        self.decodes = LRU(max_decodes, max_bytes, lambda d: _tensor_bytes(d.video),
                            lambda d: shutil.rmtree(d.folder, ignore_errors=True))  # fmt: skip
-        self.curves = CurveCache(max_entries=4, max_bytes=max_decode_bytes)
+        self.curves = CurveCache(max_entries=4, max_bytes=max_bytes)
         self.ladder_batch = LADDER_BATCH["cuda" if device == "cuda" else "cpu"]
         self._device = threading.Lock()  # one model call at a time
+        self._writing = threading.Lock()  # one mp4 writer per file (warm-up runs in a thread)
 
     @classmethod
     def start(cls, ref: str | None = None, device: str | None = None, **kw) -> "DemoService":
@@ -652,11 +660,15 @@ class DemoService:
 
     # -- decodes --------------------------------------------------------------------------------
 
+    @staticmethod
+    def _decode_key(clip: Clip, k: int, sampler: Sampler) -> str:
+        s = sampler
+        return _key(clip.key, k, s.timesteps, s.guidance_scale, s.apg, s.seed)
+
     def decode(self, clip: Clip, k, sampler: Sampler, progress=None) -> tuple[Decoded, bool]:
         """Decode the first k tokens of every timestep; -> (decode, whether it was cached)."""
         k = self._check_k(k)
-        key = _key(clip.key, k, sampler.timesteps, sampler.guidance_scale, sampler.apg,
-                   sampler.seed)  # fmt: skip
+        key = self._decode_key(clip, k, sampler)
         hit = self.decodes.get(key)
         if hit is not None:
             return hit, True
@@ -682,14 +694,17 @@ class DemoService:
         clip = self.clip(video, start, frames, _share(progress, 0.0, 0.1))
         k = self._check_k(k)
         decoded, cached = self.decode(clip, k, sampler, _share(progress, 0.1, 0.95))
-        files = self._files(clip, decoded, k, sampler)
+        files = self._files(clip, decoded, k)
         _, T, H, W = clip.video.shape
         t = clip.tokens.shape[1]
         stats = token_stats(t, k, self.model.codebook_size, T, H, W, decoded.seconds, cached)
         return Reconstruction(files["side_by_side"], files["video"], stats, clip.tokens, k)
 
-    def _files(self, clip: Clip, decoded: Decoded, k: int, sampler: Sampler) -> dict:
-        if not decoded.files:
+    def _files(self, clip: Clip, decoded: Decoded, k: int) -> dict:
+        """The decode's mp4s, written on first use (again if the clip's folder was dropped)."""
+        with self._writing:
+            if decoded.files and all(p.exists() for p in decoded.files.values()):
+                return decoded.files
             folder = decoded.folder
             folder.mkdir(parents=True, exist_ok=True)
             fps = clip.info.target_fps
@@ -700,7 +715,7 @@ class DemoService:
                               fps)  # fmt: skip
             rec = write_video(decoded.video, folder / f"reconstruction_k{k}.mp4", fps)
             decoded.files.update(side_by_side=sbs, video=rec)
-        return decoded.files
+            return decoded.files
 
     # -- the ladder -----------------------------------------------------------------------------
 
@@ -730,8 +745,7 @@ class DemoService:
 
     def _remember_ladder(self, clip: Clip, result: CurveResult, sampler: Sampler) -> None:
         for row in result.rows:
-            key = _key(clip.key, row.k, sampler.timesteps, sampler.guidance_scale, sampler.apg,
-                       sampler.seed)  # fmt: skip
+            key = self._decode_key(clip, row.k, sampler)
             if key not in self.decodes:
                 video = result.reconstructions[row.k]
                 self.decodes.put(key, Decoded(video, row.seconds, clip.folder / key, {}))
@@ -741,8 +755,10 @@ class DemoService:
         csv = None
         if result.complete:
             csv = clip.folder / f"curve_{_key(repr(result.settings))[:12]}.csv"
-            if not csv.exists():
-                csv.write_text(result.to_csv())
+            with self._writing:
+                csv.parent.mkdir(parents=True, exist_ok=True)
+                if not csv.exists():
+                    csv.write_text(result.to_csv())
         return CurveView(fig, csv, result, clip.folder, clip.info.target_fps)
 
     def finished_curve(self, video, guidance=None, steps=None, seed=None, apg=None, start=0.0,
@@ -769,10 +785,12 @@ class DemoService:
         if not r.complete:
             raise ValueError("the quality ladder has not finished yet")
         path = view.folder / f"grid_{_key(repr(r.settings))[:12]}.mp4"
-        if not path.exists():
-            ks = [k for k in grid_budgets(self.model.n_registers) if k in r.reconstructions]
-            frames = budget_grid({k: r.reconstructions[k] for k in ks}, r.original, ncols=3)
-            write_video(frames, path, view.fps)
+        with self._writing:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                ks = [k for k in grid_budgets(self.model.n_registers) if k in r.reconstructions]
+                frames = budget_grid({k: r.reconstructions[k] for k in ks}, r.original, ncols=3)
+                write_video(frames, path, view.fps)
         return path
 
     def grid_for(self, video, guidance=None, steps=None, seed=None, apg=None, start=0.0,
