@@ -11,15 +11,22 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when gradio is imported
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+if os.environ.get("SPACES_ZERO_GPU"):
+    try:  # ZeroGPU: `spaces` patches torch's CUDA before anything asks for a device
+        import spaces  # noqa: F401
+    except ImportError:
+        pass
 
 import argparse  # noqa: E402
 import functools  # noqa: E402
 import html  # noqa: E402
 import inspect  # noqa: E402
+import sys  # noqa: E402
 import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from videoflextok_core.checkpoint import CheckpointError  # noqa: E402
 from videoflextok_core.demo import EXAMPLES, DemoService, gpu_task, token_figure  # noqa: E402
 
 # System fonts only: the page must not fetch anything from the internet.
@@ -75,8 +82,8 @@ def build_demo(service: DemoService) -> gr.Blocks:
         path, info = service.tokenize(video, start, length, bar(progress))
         return str(path), info
 
+    @gpu_task(service.decode_seconds)  # outermost: on ZeroGPU the message travels as a gr.Error
     @user_errors
-    @gpu_task(service.decode_seconds)
     def reconstruct(video, k, guidance, steps, seed, apg, start, length, progress=PROGRESS):
         if not video:
             return None, NO_VIDEO
@@ -91,8 +98,8 @@ def build_demo(service: DemoService) -> gr.Blocks:
         curve = v.curve.figure if v.curve is not None else gr.skip()
         return token_figure(v.tokens, v.k), [str(p) for p in v.downloads], curve
 
+    @gpu_task(service.ladder_seconds)  # outermost: on ZeroGPU the message travels as a gr.Error
     @user_errors
-    @gpu_task(service.ladder_seconds)
     def curve(video, guidance, steps, seed, apg, start, length, k, progress=PROGRESS):
         for view in service.curve(video, guidance, steps, seed, apg, start, length, k,
                                   bar(progress)):  # fmt: skip
@@ -103,8 +110,8 @@ def build_demo(service: DemoService) -> gr.Blocks:
         path = service.grid_for(video, guidance, steps, seed, apg, start, length)
         return str(path) if path else gr.skip()
 
+    @gpu_task(service.file_seconds)  # outermost: on ZeroGPU the message travels as a gr.Error
     @user_errors
-    @gpu_task(service.file_seconds)
     def decode_tokens(tokens_file, k, guidance, steps, seed, apg, progress=PROGRESS):
         path, stats = service.decode_file(tokens_file, k, guidance, steps, seed, apg,
                                           bar(progress))  # fmt: skip
@@ -214,7 +221,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 if __name__ == "__main__":
     args = parse_args()
-    service = DemoService.start(args.model, args.device)  # module level: Spaces / ZeroGPU
+    try:
+        service = DemoService.start(args.model, args.device)  # module level: Spaces / ZeroGPU
+    except (CheckpointError, ValueError) as e:  # no model, bad --model or --device
+        sys.exit(f"error: {' '.join(str(e).split())}")
     os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(service.examples_cache()))
     demo = build_demo(service)
     if not args.no_warm_up and service.can_warm_up():

@@ -159,13 +159,13 @@ def load_model(
     else:
         why = (
             f"this machine has no GPU and the released {hub_ref} (256x256) takes minutes per "
-            f"decode on a CPU; run `python app.py --model {hub_ref}` to use it anyway"
+            f"decode on a CPU; `python app.py --model {hub_ref}` runs it anyway"
         )
     if not Path(demo_ref).is_dir():
         raise CheckpointError(
-            f"no model to run: the embedded demo model {demo_ref} is missing and {why}. "
-            f"Pass --model (a checkpoint directory, .safetensors file or Hub id) or set "
-            f"{MODEL_ENV}"
+            f"no model to run: the embedded demo model {demo_ref} is missing. Pass --model (a "
+            f"checkpoint directory, .safetensors file or Hub id) or set {MODEL_ENV}. (The demo "
+            f"model was picked because {why}.)"
         )
     model = load(str(demo_ref), device)
     H, W = model.resolution
