@@ -5,6 +5,8 @@ so nothing here judges quality: formats, sizes, frame counts, messages and the q
 """
 
 import json
+import os
+import subprocess
 import sys
 import urllib.request
 
@@ -176,3 +178,25 @@ def test_bad_input_gives_message_and_app_keeps_serving(client, tmp_path, make, a
     assert fragment in str(e.value) and "Traceback" not in str(e.value), str(e.value)
     _, stats = reconstruct(client, 2)  # the next request works
     assert "5 timesteps × 2 tokens" in stats
+
+
+def test_bad_model_exits_with_one_line():
+    cmd = [sys.executable, "app.py", "--model", "nowhere", "--port", "1"]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("error: 'nowhere' is neither")
+
+
+def test_space_front_matter():
+    """README.md starts with the Space's YAML; sdk_version is the pinned gradio."""
+    import yaml
+
+    text = (ROOT / "README.md").read_text()
+    assert text.startswith("---\n")
+    meta = yaml.safe_load(text.split("---\n")[1])
+    pinned = next(line for line in (ROOT / "requirements.txt").read_text().splitlines()
+                  if line.startswith("gradio=="))  # fmt: skip
+    assert meta["sdk"] == "gradio" and f"gradio=={meta['sdk_version']}" == pinned
+    assert (ROOT / meta["app_file"]).is_file() and len(meta["short_description"]) <= 60
+    assert "EPFL-VILAB/videoflextok_d18_d28" in meta["models"]
