@@ -23,6 +23,7 @@ Legend: T frames, H/W pixels, t latent frames (timesteps), N tokens per latent f
 """
 
 import atexit
+import contextlib
 import hashlib
 import json
 import math
@@ -553,6 +554,18 @@ class DemoService:
         self._device = threading.Lock()  # one model call at a time
         self._writing = threading.Lock()  # one mp4 writer per file (warm-up runs in a thread)
 
+    @contextlib.contextmanager
+    def _on_device(self):
+        """One model call at a time; running out of GPU memory becomes a message, not a crash."""
+        with self._device:
+            try:
+                yield
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                raise ValueError(
+                    "out of GPU memory: try a shorter clip, or wait for other requests to finish"
+                ) from None
+
     @classmethod
     def start(cls, ref: str | None = None, device: str | None = None, **kw) -> "DemoService":
         """Load the model by `load_model`'s policy and wrap it."""
@@ -624,7 +637,7 @@ class DemoService:
         video_t, info = load_clip(path, self.model, None, start, frames)
         report(0.3, "tokenizing")
         t0 = time.perf_counter()
-        with self._device:
+        with self._on_device():
             tokens = self.model.tokenize(video_t[None], sample_posterior=False)[0].cpu()
         report(1.0, "tokenized")
         folder = self.workdir / key
@@ -678,7 +691,7 @@ class DemoService:
             report(done / total, f"decoding k={k} (step {done}/{total})")
 
         t0 = time.perf_counter()
-        with self._device:
+        with self._on_device():
             video = decode_tokens(self.model, clip.tokens.to(self.model.device), [k],
                                   sampler.timesteps, sampler.guidance_scale, sampler.apg,
                                   sampler.seed, on_step)[0]  # fmt: skip
@@ -736,7 +749,7 @@ class DemoService:
             _share(progress, 0.05, 1.0), self.curves, clip.tokens,
         )  # fmt: skip
         while True:
-            with self._device:  # per batch: never held while the caller has a partial curve
+            with self._on_device():  # per batch: not held while the caller has a partial curve
                 result = next(steps_iter, None)
             if result is None:
                 return
@@ -881,7 +894,7 @@ class DemoService:
         sampler = self.sampler(guidance, steps, seed, apg)
         report = progress or (lambda f, m: None)
         t0 = time.perf_counter()
-        with self._device:
+        with self._on_device():
             video = decode_tokens(
                 self.model, tokens.to(self.model.device), [k], sampler.timesteps,
                 sampler.guidance_scale, sampler.apg, sampler.seed,
