@@ -106,7 +106,7 @@ def test_reconstruct(client):
     assert "smaller than the raw 8-bit clip (78,336 bytes)" in stats
 
     video1, stats1 = reconstruct(client, 1)
-    assert "5 timesteps × 1 tokens = 5 tokens" in stats1
+    assert "5 timesteps × 1 token = 5 tokens" in stats1
     other = frames_of(video1)
     third = frames.shape[2] // 3
     middle = np.s_[:, 40:, third + 4 : 2 * third - 4]  # the reconstruction panel

@@ -283,9 +283,10 @@ class Stats:
     cached: bool
 
     def line(self) -> str:
-        took = "cached" if self.cached else f"decoded in {self.seconds:.2f} s"
+        took = f"decoded in {self.seconds:.2f} s" + (" (cached, shown at once)" * self.cached)
         return (
-            f"{self.latent_frames} timesteps × {self.k} tokens = {self.total_tokens} tokens · "
+            f"{self.latent_frames} timesteps × {self.k} token{'s' if self.k != 1 else ''} = "
+            f"{self.total_tokens} tokens · "
             f"{self.bytes:,.0f} bytes at {self.bits_per_token:.2f} bits/token · "
             f"{self.ratio:,.0f}× smaller than the raw 8-bit clip ({self.raw_bytes:,} bytes) · "
             f"{took}"
