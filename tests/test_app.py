@@ -6,6 +6,7 @@ so nothing here judges quality: formats, sizes, frame counts, messages and the q
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -200,3 +201,29 @@ def test_space_front_matter():
     assert meta["sdk"] == "gradio" and f"gradio=={meta['sdk_version']}" == pinned
     assert (ROOT / meta["app_file"]).is_file() and len(meta["short_description"]) <= 60
     assert "EPFL-VILAB/videoflextok_d18_d28" in meta["models"]
+
+
+OFFLINE = """
+import subprocess, sys
+from pathlib import Path
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)  # a new namespace: loopback only
+sys.path[:0] = [{tests!r}, {root!r}]
+from app_server import running_app
+from gradio_client import Client, handle_file
+with running_app(Path({tmp!r}), "--no-warm-up") as (url, _):
+    client = Client(url, verbose=False)
+    print(client.predict(handle_file({clip!r}), 4, 20.0, 2, 0, True, api_name="/reconstruct")[1])
+"""
+
+
+def test_serves_without_network(tmp_path):
+    """The app starts and answers in a network namespace with nothing but loopback."""
+    tools = shutil.which("ip") and shutil.which("unshare")
+    if not tools or subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode:
+        pytest.skip("needs `unshare -n` (root) and `ip` to run without a network")
+    script = OFFLINE.format(tests=str(ROOT / "tests"), root=str(ROOT), tmp=str(tmp_path),
+                            clip=str(EXAMPLE))  # fmt: skip
+    r = subprocess.run(["unshare", "-n", sys.executable, "-c", script], capture_output=True,
+                       text=True, timeout=180, cwd=ROOT)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "5 timesteps × 4 tokens = 20 tokens" in r.stdout, r.stdout
