@@ -75,6 +75,7 @@ def bar(progress: gr.Progress):
 def build_demo(service: DemoService) -> gr.Blocks:
     d, N = service.defaults, service.model.n_registers
 
+    @gpu_task(service.tokenize_seconds)  # outermost: on ZeroGPU the message travels as gr.Error
     @user_errors
     def tokenize(video, start, length, progress=PROGRESS):
         if not video:
@@ -82,7 +83,7 @@ def build_demo(service: DemoService) -> gr.Blocks:
         path, info = service.tokenize(video, start, length, bar(progress))
         return str(path), info
 
-    @gpu_task(service.decode_seconds)  # outermost: on ZeroGPU the message travels as a gr.Error
+    @gpu_task(service.decode_seconds)  # outermost: on ZeroGPU the message travels as gr.Error
     @user_errors
     def reconstruct(video, k, guidance, steps, seed, apg, start, length, progress=PROGRESS):
         if not video:
@@ -90,6 +91,7 @@ def build_demo(service: DemoService) -> gr.Blocks:
         r = service.reconstruct(video, k, guidance, steps, seed, apg, start, length, bar(progress))
         return str(r.side_by_side), r.stats.line()
 
+    @gpu_task(service.decode_seconds)  # decodes only if the reconstruction was evicted
     @user_errors
     def views(video, k, guidance, steps, seed, apg, start, length):
         if not video:
@@ -98,7 +100,7 @@ def build_demo(service: DemoService) -> gr.Blocks:
         curve = v.curve.figure if v.curve is not None else gr.skip()
         return token_figure(v.tokens, v.k), [str(p) for p in v.downloads], curve
 
-    @gpu_task(service.ladder_seconds)  # outermost: on ZeroGPU the message travels as a gr.Error
+    @gpu_task(service.ladder_seconds)  # outermost: on ZeroGPU the message travels as gr.Error
     @user_errors
     def curve(video, guidance, steps, seed, apg, start, length, k, progress=PROGRESS):
         for view in service.curve(video, guidance, steps, seed, apg, start, length, k,
@@ -110,7 +112,7 @@ def build_demo(service: DemoService) -> gr.Blocks:
         path = service.grid_for(video, guidance, steps, seed, apg, start, length)
         return str(path) if path else gr.skip()
 
-    @gpu_task(service.file_seconds)  # outermost: on ZeroGPU the message travels as a gr.Error
+    @gpu_task(service.file_seconds)  # outermost: on ZeroGPU the message travels as gr.Error
     @user_errors
     def decode_tokens(tokens_file, k, guidance, steps, seed, apg, progress=PROGRESS):
         path, stats = service.decode_file(tokens_file, k, guidance, steps, seed, apg,

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import types
 import urllib.request
 
 import av
@@ -61,14 +62,21 @@ def test_named_api(client):
 
 
 @pytest.fixture(scope="module")
-def demo():
+def service(tmp_path_factory):
+    from videoflextok_core.demo import DemoService
+
+    model = VideoFlexTok.from_pretrained(TINY, device="cpu")
+    return DemoService(model, workdir=tmp_path_factory.mktemp("service"))
+
+
+@pytest.fixture(scope="module")
+def demo(service):
     """The page built in this process, not launched (as Spaces import it)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     import app
-    from videoflextok_core.demo import DemoService
 
-    return app.build_demo(DemoService(VideoFlexTok.from_pretrained(TINY, device="cpu")))
+    return app.build_demo(service)
 
 
 def test_queue_runs_one_model_call_at_a_time(demo):
@@ -78,6 +86,26 @@ def test_queue_runs_one_model_call_at_a_time(demo):
         assert fns[name].concurrency_id == "device", name
     public = {n for n, fn in fns.items() if fn.api_visibility == "public"}
     assert public == {"tokenize", "reconstruct", "curve", "decode_tokens"}
+
+
+def test_zero_gpu_wraps_every_model_call(demo, service, monkeypatch):
+    """On a ZeroGPU Space each handler that may run the model is a `spaces.GPU` task."""
+    import app
+
+    wrapped = {}
+
+    def gpu(duration):
+        def wrap(fn):
+            wrapped[fn.__name__] = duration(None, 4, 20.0, 25, 0, True, 0.0, 17)
+            return fn
+
+        return wrap
+
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
+    app.build_demo(service)
+    assert set(wrapped) == {"tokenize", "reconstruct", "views", "curve", "decode_tokens"}
+    assert all(isinstance(s, int) and s > 0 for s in wrapped.values()), wrapped
 
 
 def test_no_google_fonts(server):

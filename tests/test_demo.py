@@ -335,6 +335,7 @@ def test_gpu_seconds_of_page_values(service):
     assert service.decode_seconds("v.mp4", 4, 20.0, 25, 0, True, 0.0, 17) == 17
     assert service.gpu_seconds("junk", None, float("nan")) == service.gpu_seconds()  # defaults
     assert service.ladder_seconds("v.mp4", 20.0, 25, 0, True, 0.0, 17) > 17
+    assert service.tokenize_seconds("v.mp4", 0.0, 33) < service.decode_seconds("v.mp4", 4)
 
 
 def test_gpu_task_only_on_zero_gpu(monkeypatch):

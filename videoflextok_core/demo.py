@@ -859,6 +859,10 @@ class DemoService:
         c = self.model.chunking
         return estimate_gpu_seconds(frames, steps, guidance, budgets, c.chunk, c.overlap)
 
+    def tokenize_seconds(self, video=None, start=None, frames=None, *args, **kwargs) -> int:
+        """ZeroGPU duration of a tokenize handler (same arguments): the VAE and encoder only."""
+        return self.gpu_seconds(frames, 1, 1.0)
+
     def decode_seconds(self, video=None, k=None, guidance=None, steps=None, seed=None, apg=None,
                        start=None, frames=None, *args, **kwargs) -> int:  # fmt: skip
         """ZeroGPU duration of a reconstruct handler (same arguments)."""
