@@ -189,12 +189,14 @@ def build_demo(service: DemoService) -> gr.Blocks:
         show = dict(fn=views, inputs=recon_in, outputs=[token_plot, downloads, curve_plot],
                     api_visibility="private", **HEAVY)  # fmt: skip
         # The named API first: later (private) events with the same function get suffixed names.
+        # The ladder's progress bar covers the grid, so the curve stays visible as it fills in.
         k.release(reconstruct, recon_in, [sbs, stats], api_name="reconstruct", **HEAVY).success(
             **show
         )
         ladder_btn.click(curve, [*clip_in, k], [csv_file, curve_plot], api_name="curve",
-                         **HEAVY).success(grid, clip_in, grid_video, api_visibility="private",
-                                          **HEAVY)  # fmt: skip
+                         show_progress_on=grid_video, **HEAVY).success(
+            grid, clip_in, grid_video, api_visibility="private", **HEAVY
+        )  # fmt: skip
         decode_file_btn.click(decode_tokens, [tokens_in, k, *sampler], [decoded, decoded_stats],
                               api_name="decode_tokens", **HEAVY)  # fmt: skip
         gr.on(

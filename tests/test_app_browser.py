@@ -77,6 +77,7 @@ def wait_playing(page, selector: str, old_src: str | None = None) -> str:
 def drag_slider(page, value: int) -> int:
     """Press and release the mouse on the k slider's track at `value`; -> the value set."""
     track = page.locator("#k input[type=range]")
+    track.scroll_into_view_if_needed()
     lo, hi = float(track.get_attribute("min")), float(track.get_attribute("max"))
     box = track.bounding_box()
     x = box["x"] + 8 + (box["width"] - 16) * (value - lo) / (hi - lo)  # 8 px: half the thumb

@@ -277,6 +277,9 @@ def test_ladder_fills_in_and_feeds_the_decode_cache(service, tmp_path):
     assert not cached and torch.equal(single.video, views[-1].result.reconstructions[8])
     finished = service.finished_curve(str(EXAMPLE), 2.0, STEPS, 0, True, k=8)
     assert finished is not None and finished.result.complete
+    assert "selected k=8" in [t.name for t in finished.figure.data]  # a measured k: a star
+    between = service.finished_curve(str(EXAMPLE), 2.0, STEPS, 0, True, k=5).figure
+    assert [s.x0 for s in between.layout.shapes] == [5]  # between budgets: a line
     assert service.grid(finished).exists()
     assert service.finished_curve(str(EXAMPLE), 2.0, STEPS, 1, True) is None  # other seed
 

@@ -766,6 +766,20 @@ class DemoService:
 
     def _curve_view(self, clip: Clip, result: CurveResult, k: int | None) -> CurveView:
         fig = result.figure(selected_k=k if k in result.budgets else None)
+        ladder = result.settings.budgets  # the whole ladder's axis, so partial curves stay put
+        fig.update_xaxes(range=[math.log10(ladder[0]) - 0.1, math.log10(ladder[-1]) + 0.1],
+                         tickvals=list(ladder), ticktext=[str(b) for b in ladder])  # fmt: skip
+        if k is not None and k not in result.budgets:  # between ladder budgets: a line only
+            fig.add_vline(x=k, line={"color": "crimson", "width": 1, "dash": "dash"})
+            fig.add_annotation(
+                x=math.log10(k),
+                y=1,
+                xref="x",
+                yref="paper",
+                text=f"k={k}",
+                showarrow=False,
+                yanchor="bottom",
+            )  # log axis: log10 position
         csv = None
         if result.complete:
             csv = clip.folder / f"curve_{_key(repr(result.settings))[:12]}.csv"
