@@ -293,6 +293,13 @@ def test_views(service):
     assert v.curve is None  # no ladder run yet
 
 
+def test_warm_up_decodes_the_examples(service, tmp_path):
+    shutil.copy(EXAMPLE, tmp_path / "a.mp4")
+    (tmp_path / "b.mp4").write_text("not a video")  # skipped: it shows its message when clicked
+    assert service.warm_up(tmp_path) == 1
+    assert service.reconstruct(str(tmp_path / "a.mp4"), service.defaults.k).stats.cached
+
+
 # ---------------------------------------------------------------------------------------------
 # Tokens files
 # ---------------------------------------------------------------------------------------------

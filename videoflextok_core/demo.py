@@ -257,11 +257,6 @@ class Sampler:
                 "decode_guidance_scale": self.guidance_scale,
                 "decode_perform_norm_guidance": self.apg, "decode_seed": self.seed}  # fmt: skip
 
-    def describe(self) -> str:
-        g = "guidance off" if self.guidance_scale == 1 else f"guidance {self.guidance_scale:g}"
-        g += " (APG)" if self.apg and self.guidance_scale != 1 else ""
-        return f"{self.timesteps} steps, {g}, seed {self.seed}"
-
 
 # ---------------------------------------------------------------------------------------------
 # What the page shows: stats line, token heatmap
@@ -413,7 +408,6 @@ class LRU:
         self._items: OrderedDict = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -424,9 +418,7 @@ class LRU:
     def get(self, key):
         with self._lock:
             if key not in self._items:
-                self.misses += 1
                 return None
-            self.hits += 1
             self._items.move_to_end(key)
             return self._items[key]
 
