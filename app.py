@@ -154,7 +154,8 @@ def build_demo(service: DemoService) -> gr.Blocks:
                 k = gr.Slider(1, N, value=d.k, step=1, label=f"k: tokens per timestep (1..{N})",
                               info="Decodes when you let go.", elem_id="k")  # fmt: skip
                 with gr.Accordion("Sampler", open=False), gr.Row():
-                    guidance = gr.Slider(1, 30, value=d.guidance_scale, step=0.5,
+                    g = d.guidance_scale  # the range holds any tuned default
+                    guidance = gr.Slider(min(1.0, g), max(30.0, g), value=g, step=0.25,
                                          label="Guidance scale (1 = off)")  # fmt: skip
                     steps = gr.Slider(1, 100, value=d.timesteps, step=1, label="Denoising steps")
                     seed = gr.Number(d.seed, label="Seed", precision=0, minimum=0)
