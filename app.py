@@ -1,5 +1,5 @@
 """VideoFlexTok demo: drag k, the tokens kept per timestep, and watch a video reconstruct coarse
-to fine. A thin Gradio layer over `videoflextok_core.demo.DemoService` (all logic lives there).
+to fine. A thin Gradio layer over `videoflextok_core.demo.DemoService` (the logic is in the core).
 
     python app.py [--model REF] [--device cpu|cuda] [--host 0.0.0.0] [--port 7860] [--share]
 
@@ -27,7 +27,9 @@ import threading  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from videoflextok_core.checkpoint import CheckpointError  # noqa: E402
-from videoflextok_core.demo import EXAMPLES, DemoService, gpu_task, token_figure  # noqa: E402
+from videoflextok_core.demo import DemoService  # noqa: E402
+from videoflextok_core.startup import EXAMPLES, gpu_task  # noqa: E402
+from videoflextok_core.views import token_figure  # noqa: E402
 
 # System fonts only: the page must not fetch anything from the internet.
 THEME = gr.themes.Default(

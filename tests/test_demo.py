@@ -1,6 +1,7 @@
-"""The app's logic without the UI (`videoflextok_core.demo`) on the tiny reference checkpoint:
-model policy, defaults, caches, stats, token heatmap, ladder, tokens files, ZeroGPU estimates.
-Also the curve-engine additions the app uses (`iter_quality_curve`, `tokens=`)."""
+"""The app's logic without the UI (`videoflextok_core.demo`, `.startup`, `.views`) on the tiny
+reference checkpoint: model policy, defaults, caches, stats, token heatmap, ladder, tokens files,
+ZeroGPU estimates. Also the curve-engine additions the app uses (`iter_quality_curve`,
+`tokens=`)."""
 
 import json
 import shutil
@@ -12,20 +13,14 @@ import pytest
 import torch
 from conftest import REFERENCE, ROOT
 
-from videoflextok_core import demo
+from videoflextok_core import startup
 from videoflextok_core.checkpoint import CheckpointError
 from videoflextok_core.curve import iter_quality_curve, quality_curve
-from videoflextok_core.demo import (
-    LRU,
-    DemoService,
-    app_defaults,
-    estimate_gpu_seconds,
-    load_model,
-    token_figure,
-    token_stats,
-)
+from videoflextok_core.demo import LRU, DemoService
 from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.startup import app_defaults, estimate_gpu_seconds, load_model
 from videoflextok_core.tokenfile import TokenFileError, read_tokens, save_tokens
+from videoflextok_core.views import token_figure, token_stats
 
 TINY = REFERENCE / "tiny"
 EXAMPLE = ROOT / "assets" / "examples" / "scene_1_seed1000003.mp4"
@@ -62,15 +57,15 @@ def load_cpu(ref, device):
 
 
 def test_default_device():
-    assert demo.default_device(True) == "cuda"
-    assert demo.default_device(False) == "cpu"
+    assert startup.default_device(True) == "cuda"
+    assert startup.default_device(False) == "cpu"
 
 
 def test_explicit_model_flag_and_env():
     _, choice = load_model(str(TINY), "cpu", env={})
     assert choice.reason == "flag" and "tiny" in choice.notice and "--model" in choice.notice
-    _, choice = load_model(None, "cpu", env={demo.MODEL_ENV: str(TINY)})
-    assert choice.reason == "env" and demo.MODEL_ENV in choice.notice
+    _, choice = load_model(None, "cpu", env={startup.MODEL_ENV: str(TINY)})
+    assert choice.reason == "env" and startup.MODEL_ENV in choice.notice
 
 
 def test_gpu_uses_the_hub_model():
@@ -91,7 +86,7 @@ def test_gpu_without_hub_access_falls_back_to_the_demo_model():
 def test_cpu_runs_the_demo_model_and_says_why():
     _, choice = load_model(None, "cpu", env={}, demo_ref=TINY)
     assert choice.reason == "cpu" and "no GPU" in choice.notice
-    assert f"--model {demo.HUB_MODEL}" in choice.notice  # how to get the released one
+    assert f"--model {startup.HUB_MODEL}" in choice.notice  # how to get the released one
 
 
 def test_missing_demo_model_is_a_clear_error(tmp_path):
@@ -114,7 +109,7 @@ def test_defaults_released_model(model):
     assert (d.guidance_scale, d.apg, d.timesteps) == (20.0, True, 25)
     assert d.frame_choices == (17, 33, 49, 65) and d.frames == 17 and d.k == 4
     gpu = app_defaults(model, "cuda")
-    assert gpu.timesteps == demo.CUDA_STEPS and gpu.frame_choices[-1] == 129 and gpu.frames == 33
+    assert gpu.timesteps == startup.CUDA_STEPS and gpu.frame_choices[-1] == 129 and gpu.frames == 33
 
 
 def test_defaults_demo_model():
@@ -123,7 +118,7 @@ def test_defaults_demo_model():
     model = VideoFlexTok(cfg)
     d = app_defaults(model, "cpu")
     assert (d.guidance_scale, d.apg, d.timesteps) == (3.5, False, 16)
-    assert app_defaults(model, "cuda").timesteps == demo.CUDA_STEPS
+    assert app_defaults(model, "cuda").timesteps == startup.CUDA_STEPS
 
 
 @pytest.mark.parametrize(
@@ -338,7 +333,7 @@ def test_gpu_seconds_estimate():
     assert estimate_gpu_seconds(33, 25, 20.0) > one  # two chunks
     assert estimate_gpu_seconds(17, 50, 20.0) > one
     assert estimate_gpu_seconds(17, 25, 20.0, budgets=9) > 5 * one - 50
-    assert estimate_gpu_seconds(129, 100, 20.0, budgets=9) == demo.GPU_MAX_SECONDS
+    assert estimate_gpu_seconds(129, 100, 20.0, budgets=9) == startup.GPU_MAX_SECONDS
 
 
 def test_gpu_seconds_of_page_values(service):
@@ -353,15 +348,15 @@ def test_gpu_task_only_on_zero_gpu(monkeypatch):
         return 1
 
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
-    assert demo.gpu_task(lambda: 5)(fn) is fn and not demo.on_zero_gpu()
+    assert startup.gpu_task(lambda: 5)(fn) is fn and not startup.on_zero_gpu()
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     monkeypatch.setitem(sys.modules, "spaces", None)  # set, but `spaces` not installed
-    assert not demo.on_zero_gpu() and demo.gpu_task(lambda: 5)(fn) is fn
+    assert not startup.on_zero_gpu() and startup.gpu_task(lambda: 5)(fn) is fn
     seen = {}
     spaces = types.SimpleNamespace(GPU=lambda duration: lambda f: seen.update(d=duration) or f)
     monkeypatch.setitem(sys.modules, "spaces", spaces)
     duration = object()
-    assert demo.on_zero_gpu() and demo.gpu_task(duration)(fn) is fn and seen["d"] is duration
+    assert startup.on_zero_gpu() and startup.gpu_task(duration)(fn) is fn and seen["d"] is duration
 
 
 # ---------------------------------------------------------------------------------------------

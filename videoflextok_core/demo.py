@@ -1,8 +1,8 @@
-"""The demo app's logic without the UI: which model runs and why, one clip's tokens, cached
-decodes, the quality ladder, and what the page shows (stats line, token heatmap, files).
+"""The demo app's logic without the UI: one clip's tokens, cached decodes, the quality ladder and
+the files the page offers, for one loaded model.
 
     from videoflextok_core.demo import DemoService
-    service = DemoService.start()                        # model policy: see `load_model`
+    service = DemoService.start()                        # model policy: see `startup.load_model`
     out = service.reconstruct("clip.mp4", k=16)          # defaults for the rest
     out.side_by_side, out.stats                          # an mp4 path and one line of text
     for view in service.curve("clip.mp4"):               # partial curves as budgets finish
@@ -11,7 +11,9 @@ decodes, the quality ladder, and what the page shows (stats line, token heatmap,
 `app.py` is a thin Gradio layer over `DemoService`: each handler calls one method here. Every
 method takes the page's raw values (Gradio gives floats for sliders and numbers), checks them and
 raises `ValueError` (or its subclasses `VideoReadError`, `TokenFileError`, `CheckpointError`) with
-a message for a person; anything else is a bug.
+a message for a person; anything else is a bug. Which model runs, the page's defaults and the
+ZeroGPU reservations are in `startup.py`; the stats line, token heatmap and ladder figure in
+`views.py`.
 
 Caching: a clip (file content, start, length) is read and tokenized once per model (`clips`, an
 LRU); decodes are kept by (clip, k, steps, guidance, APG, seed) in a bounded LRU (`decodes`) with
@@ -33,14 +35,13 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from .checkpoint import CheckpointError
 from .compose import budget_grid, error_heatmap, side_by_side
 from .curve import (
     CurveCache,
@@ -51,337 +52,40 @@ from .curve import (
     config_hash,
     decode_tokens,
     default_budgets,
-    demo_defaults,
     iter_quality_curve,
     load_clip,
-    model_fps,
     model_identity,
     weights_fingerprint,
 )
 from .model import VideoFlexTok
+from .startup import (
+    EXAMPLES,
+    ModelChoice,
+    Sampler,
+    app_defaults,
+    as_float,
+    as_int,
+    display_name,
+    estimate_gpu_seconds,
+    load_model,
+    on_zero_gpu,
+)
 from .tokenfile import check_same_model, read_tokens, save_tokens, token_metadata
 from .video import VideoInfo, write_video
+from .views import (
+    CurveView,
+    PageViews,
+    Reconstruction,
+    Stats,
+    grid_budgets,
+    ladder_figure,
+    token_stats,
+)
 
 Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
 
-ROOT = Path(__file__).resolve().parents[1]
-HUB_MODEL = "EPFL-VILAB/videoflextok_d18_d28"  # the default on a GPU
-DEMO_MODEL = ROOT / "assets" / "demo-model"  # small embedded model: CPU, or no Hub access
-EXAMPLES = ROOT / "assets" / "examples"
-MODEL_ENV = "VIDEOFLEXTOK_MODEL"
-RELEASED_GUIDANCE = 20.0  # released models' guidance (with APG), as in the official notebook
-CUDA_STEPS = 25  # Euler steps on a GPU: near the official 30, about a second per chunk
-MAX_CHUNKS = {"cuda": 8, "cpu": 4}  # longest clip offered: 129 frames on a GPU, 65 on a CPU
-DEFAULT_CHUNKS = {"cuda": 2, "cpu": 1}  # clip length preselected: 33 / 17 frames
 MAX_STEPS = 100
-GRID = (1, 4, 16, 64)  # budget grid panels, plus N
 LADDER_BATCH = {"cuda": 4, "cpu": 1}  # ladder budgets per decode call: partial curves on a CPU
-
-
-# ---------------------------------------------------------------------------------------------
-# Which model runs
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """What `load_model` loaded and why; `notice` is shown at the top of the page."""
-
-    ref: str  # as loaded: a directory, a .safetensors file or a Hub id
-    device: str  # "cpu", "cuda", ...
-    reason: str  # "flag", "env", "gpu", "cpu" or "fallback"
-    notice: str  # Markdown, one paragraph
-
-
-def default_device(cuda_available: bool | None = None) -> str:
-    """The default device: "cuda" when a GPU is there (also on a ZeroGPU Space), else "cpu"."""
-    if cuda_available is None:
-        cuda_available = torch.cuda.is_available()
-    return "cuda" if cuda_available else "cpu"
-
-
-def check_device(device: str) -> str:
-    try:
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError) as e:
-        reason = str(e).splitlines()[0]
-        raise ValueError(f"device {device!r} is not usable here ({reason})") from None
-    return device
-
-
-def _name(ref: str | Path) -> str:
-    path = Path(ref)
-    if path.exists():
-        return "assets/demo-model" if path.resolve() == DEMO_MODEL.resolve() else path.name
-    return str(ref)
-
-
-def load_model(
-    ref: str | None = None,
-    device: str | None = None,
-    env: Mapping[str, str] | None = None,
-    hub_ref: str = HUB_MODEL,
-    demo_ref: str | Path = DEMO_MODEL,
-    loader: Callable[[str, str], VideoFlexTok] | None = None,
-) -> tuple[VideoFlexTok, ModelChoice]:
-    """Load the app's model, once, by this policy:
-
-    1. `ref` (--model), else `$VIDEOFLEXTOK_MODEL`: that model, errors are fatal.
-    2. On a GPU: `hub_ref` (bf16 autocast); if it cannot be had (offline, no access: a
-       `CheckpointError`), the embedded demo model, and the notice says why.
-    3. On a CPU: the embedded demo model (the released one needs a GPU to be interactive).
-
-    `loader(ref, device)` loads a checkpoint (default `VideoFlexTok.from_pretrained` after
-    checking that the device works); tests pass their own to run the GPU branch on a CPU.
-
-    Returns:
-        (model in eval mode, `ModelChoice` with the notice for the page).
-    """
-    env = os.environ if env is None else env
-    device = device or default_device()
-    if loader is None:
-        check_device(device)
-    load = loader or (lambda r, d: VideoFlexTok.from_pretrained(r, device=d))
-    on = f"on {device}" + (" with bf16 autocast" if device.startswith("cuda") else "")
-    explicit, reason = (ref, "flag") if ref else (env.get(MODEL_ENV) or None, "env")
-    if explicit:
-        how = "--model" if reason == "flag" else f"${MODEL_ENV}"
-        notice = f"Running **{_name(explicit)}** {on} (chosen with `{how}`)."
-        return load(explicit, device), ModelChoice(str(explicit), device, reason, notice)
-
-    why, reason = "", "cpu"
-    if device.startswith("cuda"):
-        try:
-            model = load(hub_ref, device)
-            notice = f"Running the released model **{hub_ref}** {on}."
-            return model, ModelChoice(hub_ref, device, "gpu", notice)
-        except CheckpointError as e:
-            why, reason = f"{hub_ref} could not be loaded ({' '.join(str(e).split())})", "fallback"
-    else:
-        why = (
-            f"this machine has no GPU and the released {hub_ref} (256x256) takes minutes per "
-            f"decode on a CPU; `python app.py --model {hub_ref}` runs it anyway"
-        )
-    if not Path(demo_ref).is_dir():
-        raise CheckpointError(
-            f"no model to run: the embedded demo model {demo_ref} is missing. Pass --model (a "
-            f"checkpoint directory, .safetensors file or Hub id) or set {MODEL_ENV}. (The demo "
-            f"model was picked because {why}.)"
-        )
-    model = load(str(demo_ref), device)
-    H, W = model.resolution
-    notice = (
-        f"Running the small embedded **demo model** ({_name(demo_ref)}, {H}x{W}, "
-        f"{model.n_registers} tokens per latent frame) {on}, because {why}."
-    )
-    return model, ModelChoice(str(demo_ref), device, reason, notice)
-
-
-# ---------------------------------------------------------------------------------------------
-# Defaults and input checks
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Defaults:
-    """What the page starts with."""
-
-    k: int  # tokens per latent frame
-    guidance_scale: float
-    apg: bool  # adaptive projected guidance
-    timesteps: int
-    seed: int
-    frames: int  # clip length
-    frame_choices: tuple[int, ...]  # valid lengths, 1 + 16K
-    fps: float
-
-
-def app_defaults(model: VideoFlexTok, device: str | None = None) -> Defaults:
-    """Sampler settings from the checkpoint's "demo_defaults" when it has them (the demo model);
-    otherwise the released models' guidance 20 with APG. Steps: 25 on a GPU, else the demo
-    defaults' (16 for the demo model). Clip lengths up to 8 chunks on a GPU, 4 on a CPU."""
-    device = (device or model.device.type).split(":")[0]
-    gpu = "cuda" if device == "cuda" else "cpu"
-    d = demo_defaults(model)
-    if "demo_defaults" not in model.config.raw_dict:
-        d["guidance_scale"], d["perform_norm_guidance"] = RELEASED_GUIDANCE, True
-    steps = CUDA_STEPS if gpu == "cuda" else d["timesteps"]
-    c = model.chunking
-    choices = tuple(c.valid_frames(n) for n in range(1, MAX_CHUNKS[gpu] + 1))
-    N = model.n_registers
-    return Defaults(
-        k=max(1, N // 4),
-        guidance_scale=float(d["guidance_scale"]),
-        apg=bool(d["perform_norm_guidance"]),
-        timesteps=int(steps),
-        seed=0,
-        frames=choices[DEFAULT_CHUNKS[gpu] - 1],
-        frame_choices=choices,
-        fps=model_fps(model.config),
-    )
-
-
-def as_int(value, name: str, lo: int, hi: int | None = None) -> int:
-    """A whole number from the page (Gradio sends floats) in lo..hi, else ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    if value != int(value):
-        raise ValueError(f"{name} must be a whole number, got {value:g}")
-    value = int(value)
-    if value < lo or (hi is not None and value > hi):
-        upper = "" if hi is None else f"..{hi}"
-        raise ValueError(f"{name} must be in {lo}{upper}, got {value}")
-    return value
-
-
-def as_float(value, name: str, lo: float = -math.inf, hi: float = math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value:g}")
-    return float(value)
-
-
-@dataclass(frozen=True)
-class Sampler:
-    """Validated decode settings (part of the decode cache key)."""
-
-    timesteps: int
-    guidance_scale: float
-    apg: bool
-    seed: int
-
-    def metadata(self, k: int) -> dict:
-        """The settings a tokens file records, to decode it as the page did."""
-        return {"decode_k": k, "decode_timesteps": self.timesteps,
-                "decode_guidance_scale": self.guidance_scale,
-                "decode_perform_norm_guidance": self.apg, "decode_seed": self.seed}  # fmt: skip
-
-
-# ---------------------------------------------------------------------------------------------
-# What the page shows: stats line, token heatmap
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stats:
-    """The numbers of one reconstruction."""
-
-    latent_frames: int  # t
-    k: int
-    total_tokens: int  # t * k
-    bits_per_token: float  # log2(codebook size)
-    bytes: float  # total_tokens * bits_per_token / 8
-    raw_bytes: int  # T * H * W * 3: the clip as 8-bit RGB
-    ratio: float  # raw_bytes / bytes
-    seconds: float  # decode time
-    cached: bool
-
-    def line(self) -> str:
-        took = f"decoded in {self.seconds:.2f} s" + (" (cached, shown at once)" * self.cached)
-        return (
-            f"{self.latent_frames} timesteps × {self.k} token{'s' if self.k != 1 else ''} = "
-            f"{self.total_tokens} tokens · "
-            f"{self.bytes:,.0f} bytes at {self.bits_per_token:.2f} bits/token · "
-            f"{self.ratio:,.0f}× smaller than the raw 8-bit clip ({self.raw_bytes:,} bytes) · "
-            f"{took}"
-        )
-
-
-def token_stats(
-    latent_frames: int,
-    k: int,
-    codebook_size: int,
-    frames: int,
-    height: int,
-    width: int,
-    seconds: float = 0.0,
-    cached: bool = False,
-) -> Stats:
-    bits = math.log2(codebook_size)
-    total = latent_frames * k
-    size = total * bits / 8
-    raw = frames * height * width * 3
-    return Stats(latent_frames, k, total, bits, size, raw, raw / size, seconds, cached)
-
-
-def token_figure(tokens: Tensor, k: int):
-    """Plotly heatmap of token ids (rows: latent frames, columns: token index 0..N-1) with the
-    columns beyond the kept prefix k dimmed and a line at the cut."""
-    import plotly.graph_objects as go
-
-    ids = tokens.reshape(tokens.shape[-2], tokens.shape[-1]).cpu()  # (t, N)
-    t, N = ids.shape
-    fig = go.Figure(
-        go.Heatmap(
-            z=ids.tolist(),
-            x=list(range(N)),
-            y=list(range(t)),
-            colorscale="Viridis",
-            colorbar={"title": {"text": "id"}},
-            hovertemplate="timestep %{y}, token %{x}<br>id %{z}<extra></extra>",
-        )
-    )
-    if k < N:
-        fig.add_shape(type="rect", x0=k - 0.5, x1=N - 0.5, y0=-0.5, y1=t - 0.5, line_width=0,
-                      fillcolor="white", opacity=0.75, layer="above")  # fmt: skip
-    fig.add_vline(x=k - 0.5, line={"color": "crimson", "width": 2})
-    fig.update_layout(
-        title=f"Token ids: {t} timesteps × {N} tokens; the first k={k} are decoded",
-        height=min(520, 160 + 28 * t),
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-    )
-    fig.update_xaxes(title_text="token index (coarse → fine)", range=[-0.5, N - 0.5])
-    fig.update_yaxes(title_text="timestep", autorange="reversed", dtick=1)
-    return fig
-
-
-def grid_budgets(n: int) -> tuple[int, ...]:
-    """Budget grid panels: 1, 4, 16, 64 below N, then N."""
-    return tuple(k for k in GRID if k < n) + (n,)
-
-
-# ---------------------------------------------------------------------------------------------
-# ZeroGPU
-# ---------------------------------------------------------------------------------------------
-
-GPU_SECONDS_PER_STEP = 0.12  # one chunk, one budget, one decoder forward of d18_d28 (A10G-ish)
-GPU_SECONDS_VAE = 1.0  # VAE decode (and re-encode) per chunk
-GPU_SECONDS_FIXED = 10.0  # transfer, tokenize, mp4 writing
-GPU_MAX_SECONDS = 300
-
-
-def estimate_gpu_seconds(
-    frames: int, timesteps: int, guidance_scale: float, budgets: int = 1, chunk: int = 17,
-    overlap: int = 1,
-) -> int:  # fmt: skip
-    """Seconds to reserve on a ZeroGPU Space for decoding `budgets` budgets of a clip of
-    `frames` frames: chunks x (steps x forwards (2 with guidance) x per-step cost + VAE), plus a
-    fixed part, rounded up, capped at `GPU_MAX_SECONDS`."""
-    chunks = max(1, math.ceil((frames - overlap) / (chunk - overlap)))
-    forwards = 1 if guidance_scale == 1 else 2  # cond + uncond in one batched forward
-    per_chunk = budgets * (timesteps * forwards * GPU_SECONDS_PER_STEP + GPU_SECONDS_VAE)
-    return min(GPU_MAX_SECONDS, math.ceil(GPU_SECONDS_FIXED + chunks * per_chunk))
-
-
-def on_zero_gpu() -> bool:
-    """A ZeroGPU Space: the `spaces` package is importable and $SPACES_ZERO_GPU is set."""
-    if not os.environ.get("SPACES_ZERO_GPU"):
-        return False
-    try:
-        import spaces  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def gpu_task(duration: Callable[..., int]):
-    """Decorator: `spaces.GPU(duration=duration)` on a ZeroGPU Space, else nothing."""
-    if not on_zero_gpu():
-        return lambda fn: fn
-    import spaces
-
-    return spaces.GPU(duration=duration)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,34 +171,6 @@ class Decoded:
     files: dict  # name -> Path
 
 
-@dataclass(frozen=True)
-class Reconstruction:
-    side_by_side: Path  # mp4: original | reconstruction | error
-    video: Path  # mp4: the reconstruction alone
-    stats: Stats
-    tokens: Tensor  # (1, t, N), for the token view
-    k: int
-
-
-@dataclass(frozen=True)
-class CurveView:
-    figure: object  # plotly Figure, the curve so far
-    csv: Path | None  # when complete
-    result: CurveResult
-    folder: Path  # the clip's folder
-    fps: float  # the clip's frame rate
-
-
-@dataclass(frozen=True)
-class PageViews:
-    """What the page shows around a reconstruction besides the player."""
-
-    tokens: Tensor  # (1, t, N): the token heatmap
-    k: int
-    downloads: tuple[Path, ...]  # tokens .safetensors (with the decode settings), recon mp4
-    curve: CurveView | None  # the finished ladder with k marked, if it has run
-
-
 def _file_digest(path: str | os.PathLike) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()[:24]
@@ -575,7 +251,7 @@ class DemoService:
         t = c.tokens_per_chunk
         run = self.choice.device + (" (bf16 autocast)" if self.choice.device == "cuda" else "")
         return (
-            f"**{_name(self.choice.ref)}** on {run}  \n"
+            f"**{display_name(self.choice.ref)}** on {run}  \n"
             f"{H}×{W} pixels at {self.defaults.fps:g} fps · **{m.n_registers} tokens per "
             f"timestep** (registers per latent frame)  \n"
             f"chunks of {c.chunk} frames overlapping by {c.overlap}, {c.time_factor}× temporal "
@@ -757,21 +433,7 @@ class DemoService:
                 self.decodes.put(key, Decoded(video, row.seconds, clip.folder / key, {}))
 
     def _curve_view(self, clip: Clip, result: CurveResult, k: int | None) -> CurveView:
-        fig = result.figure(selected_k=k if k in result.budgets else None)
-        ladder = result.settings.budgets  # the whole ladder's axis, so partial curves stay put
-        fig.update_xaxes(range=[math.log10(ladder[0]) - 0.1, math.log10(ladder[-1]) + 0.1],
-                         tickvals=list(ladder), ticktext=[str(b) for b in ladder])  # fmt: skip
-        if k is not None and k not in result.budgets:  # between ladder budgets: a line only
-            fig.add_vline(x=k, line={"color": "crimson", "width": 1, "dash": "dash"})
-            fig.add_annotation(
-                x=math.log10(k),
-                y=1,
-                xref="x",
-                yref="paper",
-                text=f"k={k}",
-                showarrow=False,
-                yanchor="bottom",
-            )  # log axis: log10 position
+        fig = ladder_figure(result, k)
         csv = None
         if result.complete:
             csv = clip.folder / f"curve_{_key(repr(result.settings))[:12]}.csv"
@@ -894,7 +556,7 @@ class DemoService:
             raise ValueError("No tokens file: upload a .safetensors made by the app or the CLI.")
         tokens, meta = read_tokens(tokens_file)
         name = Path(tokens_file).name
-        here = f"this app's model ({_name(self.choice.ref)})"
+        here = f"this app's model ({display_name(self.choice.ref)})"
         advice = "Decode it with the model that made it: python -m videoflextok_core detokenize."
         check_same_model(meta, name, "model_config_hash", self.config_hash, "config", here,
                          advice)  # fmt: skip
@@ -927,14 +589,4 @@ def _share(progress: Progress | None, lo: float, hi: float) -> Progress | None:
     return lambda f, m: progress(lo + (hi - lo) * f, m)
 
 
-__all__ = [
-    "DemoService",
-    "ModelChoice",
-    "Stats",
-    "app_defaults",
-    "estimate_gpu_seconds",
-    "gpu_task",
-    "load_model",
-    "token_figure",
-    "token_stats",
-]
+__all__ = ["DemoService"]
