@@ -14,9 +14,10 @@ import torch
 from conftest import REFERENCE, ROOT
 
 from videoflextok_core import startup
+from videoflextok_core.cache import LRU
 from videoflextok_core.checkpoint import CheckpointError
 from videoflextok_core.curve import iter_quality_curve, quality_curve
-from videoflextok_core.demo import LRU, DemoService
+from videoflextok_core.demo import DemoService
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.startup import app_defaults, estimate_gpu_seconds, load_model
 from videoflextok_core.tokenfile import TokenFileError, read_tokens, save_tokens

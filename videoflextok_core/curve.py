@@ -19,8 +19,8 @@ than one chunk: `detokenize` draws the noise of later chunks per sample, in batc
 re-encodes decoded frames with global-RNG draws sized by the batch (VAE posterior, FSQ), so there
 a batched budget does not match its single decode; `max_batch=1` restores the property (slower).
 
-Results are cached by (clip content, model identity, settings) in a bounded in-memory LRU,
-optionally mirrored on disk (`CurveCache(directory=...)`).
+Results are cached by (clip content, model identity, settings) in a bounded in-memory LRU
+(`cache.LRU`), optionally mirrored on disk (`CurveCache(directory=...)`).
 
 Legend: T frames, H/W pixels, t latent (token) frames, N tokens per latent frame, k budget.
 """
@@ -33,7 +33,7 @@ import math
 import os
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -41,6 +41,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .cache import LRU, tensor_bytes
 from .config import ModelConfig
 from .metrics import compute_metrics
 from .model import VideoFlexTok
@@ -374,14 +375,13 @@ class CurveResult:
 
 
 def _result_bytes(r: CurveResult) -> int:
-    tensors = [r.tokens, r.original, *r.reconstructions.values()]
-    return sum(t.numel() * t.element_size() for t in tensors)
+    return tensor_bytes(r.tokens, r.original, *r.reconstructions.values())
 
 
 class CurveCache:
-    """Bounded LRU of curve results in memory (at most `max_entries` results and `max_bytes` of
-    tensors), optionally mirrored on disk as <key>.json + <key>.safetensors in `directory` (the
-    disk copy is not pruned)."""
+    """Bounded LRU of curve results in memory (`cache.LRU`: at most `max_entries` results and
+    `max_bytes` of tensors), optionally mirrored on disk as <key>.json + <key>.safetensors in
+    `directory` (the disk copy is not pruned)."""
 
     def __init__(
         self, max_entries: int = 8, max_bytes: int = 2 * 2**30, directory: str | Path | None = None
@@ -391,40 +391,29 @@ class CurveCache:
                              f"{max_bytes}")  # fmt: skip
         self.max_entries, self.max_bytes = max_entries, max_bytes
         self.directory = None if directory is None else Path(directory)
-        self._items: OrderedDict[str, CurveResult] = OrderedDict()
-        self._lock = threading.Lock()  # app handlers may run in several threads
+        self._memory = LRU(max_entries, max_bytes, _result_bytes)
+        self._lock = threading.Lock()  # handlers run in threads: one at a time uses the disk copy
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._memory)
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        self._memory.clear()
 
     def get(self, key: str) -> CurveResult | None:
         with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            result = self._load(key) if self.directory is not None else None
-            if result is not None:
-                self._remember(key, result)
+            result = self._memory.get(key)
+            if result is None and self.directory is not None:
+                result = self._load(key)
+                if result is not None:
+                    self._memory.put(key, result)
             return result
 
     def put(self, key: str, result: CurveResult) -> None:
         with self._lock:
-            self._remember(key, result)
+            self._memory.put(key, result)
             if self.directory is not None:
                 self._save(key, result)
-
-    def _remember(self, key: str, result: CurveResult) -> None:
-        self._items[key] = result
-        self._items.move_to_end(key)
-        while len(self._items) > 1 and (
-            len(self._items) > self.max_entries
-            or sum(map(_result_bytes, self._items.values())) > self.max_bytes
-        ):
-            self._items.popitem(last=False)
 
     def _save(self, key: str, r: CurveResult) -> None:
         from safetensors.torch import save_file

@@ -34,7 +34,6 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .cache import LRU, tensor_bytes
 from .compose import budget_grid, error_heatmap, side_by_side
 from .curve import (
     CurveCache,
@@ -91,62 +91,6 @@ LADDER_BATCH = {"cuda": 4, "cpu": 1}  # ladder budgets per decode call: partial 
 # ---------------------------------------------------------------------------------------------
 # Caches
 # ---------------------------------------------------------------------------------------------
-
-
-class LRU:
-    """Thread-safe bounded LRU: at most `max_entries` values and `max_bytes` by `size(value)`
-    (the newest entry is always kept); `on_evict(value)` runs for each dropped value."""
-
-    def __init__(
-        self,
-        max_entries: int,
-        max_bytes: int | None = None,
-        size: Callable[[object], int] | None = None,
-        on_evict: Callable[[object], None] | None = None,
-    ):
-        if max_entries < 1:
-            raise ValueError(f"max_entries must be >= 1, got {max_entries}")
-        self.max_entries, self.max_bytes = max_entries, max_bytes
-        self.size = size or (lambda value: 0)
-        self.on_evict = on_evict
-        self._items: OrderedDict = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, key) -> bool:
-        return key in self._items
-
-    def get(self, key):
-        with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key, value) -> None:
-        dropped = []
-        with self._lock:
-            if key in self._items:
-                self._bytes -= self.size(self._items.pop(key))
-            self._items[key] = value
-            self._bytes += self.size(value)
-            while len(self._items) > 1 and (
-                len(self._items) > self.max_entries
-                or (self.max_bytes is not None and self._bytes > self.max_bytes)
-            ):
-                _, old = self._items.popitem(last=False)
-                self._bytes -= self.size(old)
-                dropped.append(old)
-        for old in dropped:
-            if self.on_evict is not None:
-                self.on_evict(old)
-
-
-def _tensor_bytes(*tensors: Tensor) -> int:
-    return sum(t.numel() * t.element_size() for t in tensors)
 
 
 @dataclass(frozen=True)
@@ -214,9 +158,9 @@ class DemoService:
         self.workdir.mkdir(parents=True, exist_ok=True)
         # Bounded memory: clips, decodes and curves each hold at most `max_bytes` of tensors
         # (a ladder's reconstructions are shared with the decode cache, not copied).
-        self.clips = LRU(max_clips, max_bytes, lambda c: _tensor_bytes(c.video),
+        self.clips = LRU(max_clips, max_bytes, lambda c: tensor_bytes(c.video),
                          lambda c: shutil.rmtree(c.folder, ignore_errors=True))  # fmt: skip
-        self.decodes = LRU(max_decodes, max_bytes, lambda d: _tensor_bytes(d.video),
+        self.decodes = LRU(max_decodes, max_bytes, lambda d: tensor_bytes(d.video),
                            lambda d: shutil.rmtree(d.folder, ignore_errors=True))  # fmt: skip
         self.curves = CurveCache(max_entries=4, max_bytes=max_bytes)
         self.ladder_batch = LADDER_BATCH["cuda" if device == "cuda" else "cpu"]
