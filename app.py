@@ -28,8 +28,8 @@ import gradio as gr  # noqa: E402
 
 from videoflextok_core.checkpoint import CheckpointError  # noqa: E402
 from videoflextok_core.demo import DemoService  # noqa: E402
+from videoflextok_core.figures import token_figure  # noqa: E402
 from videoflextok_core.startup import EXAMPLES, gpu_task  # noqa: E402
-from videoflextok_core.views import token_figure  # noqa: E402
 
 # System fonts only: the page must not fetch anything from the internet.
 THEME = gr.themes.Default(

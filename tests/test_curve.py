@@ -15,7 +15,7 @@ import pytest
 import torch
 from conftest import REFERENCE
 
-from videoflextok_core import curve
+from videoflextok_core import curve, figures
 from videoflextok_core.config import parse_config
 from videoflextok_core.curve import CurveCache, CurveSettings, quality_curve
 from videoflextok_core.model import VideoFlexTok
@@ -114,7 +114,7 @@ def test_csv(ladder):
 
 
 def test_figure(ladder):
-    fig = curve.curve_figure(ladder)
+    fig = figures.curve_figure(ladder)
     assert [t.name for t in fig.data] == ["PSNR", "SSIM"]
     assert list(fig.data[0].x) == [1, 2, 4, 8, 16]
     assert fig.layout.xaxis.type == "log"

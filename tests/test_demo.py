@@ -18,10 +18,11 @@ from videoflextok_core.cache import LRU
 from videoflextok_core.checkpoint import CheckpointError
 from videoflextok_core.curve import iter_quality_curve, quality_curve
 from videoflextok_core.demo import DemoService
+from videoflextok_core.figures import token_figure
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.startup import app_defaults, estimate_gpu_seconds, load_model
 from videoflextok_core.tokenfile import TokenFileError, read_tokens, save_tokens
-from videoflextok_core.views import token_figure, token_stats
+from videoflextok_core.views import token_stats
 
 TINY = REFERENCE / "tiny"
 EXAMPLE = ROOT / "assets" / "examples" / "scene_1_seed1000003.mp4"

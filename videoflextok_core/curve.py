@@ -43,6 +43,7 @@ from torch import Tensor
 
 from .cache import LRU, tensor_bytes
 from .config import ModelConfig
+from .figures import curve_figure
 from .metrics import compute_metrics
 from .model import VideoFlexTok
 from .video import DEFAULT_MAX_FRAMES, VideoInfo, read_video
@@ -366,6 +367,7 @@ class CurveResult:
         return buf.getvalue()
 
     def figure(self, selected_k: int | None = None):
+        """`figures.curve_figure` of this result."""
         return curve_figure(self, selected_k)
 
 
@@ -640,68 +642,11 @@ def iter_quality_curve(
         yield result
 
 
-# ---------------------------------------------------------------------------------------------
-# Figure
-# ---------------------------------------------------------------------------------------------
-
-
-def curve_figure(result: CurveResult, selected_k: int | None = None):
-    """Plotly figure: PSNR (left axis) and SSIM (right axis) against tokens per timestep on a
-    log2 axis, with a marker and a vertical line at `selected_k` if given."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    rows = result.rows
-    ks = [r.k for r in rows]
-    hover = [[r.total_tokens, r.bytes] for r in rows]
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    template = "k=%{x}<br>%{y:.2f} dB<br>%{customdata[0]} tokens, %{customdata[1]:.0f} bytes"
-    fig.add_trace(
-        go.Scatter(x=ks, y=[r.psnr for r in rows], name="PSNR", mode="lines+markers",
-                   customdata=hover, hovertemplate=template + "<extra>PSNR</extra>"),
-        secondary_y=False,
-    )  # fmt: skip
-    template = "k=%{x}<br>SSIM %{y:.4f}<br>%{customdata[0]} tokens, %{customdata[1]:.0f} bytes"
-    fig.add_trace(
-        go.Scatter(x=ks, y=[r.ssim for r in rows], name="SSIM", mode="lines+markers",
-                   line={"dash": "dot"}, customdata=hover,
-                   hovertemplate=template + "<extra>SSIM</extra>"),
-        secondary_y=True,
-    )  # fmt: skip
-    if selected_k is not None:
-        r = result.row(selected_k)
-        marker = {"size": 14, "symbol": "star", "color": "crimson"}
-        for y, second in ((r.psnr, False), (r.ssim, True)):
-            fig.add_trace(
-                go.Scatter(x=[r.k], y=[y], mode="markers", marker=marker, showlegend=not second,
-                           name=f"selected k={r.k}", hoverinfo="skip"),
-                secondary_y=second,
-            )  # fmt: skip
-        fig.add_vline(x=r.k, line={"color": "crimson", "width": 1, "dash": "dash"})
-    s = result.settings
-    guidance = "off" if s.guidance_scale == 1.0 else f"{s.guidance_scale:g}"
-    guidance += " (APG)" if s.perform_norm_guidance and s.guidance_scale != 1.0 else ""
-    T = result.original.shape[1]
-    fig.update_layout(
-        title=f"Reconstruction quality vs token budget ({T} frames, {s.timesteps} steps, "
-        f"guidance {guidance}, seed {s.seed})",
-        hovermode="closest",
-        legend={"orientation": "h", "y": -0.2},
-        margin={"l": 60, "r": 60, "t": 60, "b": 60},
-    )
-    fig.update_xaxes(type="log", tickvals=ks, ticktext=[str(k) for k in ks],
-                     title_text="tokens per timestep k (log2 scale)")  # fmt: skip
-    fig.update_yaxes(title_text="PSNR (dB)", secondary_y=False)
-    fig.update_yaxes(title_text="SSIM", secondary_y=True)
-    return fig
-
-
 __all__ = [
     "CurveCache",
     "CurveResult",
     "CurveRow",
     "CurveSettings",
-    "curve_figure",
     "decode_tokens",
     "default_budgets",
     "demo_defaults",

@@ -12,8 +12,8 @@ the files the page offers, for one loaded model.
 method takes the page's raw values (Gradio gives floats for sliders and numbers), checks them and
 raises `ValueError` (or its subclasses `VideoReadError`, `TokenFileError`, `CheckpointError`) with
 a message for a person; anything else is a bug. Which model runs, the page's defaults and the
-ZeroGPU reservations are in `startup.py`; the stats line, token heatmap and ladder figure in
-`views.py`.
+ZeroGPU reservations are in `startup.py`; the stats line and what the page gets back in
+`views.py`; the plots in `figures.py`.
 
 Caching: a clip (file content, start, length) is read and tokenized once per model (`clips`, an
 LRU); decodes are kept by (clip, k, steps, guidance, APG, seed) in a bounded LRU (`decodes`) with
@@ -57,6 +57,7 @@ from .curve import (
     model_identity,
     weights_fingerprint,
 )
+from .figures import ladder_figure
 from .model import VideoFlexTok
 from .startup import (
     EXAMPLES,
@@ -78,7 +79,6 @@ from .views import (
     Reconstruction,
     Stats,
     grid_budgets,
-    ladder_figure,
     token_stats,
 )
 

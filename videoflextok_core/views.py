@@ -1,5 +1,5 @@
-"""What the demo page shows besides the players: the stats line, the token heatmap, the quality
-ladder's figure, the budget grid's panels, and the payloads `demo.DemoService` hands the page.
+"""What the demo page shows besides the players and plots (`figures.py`): the stats line, the
+budget grid's panels, and the payloads `demo.DemoService` hands the page.
 
 Legend: T frames, H/W pixels, t latent frames (timesteps), N tokens per latent frame, k budget.
 """
@@ -16,7 +16,7 @@ GRID = (1, 4, 16, 64)  # budget grid panels, plus N
 
 
 # ---------------------------------------------------------------------------------------------
-# Stats line, token heatmap, ladder figure
+# Stats line, grid budgets
 # ---------------------------------------------------------------------------------------------
 
 
@@ -62,61 +62,9 @@ def token_stats(
     return Stats(latent_frames, k, total, bits, size, raw, raw / size, seconds, cached)
 
 
-def token_figure(tokens: Tensor, k: int):
-    """Plotly heatmap of token ids (rows: latent frames, columns: token index 0..N-1) with the
-    columns beyond the kept prefix k dimmed and a line at the cut."""
-    import plotly.graph_objects as go
-
-    ids = tokens.reshape(tokens.shape[-2], tokens.shape[-1]).cpu()  # (t, N)
-    t, N = ids.shape
-    fig = go.Figure(
-        go.Heatmap(
-            z=ids.tolist(),
-            x=list(range(N)),
-            y=list(range(t)),
-            colorscale="Viridis",
-            colorbar={"title": {"text": "id"}},
-            hovertemplate="timestep %{y}, token %{x}<br>id %{z}<extra></extra>",
-        )
-    )
-    if k < N:
-        fig.add_shape(type="rect", x0=k - 0.5, x1=N - 0.5, y0=-0.5, y1=t - 0.5, line_width=0,
-                      fillcolor="white", opacity=0.75, layer="above")  # fmt: skip
-    fig.add_vline(x=k - 0.5, line={"color": "crimson", "width": 2})
-    fig.update_layout(
-        title=f"Token ids: {t} timesteps × {N} tokens; the first k={k} are decoded",
-        height=min(520, 160 + 28 * t),
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-    )
-    fig.update_xaxes(title_text="token index (coarse → fine)", range=[-0.5, N - 0.5])
-    fig.update_yaxes(title_text="timestep", autorange="reversed", dtick=1)
-    return fig
-
-
 def grid_budgets(n: int) -> tuple[int, ...]:
     """Budget grid panels: 1, 4, 16, 64 below N, then N."""
     return tuple(k for k in GRID if k < n) + (n,)
-
-
-def ladder_figure(result: CurveResult, k: int | None = None):
-    """The curve so far on the whole ladder's log axis, so partial curves stay put; k is a star
-    when it is a ladder budget, else a dashed line."""
-    fig = result.figure(selected_k=k if k in result.budgets else None)
-    ladder = result.settings.budgets  # the whole ladder's axis, so partial curves stay put
-    fig.update_xaxes(range=[math.log10(ladder[0]) - 0.1, math.log10(ladder[-1]) + 0.1],
-                     tickvals=list(ladder), ticktext=[str(b) for b in ladder])  # fmt: skip
-    if k is not None and k not in result.budgets:  # between ladder budgets: a line only
-        fig.add_vline(x=k, line={"color": "crimson", "width": 1, "dash": "dash"})
-        fig.add_annotation(
-            x=math.log10(k),
-            y=1,
-            xref="x",
-            yref="paper",
-            text=f"k={k}",
-            showarrow=False,
-            yanchor="bottom",
-        )  # log axis: log10 position
-    return fig
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,7 +106,5 @@ __all__ = [
     "Reconstruction",
     "Stats",
     "grid_budgets",
-    "ladder_figure",
-    "token_figure",
     "token_stats",
 ]
