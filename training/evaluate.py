@@ -1,0 +1,130 @@
+"""Measure the demo model with the quality-curve engine and write the figures for the README.
+
+    python -m training.evaluate                       # assets/demo-model, 16 held-out clips
+    python -m training.evaluate --model DIR --clips 4
+
+Prints the mean PSNR / SSIM per budget k over held-out procedural clips (33 frames, seeds never
+used in training), whether the curve rises, the time of one 33-frame reconstruction and of the
+whole ladder at the demo defaults, the curves of the two real clips in ../shared/videos (if
+present), and writes docs/demo_model_grid.png (input and reconstructions at several k) and
+docs/demo_model_eval.json.
+"""
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from videoflextok_core.curve import demo_defaults, quality_curve  # noqa: E402
+from videoflextok_core.model import VideoFlexTok  # noqa: E402
+from videoflextok_core.synthetic import make_clip_tensor  # noqa: E402
+
+from .config import EVAL_SEED_BASE  # noqa: E402
+
+REAL_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
+
+
+def curve_of(model, clip, settings, seed=0):
+    return quality_curve(model, clip, seed=seed, cache=None, **settings)
+
+
+def mean_table(results) -> dict[int, dict]:
+    ks = results[0].budgets
+    out = {}
+    for k in ks:
+        rows = [r.row(k) for r in results]
+        out[k] = {
+            "psnr": float(np.mean([r.psnr for r in rows])),
+            "ssim": float(np.mean([r.ssim for r in rows])),
+            "total_tokens": rows[0].total_tokens,
+            "bytes": rows[0].bytes,
+        }
+    return out
+
+
+def frame_grid(model, clip, result, ks, path: Path, frames=(0, 8, 16, 24, 32)):
+    """Rows: input, then reconstructions at each k; columns: frames."""
+    rows = [clip] + [result.reconstructions[k] for k in ks]
+    tiles = []
+    for video in rows:
+        f = ((video[:, list(frames)].permute(1, 2, 3, 0).clamp(-1, 1) + 1) * 127.5).round()
+        tiles.append(np.concatenate(list(f.byte().numpy()), axis=1))
+    image = np.concatenate(tiles, axis=0)
+    image = image.repeat(2, axis=0).repeat(2, axis=1)  # 64 px frames are small
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--model", default="assets/demo-model")
+    p.add_argument("--clips", type=int, default=16)
+    p.add_argument("--frames", type=int, default=33)
+    p.add_argument("--out", type=Path, default=Path("docs"))
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    model = VideoFlexTok.from_pretrained(args.model, device="cpu")
+    d = demo_defaults(model)
+    settings = dict(timesteps=d["timesteps"], guidance_scale=d["guidance_scale"],
+                    perform_norm_guidance=d["perform_norm_guidance"])  # fmt: skip
+    size = model.resolution[0]
+    print(f"model {args.model}: {settings}", flush=True)
+
+    # One reconstruction of a 33-frame clip at the demo defaults, and the whole ladder.
+    clip = make_clip_tensor(EVAL_SEED_BASE, args.frames, size)
+    tokens = model.tokenize(clip[None], sample_posterior=False)
+    t0 = time.perf_counter()
+    model.detokenize(tokens, generator=torch.Generator().manual_seed(0), **settings)
+    one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    first = curve_of(model, clip, settings)
+    ladder = time.perf_counter() - t0
+    print(f"one 33-frame reconstruction: {one:.1f} s; whole ladder: {ladder:.1f} s", flush=True)
+
+    results = [first]
+    for i in range(1, args.clips):
+        clip_i = make_clip_tensor(EVAL_SEED_BASE + i, args.frames, size)
+        results.append(curve_of(model, clip_i, settings))
+        print(f"clip {i + 1}/{args.clips}", flush=True)
+    table = mean_table(results)
+    ks = list(table)
+    psnr = [table[k]["psnr"] for k in ks]
+    rises = all(b >= a - 0.3 for a, b in zip(psnr, psnr[1:]))
+    print(f"{'k':>4} {'tokens':>7} {'bytes':>7} {'PSNR':>7} {'SSIM':>7}")
+    for k in ks:
+        r = table[k]
+        print(
+            f"{k:>4} {r['total_tokens']:>7} {r['bytes']:>7.0f} {r['psnr']:>7.2f} {r['ssim']:>7.3f}"
+        )
+    gain = psnr[-1] - psnr[0]
+    print(f"PSNR gain full k over k=1: {gain:.2f} dB; non-decreasing within 0.3 dB: {rises}")
+
+    real = {}
+    for path in sorted(REAL_CLIPS.glob("*.mp4")):
+        r = curve_of(model, str(path), settings)
+        real[path.name] = {k: {"psnr": r.row(k).psnr, "ssim": r.row(k).ssim} for k in r.budgets}
+        print(path.name, {k: round(v["psnr"], 2) for k, v in real[path.name].items()})
+
+    grid_ks = [k for k in (1, 4, 16, model.n_registers) if k in first.reconstructions]
+    frame_grid(model, clip, first, grid_ks, args.out / "demo_model_grid.png")
+    summary = {
+        "model": args.model, "settings": settings, "clips": args.clips, "frames": args.frames,
+        "seeds": [EVAL_SEED_BASE + i for i in range(args.clips)], "table": table,
+        "gain_db": gain, "non_decreasing_within_0.3db": rises,
+        "seconds_one_reconstruction_33_frames": one, "seconds_ladder_33_frames": ladder,
+        "real_clips": real, "grid_rows": ["input"] + [f"k={k}" for k in grid_ks],
+    }  # fmt: skip
+    (args.out / "demo_model_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
