@@ -12,9 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import REFERENCE, ROOT
+from conftest import ROOT, TINY
 
-TINY = REFERENCE / "tiny"  # random weights, 32x48, 16 tokens per frame: fast
 MODEL = os.environ.get("VIDEOFLEXTOK_APP_TEST_MODEL", str(TINY))  # e.g. /tmp/smoke for docs
 START_TIMEOUT = 90  # seconds; the app is ready in well under 30 s on a 2-core CPU
 

@@ -14,11 +14,37 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 REFERENCE = SHARED / "reference"
 VIDEOS = SHARED / "videos"
+TINY = REFERENCE / "tiny"  # reference checkpoint: random weights, 32x48, 16 tokens per frame, fast
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a few seconds (still run in CI)")
     config.addinivalue_line("markers", "gpu: needs a CUDA device (skipped without one)")
+
+
+# ---------------------------------------------------------------------------------------------
+# The tiny model on one thread (curve, demo and CLI tests)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Two torch threads on two cores shared with other jobs spin-wait: 10x slower here. A module
+    opts in with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def model(one_thread):
+    """The tiny reference checkpoint on the CPU, loaded once per module."""
+    from videoflextok_core.model import VideoFlexTok
+
+    return VideoFlexTok.from_pretrained(TINY, device="cpu")
 
 
 # ---------------------------------------------------------------------------------------------

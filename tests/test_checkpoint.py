@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REFERENCE, ROOT
+from conftest import REFERENCE, ROOT, TINY
 from safetensors.torch import load_file, save_file
 
 from videoflextok_core.checkpoint import (
@@ -19,8 +19,6 @@ from videoflextok_core.checkpoint import (
 )
 from videoflextok_core.config import parse_config
 from videoflextok_core.model import VideoFlexTok
-
-TINY = REFERENCE / "tiny"
 
 
 def read_keys(path: Path) -> dict[str, tuple[int, ...]]:

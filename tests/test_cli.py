@@ -12,7 +12,7 @@ import sys
 import av
 import pytest
 import torch
-from conftest import REFERENCE, ROOT
+from conftest import ROOT, TINY
 from safetensors import safe_open
 
 from videoflextok_core import __main__ as cli
@@ -21,17 +21,9 @@ from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.synthetic import make_clip
 from videoflextok_core.video import write_video
 
-TINY = REFERENCE / "tiny"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}  # 2 shared cores
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two torch threads on two cores shared with other jobs spin-wait: 10x slower here."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def run(*args, timeout=180):

@@ -13,7 +13,6 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import REFERENCE
 
 from videoflextok_core import curve, figures
 from videoflextok_core.config import parse_config
@@ -22,22 +21,9 @@ from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.synthetic import make_batch
 from videoflextok_core.video import write_video
 
-TINY = REFERENCE / "tiny"
 STEPS = 2
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two torch threads on two cores shared with other jobs spin-wait: 10x slower here."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def model(one_thread):
-    return VideoFlexTok.from_pretrained(TINY, device="cpu")
+pytestmark = pytest.mark.usefixtures("one_thread")  # and `model`: conftest.py
 
 
 def tiny_clip(frames: int, seed: int = 0) -> torch.Tensor:

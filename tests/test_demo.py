@@ -11,7 +11,7 @@ import types
 
 import pytest
 import torch
-from conftest import REFERENCE, ROOT
+from conftest import ROOT, TINY
 
 from videoflextok_core import startup
 from videoflextok_core.cache import LRU
@@ -24,23 +24,10 @@ from videoflextok_core.startup import app_defaults, estimate_gpu_seconds, load_m
 from videoflextok_core.tokenfile import TokenFileError, read_tokens, save_tokens
 from videoflextok_core.views import token_stats
 
-TINY = REFERENCE / "tiny"
 EXAMPLE = ROOT / "assets" / "examples" / "scene_1_seed1000003.mp4"
 STEPS = 2
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two torch threads on two cores shared with other jobs spin-wait: 10x slower here."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def model(one_thread):
-    return VideoFlexTok.from_pretrained(TINY, device="cpu")
+pytestmark = pytest.mark.usefixtures("one_thread")  # and `model`: conftest.py
 
 
 @pytest.fixture

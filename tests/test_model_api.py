@@ -2,12 +2,10 @@
 
 import pytest
 import torch
-from conftest import REFERENCE
+from conftest import TINY
 from safetensors.torch import load_file
 
 from videoflextok_core.model import VideoFlexTok
-
-TINY = REFERENCE / "tiny"
 
 
 @pytest.fixture(scope="module")
