@@ -88,16 +88,11 @@ def load_config(ref: str):
 
 
 def load_model(ref: str, device: str | None):
-    import torch
-
     from .model import VideoFlexTok
+    from .startup import check_device
 
     if device is not None:
-        try:
-            torch.empty(0, device=device)
-        except (RuntimeError, AssertionError) as e:
-            reason = str(e).splitlines()[0]
-            raise CliError(f"device {device!r} is not usable here ({reason})") from None
+        check_device(device)  # ValueError: `main` prints it as an "error:" line
     return VideoFlexTok.from_pretrained(ref, device=device)
 
 

@@ -298,6 +298,13 @@ class DemoService:
         hit = self.decodes.get(key)
         if hit is not None:
             return hit, True
+        video, seconds = self._decode_ids(clip.tokens, k, sampler, progress)
+        decoded = Decoded(video, seconds, clip.folder / key, {})
+        self.decodes.put(key, decoded)
+        return decoded, False
+
+    def _decode_ids(self, tokens: Tensor, k: int, sampler: Sampler, progress=None):
+        """Token ids (1, t, N) decoded at k on the device -> ((3, T, H, W) video, seconds)."""
         report = progress or (lambda f, m: None)
 
         def on_step(done: int, total: int) -> None:
@@ -305,12 +312,10 @@ class DemoService:
 
         t0 = time.perf_counter()
         with self._on_device():
-            video = decode_tokens(self.model, clip.tokens.to(self.model.device), [k],
-                                  sampler.timesteps, sampler.guidance_scale, sampler.apg,
-                                  sampler.seed, on_step)[0]  # fmt: skip
-        decoded = Decoded(video, time.perf_counter() - t0, clip.folder / key, {})
-        self.decodes.put(key, decoded)
-        return decoded, False
+            video = decode_tokens(self.model, tokens.to(self.model.device), [k], sampler.timesteps,
+                                  sampler.guidance_scale, sampler.apg, sampler.seed,
+                                  on_step)[0]  # fmt: skip
+        return video, time.perf_counter() - t0
 
     def reconstruct(self, video, k, guidance=None, steps=None, seed=None, apg=None, start=0.0,
                     frames=None, progress=None) -> Reconstruction:  # fmt: skip
@@ -509,15 +514,7 @@ class DemoService:
         t, n = tokens.shape[1:]  # ids and lengths are checked by detokenize (ValueError)
         k = min(self._check_k(k), n)
         sampler = self.sampler(guidance, steps, seed, apg)
-        report = progress or (lambda f, m: None)
-        t0 = time.perf_counter()
-        with self._on_device():
-            video = decode_tokens(
-                self.model, tokens.to(self.model.device), [k], sampler.timesteps,
-                sampler.guidance_scale, sampler.apg, sampler.seed,
-                lambda done, total: report(done / total, f"decoding k={k} (step {done}/{total})"),
-            )[0]  # fmt: skip
-        seconds = time.perf_counter() - t0
+        video, seconds = self._decode_ids(tokens, k, sampler, progress)
         fps = float(meta.get("fps", self.defaults.fps))
         folder = self.workdir / "decoded" / _key(_file_digest(tokens_file), k, repr(sampler))
         folder.mkdir(parents=True, exist_ok=True)

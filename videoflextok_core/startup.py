@@ -56,6 +56,7 @@ def default_device(cuda_available: bool | None = None) -> str:
 
 
 def check_device(device: str) -> str:
+    """`device` if torch can use it here, else ValueError naming it (the app and the CLI)."""
     try:
         torch.empty(0, device=device)
     except (RuntimeError, AssertionError) as e:
