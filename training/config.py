@@ -64,6 +64,11 @@ class DemoConfig:
         return asdict(self)
 
 
+# `--profile gpu`: the resampler stage on a GPU (the shipped model's stage 3 ran this way on one
+# H200, see README). Same model; more clips, larger batches and a higher LR; the step count is
+# fitted to the GPU time at hand with --rs-minutes and recorded in training_log.json.
+GPU_PROFILE = dict(rs_clips=30_000, rs_batch=256, rs_lr=6e-4, rs_warmup=300, rs_steps=40_000)
+
 EVAL_SEED_BASE = 1_000_000  # held-out clip seeds; training uses seeds below this
 VAE_SEED_BASE = 2_000_000  # VAE training clips
 RS_SEED_BASE = 0  # resampler training clips

@@ -2,6 +2,7 @@
 
     python -m training.train_demo --out assets/demo-model          # the shipped model
     python -m training.train_demo --out /tmp/smoke --quick          # a 2-minute smoke run
+    python -m training.train_demo --out DIR --device cuda --profile gpu   # the resampler on a GPU
 
 Stages (all hyperparameters in training/config.py):
   1. VidTok VAE on synthetic clips            -> work/vae.safetensors
@@ -9,7 +10,8 @@ Stages (all hyperparameters in training/config.py):
   3. resampler (encoder + FSQ + flow decoder) -> work/resampler_state.safetensors (resumable)
   4. guidance scale tuned on held-out clips, then config.json + model.safetensors in --out,
      with `demo_defaults` (steps, guidance) that the app reads, and training_log.json.
-Re-running with the same --work resumes where it stopped.
+Re-running with the same --work resumes where it stopped; a finished stage 3 leaves
+work/resampler.safetensors (the EMA weights), so stage 4 can run on another machine.
 """
 
 import os
@@ -21,6 +23,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +36,7 @@ from videoflextok_core.config import parse_config
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.synthetic import make_batch
 
-from .config import EVAL_SEED_BASE, DemoConfig, hub_config
+from .config import EVAL_SEED_BASE, GPU_PROFILE, DemoConfig, hub_config
 from .train_resampler import encode_dataset, train_resampler
 from .train_vae import train_vae, vae_psnr, vae_spec
 
@@ -60,7 +63,7 @@ class Logger:
 @torch.inference_mode()
 def eval_psnr(model: VideoFlexTok, seeds, budgets, guidance: float, steps: int, c) -> dict:
     """Mean PSNR (dB) per budget k on 17-frame held-out clips, one seeded decode each."""
-    video = make_batch(seeds, c.chunk, c.size, difficulty=c.difficulty)
+    video = make_batch(seeds, c.chunk, c.size, difficulty=c.difficulty).to(model.device)
     torch.manual_seed(0)
     tokens = model.tokenize(video, sample_posterior=False)
     out = {}
@@ -68,7 +71,7 @@ def eval_psnr(model: VideoFlexTok, seeds, budgets, guidance: float, steps: int, 
         recon = model.detokenize(
             tokens, num_keep_tokens_list=[k] * len(tokens), timesteps=steps,
             guidance_scale=guidance, perform_norm_guidance=guidance != 1.0,
-            generator=torch.Generator().manual_seed(0),
+            generator=torch.Generator(model.device).manual_seed(0),
         )  # fmt: skip
         recon = torch.cat(recon).clamp(-1, 1)
         mse = ((recon - video) / 2).pow(2).mean(dim=(1, 2, 3, 4))
@@ -83,11 +86,36 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="tiny step counts, for a smoke test")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default="cpu", help="where stages 2-4 run (default cpu)")
+    p.add_argument(
+        "--profile",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="gpu: more clips, larger batches (config.GPU_PROFILE)",
+    )
+    p.add_argument("--rs-steps", type=int, default=None, help="override the resampler steps")
+    p.add_argument("--rs-lr", type=float, default=None, help="override the resampler peak LR")
+    p.add_argument(
+        "--rs-minutes",
+        type=float,
+        default=None,
+        help="fit the resampler run to this many minutes (the step count it fixes "
+        "is logged; pass it as --rs-steps to reproduce)",
+    )
+    p.add_argument("--workers", type=int, default=0, help="processes rendering clips (stage 2)")
+    p.add_argument("--stop-after", choices=("latents", "resampler"), default=None)
     args = p.parse_args()
 
     c = DemoConfig(seed=args.seed)
+    if args.profile == "gpu":
+        c = replace(c, **GPU_PROFILE)
     if args.quick:
         c = replace(c, **QUICK)
+    if args.rs_steps is not None:
+        c = replace(c, rs_steps=args.rs_steps)
+    if args.rs_lr is not None:
+        c = replace(c, rs_lr=args.rs_lr)
+    device = torch.device(args.device)
     torch.set_num_threads(args.threads or c.threads)
     work = args.work or Path("runs") / args.out.name
     work.mkdir(parents=True, exist_ok=True)
@@ -110,20 +138,45 @@ def main():
         minutes=(time.time() - started) / 60)  # fmt: skip
     assert vae_spec(c) == model.vae.spec
 
+    model.to(device)
+
     # 2. latents of the training clips
     lat_path = work / "latents.safetensors"
-    if lat_path.is_file():
-        lat = load_file(lat_path)
+    rs_path = work / "resampler.safetensors"
+    if rs_path.is_file():
+        pass  # stage 3 is done: its latents are not needed
+    elif lat_path.is_file():
+        lat = load_file(lat_path, device=str(device))
         mean, std = lat["mean"], lat["std"]
     else:
-        mean, std = encode_dataset(model, c, log)
+        mean, std = encode_dataset(model, c, log, workers=args.workers)
         save_file({"mean": mean.contiguous(), "std": std.contiguous()}, str(lat_path))
+    if args.stop_after == "latents":
+        return
 
     # 3. resampler
     for prm in model.vae.parameters():
         prm.requires_grad_(False)
-    train_resampler(model, c, mean, std, work, log)
-    log(stage="resampler_done", minutes=(time.time() - started) / 60)
+    if rs_path.is_file():
+        weights = load_file(rs_path, device=str(device))
+        model.encoder.load_state_dict(
+            {k[8:]: v for k, v in weights.items() if k.startswith("encoder.")}
+        )
+        model.decoder.load_state_dict(
+            {k[8:]: v for k, v in weights.items() if k.startswith("decoder.")}
+        )
+        log(stage="resampler_loaded", path=str(rs_path))
+    else:
+        _, steps = train_resampler(model, c, mean, std, work, log, minutes=args.rs_minutes)
+        del mean, std
+        weights = {f"encoder.{k}": v for k, v in model.encoder.state_dict().items()}
+        weights |= {f"decoder.{k}": v for k, v in model.decoder.state_dict().items()}
+        save_file({k: v.contiguous().cpu() for k, v in weights.items()}, str(rs_path),
+                  metadata={"steps": str(steps)})  # fmt: skip
+        log(stage="resampler_done", steps=steps, minutes=(time.time() - started) / 60)
+    model.eval()
+    if args.stop_after == "resampler":
+        return
 
     # 4. tune guidance on held-out clips, evaluate, save
     budgets = [1 << i for i in range(int(math.log2(c.registers)) + 1)]
@@ -141,13 +194,15 @@ def main():
                 "perform_norm_guidance": guidance != 1.0}  # fmt: skip
     config = parse_config(hub_config(c, defaults))
     save_pretrained(model, config, args.out)
+    rs_steps = next((r["steps"] for r in reversed(log.records) if "steps" in r), None)
     minutes = (time.time() - started) / 60
     summary = {
-        "command": f"python -m training.train_demo --out {args.out} --seed {args.seed}"
-        + (" --quick" if args.quick else ""),
+        "command": "python -m training.train_demo " + " ".join(sys.argv[1:]),
         "minutes": round(minutes, 1),
         "threads": torch.get_num_threads(),
+        "device": str(device),
         "config": c.as_dict(),
+        "resampler_steps_this_session": rs_steps,
         "demo_defaults": defaults,
         "final_losses": {
             stage: next(
