@@ -64,6 +64,10 @@ class DemoConfig:
         return asdict(self)
 
 
+# `--quick`: toy step counts for a smoke run (and the tests); the model is the same.
+QUICK = dict(vae_steps=30, vae_finetune_steps=5, rs_clips=64, rs_steps=40, rs_warmup=10,
+             eval_clips=2)  # fmt: skip
+
 # `--profile gpu`: the resampler stage on a GPU (the shipped model's stage 3 ran this way on one
 # H200, see README). Same model; more clips, larger batches and a higher LR; the step count is
 # fitted to the GPU time at hand with --rs-minutes and recorded in training_log.json.

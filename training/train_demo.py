@@ -36,13 +36,11 @@ from videoflextok_core.config import parse_config
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.synthetic import make_batch
 
-from .config import EVAL_SEED_BASE, GPU_PROFILE, DemoConfig, hub_config
+from .config import EVAL_SEED_BASE, GPU_PROFILE, QUICK, DemoConfig, hub_config
 from .train_resampler import encode_dataset, train_resampler
 from .train_vae import train_vae, vae_psnr, vae_spec
 
-QUICK = dict(vae_steps=30, vae_finetune_steps=5, rs_clips=64, rs_steps=40, rs_warmup=10,
-             eval_clips=2)  # fmt: skip
-GUIDANCE_GRID = (1.0, 1.5, 2.5, 4.0)
+GUIDANCE_GRID = (1.0, 2.0, 4.0, 6.0, 8.0)
 DEMO_STEPS = 16  # sampler steps of the app's default on CPU
 
 
@@ -103,7 +101,13 @@ def main():
         "is logged; pass it as --rs-steps to reproduce)",
     )
     p.add_argument("--workers", type=int, default=0, help="processes rendering clips (stage 2)")
-    p.add_argument("--stop-after", choices=("latents", "resampler"), default=None)
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="warm start: begin stage 3 from this resampler.safetensors",
+    )
+    p.add_argument("--stop-after", choices=("vae", "latents", "resampler"), default=None)
     args = p.parse_args()
 
     c = DemoConfig(seed=args.seed)
@@ -137,6 +141,8 @@ def main():
     log(stage="vae_done", vae_psnr_heldout=vae_psnr(model.vae, c, held_out),
         minutes=(time.time() - started) / 60)  # fmt: skip
     assert vae_spec(c) == model.vae.spec
+    if args.stop_after == "vae":
+        return
 
     model.to(device)
 
@@ -167,6 +173,15 @@ def main():
         )
         log(stage="resampler_loaded", path=str(rs_path))
     else:
+        if args.init is not None:
+            weights = load_file(args.init, device=str(device))
+            model.encoder.load_state_dict(
+                {k[8:]: v for k, v in weights.items() if k.startswith("encoder.")}
+            )
+            model.decoder.load_state_dict(
+                {k[8:]: v for k, v in weights.items() if k.startswith("decoder.")}
+            )
+            log(stage="resampler_init", path=str(args.init))
         _, steps = train_resampler(model, c, mean, std, work, log, minutes=args.rs_minutes)
         del mean, std
         weights = {f"encoder.{k}": v for k, v in model.encoder.state_dict().items()}
