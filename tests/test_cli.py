@@ -175,9 +175,17 @@ def test_bad_input_messages(work, clip_path, tokens_path, capsys, make_args, fra
     assert fragment in err[0], err[0]
 
 
-def test_no_model_needs_model_flag(work, clip_path, capsys):
-    if cli.DEFAULT_MODEL.exists():
-        pytest.skip(f"{cli.DEFAULT_MODEL} exists, so --model is optional")
+def test_without_model_flag_the_demo_model_runs(work, clip_path, capsys):
+    out = work / "demo_tokens.safetensors"
+    code, err = _main(capsys, "tokenize", clip_path, "--out", out)
+    assert code == 0, err
+    with safe_open(str(out), framework="pt") as f:
+        assert f.get_tensor("tokens").shape[-1] == 64  # the demo model's registers
+        assert "demo-model" in json.dumps(f.metadata())
+
+
+def test_no_model_needs_model_flag(work, clip_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "DEFAULT_MODEL", work / "no-such-demo-model")  # e.g. a slim copy
     code, err = _main(capsys, "tokenize", clip_path, "--out", work / "o.safetensors")
     assert code == 2 and "pass --model" in err[0]
 
