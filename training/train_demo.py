@@ -37,7 +37,7 @@ from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.synthetic import make_batch
 
 from .config import EVAL_SEED_BASE, GPU_PROFILE, QUICK, DemoConfig, hub_config
-from .train_resampler import encode_dataset, train_resampler
+from .train_resampler import encode_dataset, load_resampler, save_resampler, train_resampler
 from .train_vae import train_vae, vae_psnr, vae_spec
 
 GUIDANCE_GRID = (1.0, 2.0, 4.0, 6.0, 8.0)
@@ -164,30 +164,15 @@ def main():
     for prm in model.vae.parameters():
         prm.requires_grad_(False)
     if rs_path.is_file():
-        weights = load_file(rs_path, device=str(device))
-        model.encoder.load_state_dict(
-            {k[8:]: v for k, v in weights.items() if k.startswith("encoder.")}
-        )
-        model.decoder.load_state_dict(
-            {k[8:]: v for k, v in weights.items() if k.startswith("decoder.")}
-        )
+        load_resampler(model, rs_path)
         log(stage="resampler_loaded", path=str(rs_path))
     else:
         if args.init is not None:
-            weights = load_file(args.init, device=str(device))
-            model.encoder.load_state_dict(
-                {k[8:]: v for k, v in weights.items() if k.startswith("encoder.")}
-            )
-            model.decoder.load_state_dict(
-                {k[8:]: v for k, v in weights.items() if k.startswith("decoder.")}
-            )
+            load_resampler(model, args.init)
             log(stage="resampler_init", path=str(args.init))
         _, steps = train_resampler(model, c, mean, std, work, log, minutes=args.rs_minutes)
         del mean, std
-        weights = {f"encoder.{k}": v for k, v in model.encoder.state_dict().items()}
-        weights |= {f"decoder.{k}": v for k, v in model.decoder.state_dict().items()}
-        save_file({k: v.contiguous().cpu() for k, v in weights.items()}, str(rs_path),
-                  metadata={"steps": str(steps)})  # fmt: skip
+        save_resampler(model, rs_path, steps)
         log(stage="resampler_done", steps=steps, minutes=(time.time() - started) / 60)
     model.eval()
     if args.stop_after == "resampler":

@@ -243,3 +243,22 @@ def train_resampler(
             trainer.save(state)
     trainer.use_ema()
     return model.eval(), trainer.step
+
+
+def save_resampler(model: VideoFlexTok, path, steps: int) -> None:
+    """The trained encoder + decoder weights ("encoder.*", "decoder.*"): stage 3's result."""
+    tensors = {f"encoder.{k}": v for k, v in model.encoder.state_dict().items()}
+    tensors |= {f"decoder.{k}": v for k, v in model.decoder.state_dict().items()}
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    save_file(tensors, str(path), metadata={"steps": str(steps)})
+
+
+def load_resampler(model: VideoFlexTok, path) -> None:
+    """Strictly load what `save_resampler` wrote, onto the model's device."""
+    device = next(model.decoder.parameters()).device
+    tensors = load_file(str(path), device=str(device))
+    for name, module in (("encoder", model.encoder), ("decoder", model.decoder)):
+        prefix = name + "."
+        module.load_state_dict(
+            {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        )
