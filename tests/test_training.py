@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from training.config import QUICK, DemoConfig, hub_config
 from training.train_resampler import Trainer
+from training.train_vae import finetune_decoder
 from videoflextok_core.config import parse_config
 from videoflextok_core.model import VideoFlexTok
 
@@ -77,6 +78,18 @@ def test_lr_warms_up_then_follows_the_cosine_to_five_percent():
     assert lrs[9] == pytest.approx(c.rs_lr)
     assert all(b <= a + 1e-12 for a, b in zip(lrs[10:], lrs[11:]))
     assert lrs[110] == pytest.approx(0.05 * c.rs_lr)
+
+
+def test_decoder_finetune_leaves_the_encoder_and_so_the_latents_alone():
+    model, c = _model_and_config()
+    c = replace(c, dec_finetune_steps=2, dec_finetune_batch=2)
+    vae = model.vae
+    encoder = {k: v.clone() for k, v in vae.encoder.state_dict().items()}
+    decoder = {k: v.clone() for k, v in vae.decoder.state_dict().items()}
+    finetune_decoder(vae, c, log=lambda **record: None)
+    assert all(torch.equal(v, encoder[k]) for k, v in vae.encoder.state_dict().items())
+    assert any(not torch.equal(v, decoder[k]) for k, v in vae.decoder.state_dict().items())
+    assert not any(p.requires_grad for p in vae.parameters())  # frozen again afterwards
 
 
 @pytest.mark.slow

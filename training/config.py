@@ -30,6 +30,11 @@ class DemoConfig:
     vae_lr: float = 5e-4
     vae_kl_weight: float = 1e-6  # a light KL keeps the posterior std small but nonzero
     vae_l2_weight: float = 1.0  # loss = L1 + w * L2 (+ KL)
+    # Stage 1b (optional): the VAE decoder alone fine-tuned on whole clips with the encoder frozen,
+    # so the latent space (and any resampler trained on it) stays valid; only decoding sharpens.
+    dec_finetune_steps: int = 0
+    dec_finetune_batch: int = 4
+    dec_finetune_lr: float = 1e-4
 
     # Stage 2: resampler (register encoder + rectified-flow decoder)
     enc_dim: int = 128
@@ -75,6 +80,7 @@ GPU_PROFILE = dict(rs_clips=30_000, rs_batch=256, rs_lr=6e-4, rs_warmup=300, rs_
 
 EVAL_SEED_BASE = 1_000_000  # held-out clip seeds; training uses seeds below this
 VAE_SEED_BASE = 2_000_000  # VAE training clips
+DEC_SEED_BASE = 2_500_000  # stage 1b clips
 RS_SEED_BASE = 0  # resampler training clips
 
 

@@ -38,7 +38,7 @@ from videoflextok_core.synthetic import make_batch
 
 from .config import EVAL_SEED_BASE, GPU_PROFILE, QUICK, DemoConfig, hub_config
 from .train_resampler import encode_dataset, load_resampler, save_resampler, train_resampler
-from .train_vae import train_vae, vae_psnr, vae_spec
+from .train_vae import finetune_decoder, train_vae, vae_psnr, vae_spec
 
 GUIDANCE_GRID = (1.0, 2.0, 4.0, 6.0, 8.0)
 DEMO_STEPS = 16  # sampler steps of the app's default on CPU
@@ -91,6 +91,12 @@ def main():
         default="cpu",
         help="gpu: more clips, larger batches (config.GPU_PROFILE)",
     )
+    p.add_argument(
+        "--dec-steps",
+        type=int,
+        default=None,
+        help="stage 1b: fine-tune the VAE decoder alone for this many steps",
+    )
     p.add_argument("--rs-steps", type=int, default=None, help="override the resampler steps")
     p.add_argument("--rs-lr", type=float, default=None, help="override the resampler peak LR")
     p.add_argument(
@@ -115,6 +121,8 @@ def main():
         c = replace(c, **GPU_PROFILE)
     if args.quick:
         c = replace(c, **QUICK)
+    if args.dec_steps is not None:
+        c = replace(c, dec_finetune_steps=args.dec_steps)
     if args.rs_steps is not None:
         c = replace(c, rs_steps=args.rs_steps)
     if args.rs_lr is not None:
@@ -141,6 +149,16 @@ def main():
     log(stage="vae_done", vae_psnr_heldout=vae_psnr(model.vae, c, held_out),
         minutes=(time.time() - started) / 60)  # fmt: skip
     assert vae_spec(c) == model.vae.spec
+    if c.dec_finetune_steps > 0:  # 1b. decoder fine-tune (encoder frozen: latents unchanged)
+        dec_path = work / "vae_decoder.safetensors"
+        if dec_path.is_file():
+            model.vae.decoder.load_state_dict(load_file(dec_path))
+        else:
+            finetune_decoder(model.vae, c, log)
+            state = model.vae.decoder.state_dict()
+            save_file({k: v.contiguous() for k, v in state.items()}, str(dec_path))
+        log(stage="vae_decoder_done", vae_psnr_heldout=vae_psnr(model.vae, c, held_out),
+            minutes=(time.time() - started) / 60)  # fmt: skip
     if args.stop_after == "vae":
         return
 

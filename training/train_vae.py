@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 from videoflextok_core.synthetic import make_batch
 from videoflextok_core.vidtok import ResBlock1d, VidTok, VidTokSpec
 
-from .config import VAE_SEED_BASE, DemoConfig
+from .config import DEC_SEED_BASE, VAE_SEED_BASE, DemoConfig
 
 
 def vae_spec(c: DemoConfig) -> VidTokSpec:
@@ -110,6 +110,45 @@ def train_vae(c: DemoConfig, log, work=None, save_every: int = 200) -> VidTok:
                 psnr_from_l1=psnr, seconds=time.time() - t0)  # fmt: skip
         if state is not None and (step + 1) % save_every == 0:
             _save_state(state, vae, opt, step + 1, (gen, crop_gen))
+    return vae.eval()
+
+
+def finetune_decoder(vae: VidTok, c: DemoConfig, log) -> VidTok:
+    """Stage 1b: train only `vae.decoder` (L1 + L2 on whole clips, posterior samples of the
+    frozen encoder), warm-up + cosine LR. Tokens do not change; reconstructions sharpen."""
+    gen = torch.Generator().manual_seed(c.seed + 3)
+    for p in vae.parameters():
+        p.requires_grad_(False)
+    params = list(vae.decoder.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=c.dec_finetune_lr, betas=(0.9, 0.99), weight_decay=0.0)
+    seed = DEC_SEED_BASE + 1_000_000 * c.seed
+    B, total = c.dec_finetune_batch, c.dec_finetune_steps
+    vae.train()
+    t0 = time.time()
+    for step in range(total):
+        video = make_batch(range(seed, seed + B), c.chunk, c.size, difficulty=c.difficulty)
+        seed += B
+        with torch.no_grad():
+            mean, logvar = vae.moments(video).chunk(2, dim=1)
+            z = mean + torch.exp(0.5 * logvar.clamp(-30.0, 20.0)) * torch.randn(
+                mean.shape, generator=gen
+            )
+        for group in opt.param_groups:
+            group["lr"] = _lr(step, total, c.dec_finetune_lr, warmup=min(100, total // 10 + 1))
+        recon = vae.decode(z)
+        l1 = (recon - video).abs().mean()
+        loss = l1 + c.vae_l2_weight * (recon - video).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, c.grad_clip)
+        opt.step()
+        if step % 50 == 0 or step == total - 1:
+            log(stage="vae_decoder", step=step, loss=loss.item(), l1=l1.item(),
+                seconds=time.time() - t0)  # fmt: skip
+    for p in params:
+        p.requires_grad_(False)
     return vae.eval()
 
 
