@@ -1,8 +1,8 @@
 """The shipped demo model (assets/demo-model): layout, loading, and the quality it reached.
 
 The thresholds are what the shipped model reached, minus a margin: `python -m training.evaluate`
-measured a 2.03 dB PSNR gain from k=1 to k=64 over 16 held-out clips (README, "The demo model");
-on the three clips used here the gain is 1.54 dB (2.21, 1.71, 0.70). The issue's target, 6 dB,
+measured a 3.17 dB PSNR gain from k=1 to k=64 over 16 held-out clips (README, "The demo model");
+on the three clips used here the gain is 2.34 dB (3.18, 2.67, 1.16). The issue's target, 6 dB,
 was NOT reached (see README).
 """
 
@@ -19,8 +19,8 @@ from videoflextok_core.synthetic import make_clip_tensor
 
 DEMO = ROOT / "assets" / "demo-model"
 EVAL_SEED_BASE = 1_000_000  # training.config.EVAL_SEED_BASE: never used for training
-MIN_GAIN_DB = 1.2  # mean PSNR(k=N) - PSNR(k=1) over the three clips; measured 1.54 dB
-MAX_COLOUR_ERR = 0.2  # |mean colour error| per frame and channel, [-1, 1]; measured 0.06-0.13
+MIN_GAIN_DB = 1.8  # mean PSNR(k=N) - PSNR(k=1) over the three clips; measured 2.34 dB
+MAX_COLOUR_ERR = 0.12  # |mean colour error| per frame and channel, [-1, 1]; measured 0.02-0.07
 MAX_DIP_DB = 0.3  # the curve over powers of two may not fall by more than this
 
 
@@ -74,7 +74,7 @@ def test_coarse_to_fine_on_held_out_clips(model):
     values = [psnr[k] for k in budgets]
     assert values[-1] - values[0] >= MIN_GAIN_DB, psnr
     assert all(b >= a - MAX_DIP_DB for a, b in zip(values, values[1:])), psnr
-    assert ssim[N] >= ssim[1] + 0.03, ssim  # measured +0.065
+    assert ssim[N] >= ssim[1] + 0.03, ssim  # measured +0.070
 
 
 @pytest.mark.slow
