@@ -181,6 +181,7 @@ def main():
     # 3. resampler
     for prm in model.vae.parameters():
         prm.requires_grad_(False)
+    rs_steps = None  # trained in this run
     if rs_path.is_file():
         load_resampler(model, rs_path)
         log(stage="resampler_loaded", path=str(rs_path))
@@ -188,10 +189,10 @@ def main():
         if args.init is not None:
             load_resampler(model, args.init)
             log(stage="resampler_init", path=str(args.init))
-        _, steps = train_resampler(model, c, mean, std, work, log, minutes=args.rs_minutes)
+        _, rs_steps = train_resampler(model, c, mean, std, work, log, minutes=args.rs_minutes)
         del mean, std
-        save_resampler(model, rs_path, steps)
-        log(stage="resampler_done", steps=steps, minutes=(time.time() - started) / 60)
+        save_resampler(model, rs_path, rs_steps)
+        log(stage="resampler_done", steps=rs_steps, minutes=(time.time() - started) / 60)
     model.eval()
     if args.stop_after == "resampler":
         return
@@ -212,7 +213,6 @@ def main():
                 "perform_norm_guidance": guidance != 1.0}  # fmt: skip
     config = parse_config(hub_config(c, defaults))
     save_pretrained(model, config, args.out)
-    rs_steps = next((r["steps"] for r in reversed(log.records) if "steps" in r), None)
     minutes = (time.time() - started) / 60
     summary = {
         "command": "python -m training.train_demo " + " ".join(sys.argv[1:]),

@@ -55,9 +55,9 @@ def encode_dataset(model: VideoFlexTok, c: DemoConfig, log, batch: int = 32, wor
     try:
         for i, (seeds, u8) in enumerate(zip(seed_chunks, clips)):
             video = torch.from_numpy(u8).to(device).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
-            mean, logvar = model.vae.moments(video).chunk(2, dim=1)
+            mean, std = model.vae.posterior(video)
             means.append(mean)
-            stds.append(torch.exp(0.5 * logvar.clamp(-30.0, 20.0)))
+            stds.append(std)
             if i % 40 == 0:
                 log(stage="encode", clips=seeds.stop - RS_SEED_BASE, seconds=time.time() - t0)
     finally:

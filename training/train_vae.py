@@ -28,11 +28,15 @@ def vae_loss(vae: VidTok, video: torch.Tensor, c: DemoConfig, generator: torch.G
     logvar = logvar.clamp(-30.0, 20.0)
     noise = torch.randn(mean.shape, generator=generator)
     z = mean + torch.exp(0.5 * logvar) * noise
-    recon = vae.decode(z)
-    l1 = (recon - video).abs().mean()
-    l2 = (recon - video).pow(2).mean()
+    reconstruction, l1 = recon_loss(vae.decode(z), video, c)
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=(1, 2, 3, 4)).mean()
-    return l1 + c.vae_l2_weight * l2 + c.vae_kl_weight * kl, l1, kl
+    return reconstruction + c.vae_kl_weight * kl, l1, kl
+
+
+def recon_loss(recon: torch.Tensor, video: torch.Tensor, c: DemoConfig):
+    """L1 + w * L2 between a decoded clip and its input -> (loss, l1)."""
+    l1 = (recon - video).abs().mean()
+    return l1 + c.vae_l2_weight * (recon - video).pow(2).mean(), l1
 
 
 def _lr(step: int, total: int, base: float, warmup: int = 100) -> float:
@@ -131,15 +135,11 @@ def finetune_decoder(vae: VidTok, c: DemoConfig, log) -> VidTok:
         video = make_batch(range(seed, seed + B), c.chunk, c.size, difficulty=c.difficulty)
         seed += B
         with torch.no_grad():
-            mean, logvar = vae.moments(video).chunk(2, dim=1)
-            z = mean + torch.exp(0.5 * logvar.clamp(-30.0, 20.0)) * torch.randn(
-                mean.shape, generator=gen
-            )
+            mean, std = vae.posterior(video)
+            z = mean + std * torch.randn(mean.shape, generator=gen)
         for group in opt.param_groups:
             group["lr"] = _lr(step, total, c.dec_finetune_lr, warmup=min(100, total // 10 + 1))
-        recon = vae.decode(z)
-        l1 = (recon - video).abs().mean()
-        loss = l1 + c.vae_l2_weight * (recon - video).pow(2).mean()
+        loss, l1 = recon_loss(vae.decode(z), video, c)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, c.grad_clip)

@@ -392,12 +392,19 @@ class VidTok(nn.Module):
         `torch.randn(mean.shape)` from the global CPU generator for the whole batch, exactly as
         upstream does, so seeded runs agree with it; `sample=False` returns the posterior mean.
         """
-        mean, logvar = self.moments(video, batch_size).chunk(2, dim=1)
+        mean, std = self.posterior(video, batch_size)
         if not sample:
             return mean
-        std = torch.exp(0.5 * logvar.clamp(-30.0, 20.0))
         noise = torch.randn(mean.shape).to(mean.device)  # global CPU RNG, like upstream
         return mean + std * noise
+
+    def posterior(
+        self, video: torch.Tensor, batch_size: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, T, H, W) -> posterior mean and std, each (B, z, t, h, w); the log-variance is
+        clamped to [-30, 20] first, as upstream does."""
+        mean, logvar = self.moments(video, batch_size).chunk(2, dim=1)
+        return mean, torch.exp(0.5 * logvar.clamp(-30.0, 20.0))
 
     def decode(self, latents: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
         """(B, z, t, h, w) -> (B, 3, 4t - 3, 8h, 8w), roughly in [-1, 1]."""
