@@ -2,9 +2,10 @@
 
     python -m training.export --work runs/demo-model --out assets/demo-model
 
-Reads work/vae.safetensors and the EMA weights of work/resampler_state.safetensors and writes
-config.json + model.safetensors. train_demo.py does this itself at the end (after tuning the
-guidance scale); this is for looking at, or shipping, an intermediate state.
+Reads work/vae.safetensors (and work/vae_decoder.safetensors, stage 1b, if present) and the EMA
+weights of work/resampler_state.safetensors and writes config.json + model.safetensors.
+train_demo.py does this itself at the end (after tuning the guidance scale); this is for looking
+at, or shipping, an intermediate state.
 """
 
 import argparse
@@ -12,7 +13,6 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import load_file
 
 from videoflextok_core.checkpoint import save_pretrained
@@ -20,6 +20,8 @@ from videoflextok_core.config import parse_config
 from videoflextok_core.model import VideoFlexTok
 
 from .config import DemoConfig, hub_config
+from .train_resampler import read_metadata
+from .train_vae import load_decoder_finetune
 
 
 def export(work: Path, out: Path, guidance: float = 1.0, steps: int = 16) -> int:
@@ -30,9 +32,9 @@ def export(work: Path, out: Path, guidance: float = 1.0, steps: int = 16) -> int
     config = parse_config(hub_config(c, defaults))
     model = VideoFlexTok(config)
     model.vae.load_state_dict(load_file(work / "vae.safetensors"))
+    load_decoder_finetune(model.vae, work)  # stage 1b, if the run has one
     state_path = work / "resampler_state.safetensors"
-    with safe_open(str(state_path), framework="pt") as f:
-        step = int(f.metadata()["step"])
+    step = int(read_metadata(state_path)["step"])
     ema = {k[4:]: v for k, v in load_file(state_path).items() if k.startswith("ema.")}
     with torch.no_grad():
         for name, p in list(model.encoder.named_parameters(prefix="encoder")) + list(

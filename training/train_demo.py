@@ -38,7 +38,14 @@ from videoflextok_core.synthetic import make_batch
 
 from .config import EVAL_SEED_BASE, GPU_PROFILE, QUICK, DemoConfig, hub_config
 from .train_resampler import encode_dataset, load_resampler, save_resampler, train_resampler
-from .train_vae import finetune_decoder, train_vae, vae_psnr, vae_spec
+from .train_vae import (
+    DECODER_FILE,
+    finetune_decoder,
+    load_decoder_finetune,
+    train_vae,
+    vae_psnr,
+    vae_spec,
+)
 
 GUIDANCE_GRID = (1.0, 2.0, 4.0, 6.0, 8.0)
 DEMO_STEPS = 16  # sampler steps of the app's default on CPU
@@ -150,13 +157,10 @@ def main():
         minutes=(time.time() - started) / 60)  # fmt: skip
     assert vae_spec(c) == model.vae.spec
     if c.dec_finetune_steps > 0:  # 1b. decoder fine-tune (encoder frozen: latents unchanged)
-        dec_path = work / "vae_decoder.safetensors"
-        if dec_path.is_file():
-            model.vae.decoder.load_state_dict(load_file(dec_path))
-        else:
+        if not load_decoder_finetune(model.vae, work):
             finetune_decoder(model.vae, c, log)
             state = model.vae.decoder.state_dict()
-            save_file({k: v.contiguous() for k, v in state.items()}, str(dec_path))
+            save_file({k: v.contiguous() for k, v in state.items()}, str(work / DECODER_FILE))
         log(stage="vae_decoder_done", vae_psnr_heldout=vae_psnr(model.vae, c, held_out),
             minutes=(time.time() - started) / 60)  # fmt: skip
     if args.stop_after == "vae":

@@ -175,7 +175,7 @@ class Trainer:
             for k, p in self.params.items():
                 p.copy_(tensors[f"param.{k}"])
                 self.ema[k] = tensors[f"ema.{k}"].clone()
-        step = int(_metadata(path)["step"])
+        step = int(read_metadata(path)["step"])
         for k, p in self.params.items():
             if f"opt.{k}.exp_avg" in tensors:
                 self.opt.state[p] = {
@@ -187,10 +187,11 @@ class Trainer:
                 }
         self.gen.set_state(tensors["gen_state"].cpu())
         self.step = step
-        self.total_steps = int(_metadata(path).get("total_steps", self.total_steps))
+        self.total_steps = int(read_metadata(path).get("total_steps", self.total_steps))
 
 
-def _metadata(path) -> dict:
+def read_metadata(path) -> dict:
+    """The string metadata of a safetensors file (e.g. the step of a training state)."""
     with safe_open(str(path), framework="pt") as f:
         return f.metadata()
 

@@ -7,6 +7,7 @@ reconstruction + a light KL to the unit Gaussian (VidTok's KL variant, weight 1e
 
 import math
 import time
+from pathlib import Path
 
 import torch
 from safetensors import safe_open
@@ -115,6 +116,18 @@ def train_vae(c: DemoConfig, log, work=None, save_every: int = 200) -> VidTok:
         if state is not None and (step + 1) % save_every == 0:
             _save_state(state, vae, opt, step + 1, (gen, crop_gen))
     return vae.eval()
+
+
+DECODER_FILE = "vae_decoder.safetensors"  # stage 1b's result in the work directory
+
+
+def load_decoder_finetune(vae: VidTok, work: Path) -> bool:
+    """Load stage 1b's decoder from `work` if it is there; returns whether it was."""
+    path = work / DECODER_FILE
+    if not path.is_file():
+        return False
+    vae.decoder.load_state_dict(load_file(path))
+    return True
 
 
 def finetune_decoder(vae: VidTok, c: DemoConfig, log) -> VidTok:
