@@ -10,6 +10,7 @@ from videoflextok_core.compose import (
     budget_grid,
     caption_strip,
     colourize,
+    comparison,
     error_heatmap,
     side_by_side,
 )
@@ -82,6 +83,12 @@ def test_captions_change_pixels():
     assert plain.shape[1] < a.shape[1] and a.shape == b.shape
     assert (a != b).any()
     assert np.array_equal(a[:, a.shape[1] - 256 :], plain)  # panels unchanged under the strip
+
+
+def test_comparison_is_original_reconstruction_error():
+    x, y = clip(0), clip(1)
+    expected = side_by_side([x, y, error_heatmap(x, y)], ["original", "k=4 · 20 tokens", "|error|"])
+    np.testing.assert_array_equal(comparison(x, y, "k=4 · 20 tokens"), expected)
 
 
 def test_side_by_side_large_panels_not_enlarged():

@@ -366,3 +366,18 @@ def test_iter_quality_curve_partials_and_given_tokens(model, service):
         assert torch.equal(given.reconstructions[k], steps[-1].reconstructions[k])
     with pytest.raises(ValueError, match=r"tokens must be \(1, t, 16\)"):
         quality_curve(model, clip.video, [1], timesteps=STEPS, cache=None, tokens=clip.tokens[0])
+
+
+def test_file_digest_is_read_once_and_follows_edits(tmp_path):
+    import os
+
+    from videoflextok_core import demo
+
+    f = tmp_path / "clip.bin"
+    f.write_bytes(b"a" * 1000)
+    first = demo._file_digest(f)
+    hits = demo._digest_of.cache_info().hits
+    assert demo._file_digest(f) == first and demo._digest_of.cache_info().hits == hits + 1
+    f.write_bytes(b"b" * 1000)  # same size, new content and modification time
+    os.utime(f, ns=(os.stat(f).st_atime_ns, os.stat(f).st_mtime_ns + 1_000_000))
+    assert demo._file_digest(f) != first

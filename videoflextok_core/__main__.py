@@ -147,7 +147,7 @@ def cmd_tokenize(args) -> None:
 
 
 def cmd_detokenize(args) -> None:
-    from .compose import error_heatmap, side_by_side
+    from .compose import comparison
     from .curve import config_hash, decode_tokens, load_clip, model_fps, weights_fingerprint
     from .video import write_video
 
@@ -195,10 +195,8 @@ def cmd_detokenize(args) -> None:
                 f"{args.side_by_side} gives {original.shape[1]} frames at {fps:g} fps from "
                 f"{start:g} s, the tokens decode to {recon.shape[1]}: is it the tokenized video?"
             )
-        panels = [original, recon, error_heatmap(original, recon)]
-        captions = ["original", f"k={k} · {total} tokens", "|error|"]
         path = out.with_name(out.stem + "_side_by_side.mp4")
-        write_video(side_by_side(panels, captions), path, fps)
+        write_video(comparison(original, recon, f"k={k} · {total} tokens"), path, fps)
         print(f"{path}: original | reconstruction | error")
 
 
@@ -212,7 +210,7 @@ def parse_budgets(text: str | None) -> list[int] | None:
 
 
 def cmd_curve(args) -> None:
-    from .compose import budget_grid, error_heatmap, side_by_side
+    from .compose import budget_grid, comparison
     from .curve import load_clip, quality_curve
     from .video import write_video
 
@@ -235,9 +233,8 @@ def cmd_curve(args) -> None:
                 token_metadata(model, ref, info, video.shape[1], result.tokens))  # fmt: skip
     write_video(budget_grid(result.reconstructions, result.original), out / "budget_grid.mp4", fps)
     recon = result.reconstructions[k]
-    panels = [result.original, recon, error_heatmap(result.original, recon)]
-    captions = ["original", f"k={k} · {result.row(k).total_tokens} tokens", "|error|"]
-    write_video(side_by_side(panels, captions), out / "side_by_side.mp4", fps)
+    caption = f"k={k} · {result.row(k).total_tokens} tokens"
+    write_video(comparison(result.original, recon, caption), out / "side_by_side.mp4", fps)
     print(f"{_frames_of(video, fps)}, tokenized in {result.tokenize_seconds:.2f} s")
     print(f"{'k':>5} {'tokens':>8} {'bytes':>9} {'PSNR':>7} {'SSIM':>7} {'s':>7}")
     for r in result.rows:

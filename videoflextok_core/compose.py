@@ -172,6 +172,12 @@ def side_by_side(
     return _row([to_uint8_frames(p) for p in panels], captions, gap, min_height)
 
 
+def comparison(original: VideoLike, recon: VideoLike, caption: str) -> np.ndarray:
+    """original | reconstruction (under `caption`) | error heatmap, as uint8 [T, H', W', 3]."""
+    panels = [original, recon, error_heatmap(original, recon)]
+    return side_by_side(panels, ["original", caption, "|error|"])
+
+
 def budget_grid(
     videos_by_k: Mapping[int, VideoLike],
     original: VideoLike | None = None,

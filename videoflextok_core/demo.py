@@ -26,6 +26,7 @@ Legend: T frames, H/W pixels, t latent frames (timesteps), N tokens per latent f
 
 import atexit
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -42,7 +43,7 @@ import torch
 from torch import Tensor
 
 from .cache import LRU, tensor_bytes
-from .compose import budget_grid, error_heatmap, side_by_side
+from .compose import budget_grid, comparison
 from .curve import (
     CurveCache,
     CurveResult,
@@ -104,6 +105,11 @@ class Clip:
     tokenize_seconds: float
     folder: Path  # where this clip's files go
 
+    @functools.cached_property
+    def content_hash(self) -> str:
+        """`curve.clip_hash(video)`, the ladder cache's name for this clip, computed once."""
+        return clip_hash(self.video)
+
 
 @dataclass
 class Decoded:
@@ -116,6 +122,14 @@ class Decoded:
 
 
 def _file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, read once per (file, size, modification time): every page
+    event names its video again, and a large upload should not be re-read each time."""
+    st = os.stat(path)
+    return _digest_of(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()[:24]
 
@@ -340,10 +354,10 @@ class DemoService:
             folder.mkdir(parents=True, exist_ok=True)
             fps = clip.info.target_fps
             total = k * clip.tokens.shape[1]
-            panels = [clip.video, decoded.video, error_heatmap(clip.video, decoded.video)]
-            captions = ["original", f"reconstruction · k={k} · {total} tokens", "|error|"]
-            sbs = write_video(side_by_side(panels, captions), folder / f"side_by_side_k{k}.mp4",
-                              fps)  # fmt: skip
+            frames = comparison(
+                clip.video, decoded.video, f"reconstruction · k={k} · {total} tokens"
+            )
+            sbs = write_video(frames, folder / f"side_by_side_k{k}.mp4", fps)
             rec = write_video(decoded.video, folder / f"reconstruction_k{k}.mp4", fps)
             decoded.files.update(side_by_side=sbs, video=rec)
             return decoded.files
@@ -407,7 +421,7 @@ class DemoService:
         settings = CurveSettings.make(self.model.n_registers, self.ladder_budgets(),
                                       sampler.timesteps, sampler.guidance_scale, sampler.apg,
                                       sampler.seed)  # fmt: skip
-        hit = self.curves.get(cache_key(clip_hash(clip.video), self.model_id, settings))
+        hit = self.curves.get(cache_key(clip.content_hash, self.model_id, settings))
         return None if hit is None else self._curve_view(clip, hit, k)
 
     def grid(self, view: CurveView) -> Path:
