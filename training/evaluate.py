@@ -26,14 +26,16 @@ from PIL import Image  # noqa: E402
 from videoflextok_core.curve import demo_defaults, quality_curve  # noqa: E402
 from videoflextok_core.model import VideoFlexTok  # noqa: E402
 from videoflextok_core.synthetic import make_clip_tensor  # noqa: E402
+from videoflextok_core.video import to_uint8_frames  # noqa: E402
+from videoflextok_core.views import grid_budgets  # noqa: E402
 
 from .config import EVAL_SEED_BASE  # noqa: E402
 
 REAL_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
 
 
-def curve_of(model, clip, settings, seed=0):
-    return quality_curve(model, clip, seed=seed, cache=None, **settings)
+def curve_of(model, clip, settings):
+    return quality_curve(model, clip, seed=0, cache=None, **settings)
 
 
 def mean_table(results) -> dict[int, dict]:
@@ -50,13 +52,12 @@ def mean_table(results) -> dict[int, dict]:
     return out
 
 
-def frame_grid(model, clip, result, ks, path: Path, frames=(0, 8, 16, 24, 32)):
+def frame_grid(clip, result, ks, path: Path, frames=(0, 8, 16, 24, 32)):
     """Rows: input, then reconstructions at each k; columns: frames."""
     rows = [clip] + [result.reconstructions[k] for k in ks]
     tiles = []
     for video in rows:
-        f = ((video[:, list(frames)].permute(1, 2, 3, 0).clamp(-1, 1) + 1) * 127.5).round()
-        tiles.append(np.concatenate(list(f.byte().numpy()), axis=1))
+        tiles.append(np.concatenate(list(to_uint8_frames(video[:, list(frames)])), axis=1))
     image = np.concatenate(tiles, axis=0)
     image = image.repeat(2, axis=0).repeat(2, axis=1)  # 64 px frames are small
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,9 +74,7 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     model = VideoFlexTok.from_pretrained(args.model, device="cpu")
-    d = demo_defaults(model)
-    settings = dict(timesteps=d["timesteps"], guidance_scale=d["guidance_scale"],
-                    perform_norm_guidance=d["perform_norm_guidance"])  # fmt: skip
+    settings = demo_defaults(model)  # timesteps, guidance_scale, perform_norm_guidance
     size = model.resolution[0]
     print(f"model {args.model}: {settings}", flush=True)
 
@@ -114,8 +113,8 @@ def main():
         real[path.name] = {k: {"psnr": r.row(k).psnr, "ssim": r.row(k).ssim} for k in r.budgets}
         print(path.name, {k: round(v["psnr"], 2) for k, v in real[path.name].items()})
 
-    grid_ks = [k for k in (1, 4, 16, model.n_registers) if k in first.reconstructions]
-    frame_grid(model, clip, first, grid_ks, args.out / "demo_model_grid.png")
+    grid_ks = [k for k in grid_budgets(model.n_registers) if k in first.reconstructions]
+    frame_grid(clip, first, grid_ks, args.out / "demo_model_grid.png")
     summary = {
         "model": args.model, "settings": settings, "clips": args.clips, "frames": args.frames,
         "seeds": [EVAL_SEED_BASE + i for i in range(args.clips)], "table": table,

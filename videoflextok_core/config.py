@@ -542,10 +542,14 @@ def _check_runnable(vae, encoder, decoder, sizes, overlap, path):
             if isinstance(spec, TimeEmbedderSpec) and spec.max_timestep < 1.0:
                 _fail(where, f"max_timestep={spec.max_timestep} < 1: the sampler starts at tau = 1")
             if isinstance(spec, PackerSpec) and spec.repa_block_mask_write_key is not None:
-                role, ops = trunk.streams[spec.repa_patch_index]
+                _, ops = trunk.streams[spec.repa_patch_index]
                 emb = trunk.spec(ops[0])
                 patches = (h // emb.patch_sizes[1]) * (w // emb.patch_sizes[2])
-                frames = [t] + ([(overlap - 1) // 4 + 1] if part == "encoder" and overlap else [])
+                frames = [t] + (
+                    [(overlap - 1) // arch.time_downsample_factor + 1]
+                    if part == "encoder" and overlap
+                    else []
+                )
                 for f in frames:
                     if (f * patches) % 128:
                         msg = f"the REPA mask over {f} x {patches} patch tokens is not a multiple"

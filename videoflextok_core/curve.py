@@ -391,7 +391,6 @@ class CurveCache:
         if max_entries < 1 or max_bytes < 1:
             raise ValueError(f"need max_entries >= 1 and max_bytes >= 1, got {max_entries}, "
                              f"{max_bytes}")  # fmt: skip
-        self.max_entries, self.max_bytes = max_entries, max_bytes
         self.directory = None if directory is None else Path(directory)
         self._memory = LRU(max_entries, max_bytes, _result_bytes)
         self._lock = threading.Lock()  # handlers run in threads: one at a time uses the disk copy
@@ -534,8 +533,9 @@ def quality_curve(
         `CurveResult`; the same object's data again (`from_cache=True`) on a repeated call.
     """
     steps = iter_quality_curve(
-        model, clip, budgets, timesteps, guidance_scale, perform_norm_guidance, seed, max_batch,
-        progress, cache, tokens,
+        model, clip, budgets=budgets, timesteps=timesteps, guidance_scale=guidance_scale,
+        perform_norm_guidance=perform_norm_guidance, seed=seed, max_batch=max_batch,
+        progress=progress, cache=cache, tokens=tokens,
     )  # fmt: skip
     return deque(steps, maxlen=1)[0]  # the last, complete result
 
