@@ -26,10 +26,11 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from videoflextok_core.checkpoint import CheckpointError  # noqa: E402
-from videoflextok_core.demo import DemoService  # noqa: E402
+from demo.service import DemoService  # noqa: E402
+from demo.startup import gpu_task  # noqa: E402
 from videoflextok_core.figures import token_figure  # noqa: E402
-from videoflextok_core.startup import EXAMPLES, gpu_task  # noqa: E402
+from videoflextok_core.model.checkpoint import CheckpointError  # noqa: E402
+from videoflextok_core.paths import EXAMPLES  # noqa: E402
 
 # System fonts only: the page must not fetch anything from the internet.
 THEME = gr.themes.Default(
@@ -105,8 +106,9 @@ def build_demo(service: DemoService) -> gr.Blocks:
     @gpu_task(service.ladder_seconds)  # outermost: on ZeroGPU the message travels as gr.Error
     @user_errors
     def curve(video, guidance, steps, seed, apg, start, length, k, progress=PROGRESS):
-        for view in service.curve(video, guidance, steps, seed, apg, start, length, k,
-                                  bar(progress)):  # fmt: skip
+        for view in service.curve(
+            video, guidance, steps, seed, apg, start, length, k, bar(progress)
+        ):
             yield (str(view.csv) if view.csv else None), view.figure
 
     @user_errors
@@ -117,8 +119,7 @@ def build_demo(service: DemoService) -> gr.Blocks:
     @gpu_task(service.file_seconds)  # outermost: on ZeroGPU the message travels as gr.Error
     @user_errors
     def decode_tokens(tokens_file, k, guidance, steps, seed, apg, progress=PROGRESS):
-        path, stats = service.decode_file(tokens_file, k, guidance, steps, seed, apg,
-                                          bar(progress))  # fmt: skip
+        path, stats = service.decode_file(tokens_file, k, guidance, steps, seed, apg, bar(progress))
         return str(path), stats.line()
 
     def example(video):
@@ -133,32 +134,58 @@ def build_demo(service: DemoService) -> gr.Blocks:
             "then drag k. ([paper](https://arxiv.org/abs/2604.12887))"
         )
         gr.Markdown(service.choice.notice, elem_id="notice")
-        sbs = gr.Video(label="original | reconstruction | error", show_label=False, loop=True,
-                       autoplay=True, interactive=False, elem_id="side-by-side",
-                       render=False)  # fmt: skip
+        sbs = gr.Video(
+            label="original | reconstruction | error",
+            show_label=False,
+            loop=True,
+            autoplay=True,
+            interactive=False,
+            elem_id="side-by-side",
+            render=False,
+        )
         stats = gr.Markdown(elem_id="stats", render=False)
         with gr.Row():
             with gr.Column(scale=2, min_width=340):
                 video = gr.Video(label="Input video", sources=["upload"], height=260)
                 gr.Examples(
-                    [[str(p)] for p in sorted(EXAMPLES.glob("*.mp4"))], [video], [sbs, stats],
-                    example, cache_examples=True, cache_mode="lazy",
+                    [[str(p)] for p in sorted(EXAMPLES.glob("*.mp4"))],
+                    [video],
+                    [sbs, stats],
+                    example,
+                    cache_examples=True,
+                    cache_mode="lazy",
                     label="Example clips (procedural, made by our generator)",
-                )  # fmt: skip
+                )
                 with gr.Row():
                     start = gr.Number(0, label="Start (s)", minimum=0, step=0.5, min_width=80)
-                    length = gr.Dropdown(service.length_choices(), value=d.frames,
-                                         label="Clip length (frames)", min_width=160)  # fmt: skip
+                    length = gr.Dropdown(
+                        service.length_choices(),
+                        value=d.frames,
+                        label="Clip length (frames)",
+                        min_width=160,
+                    )
                 clip_info = gr.Markdown()
                 with gr.Accordion("Model", open=True):
                     gr.Markdown(service.model_info())
             with gr.Column(scale=5):
-                k = gr.Slider(1, N, value=d.k, step=1, label=f"k: tokens per timestep (1..{N})",
-                              info="Decodes when you let go.", elem_id="k")  # fmt: skip
+                k = gr.Slider(
+                    1,
+                    N,
+                    value=d.k,
+                    step=1,
+                    label=f"k: tokens per timestep (1..{N})",
+                    info="Decodes when you let go.",
+                    elem_id="k",
+                )
                 with gr.Accordion("Sampler", open=False), gr.Row():
                     g = d.guidance_scale  # the range holds any tuned default
-                    guidance = gr.Slider(min(1.0, g), max(30.0, g), value=g, step=0.25,
-                                         label="Guidance scale (1 = off)")  # fmt: skip
+                    guidance = gr.Slider(
+                        min(1.0, g),
+                        max(30.0, g),
+                        value=g,
+                        step=0.25,
+                        label="Guidance scale (1 = off)",
+                    )
                     steps = gr.Slider(1, 100, value=d.timesteps, step=1, label="Denoising steps")
                     seed = gr.Number(d.seed, label="Seed", precision=0, minimum=0)
                     apg = gr.Checkbox(d.apg, label="APG (adaptive projected guidance)")
@@ -171,16 +198,25 @@ def build_demo(service: DemoService) -> gr.Blocks:
                 ladder_btn = gr.Button(f"Measure the quality ladder k = {ladder}")
                 curve_plot = gr.Plot(label="PSNR / SSIM vs k", elem_id="curve")
                 with gr.Row():
-                    grid_video = gr.Video(label="Budget grid", show_label=False, autoplay=True,
-                                          loop=True, interactive=False, elem_id="grid")  # fmt: skip
+                    grid_video = gr.Video(
+                        label="Budget grid",
+                        show_label=False,
+                        autoplay=True,
+                        loop=True,
+                        interactive=False,
+                        elem_id="grid",
+                    )
                     csv_file = gr.File(label="Curve CSV")
             with gr.Tab("Tokens"):
                 token_plot = gr.Plot(label="Token ids", elem_id="tokens")
-                downloads = gr.File(label="Downloads: tokens (.safetensors), reconstruction",
-                                    file_count="multiple")  # fmt: skip
+                downloads = gr.File(
+                    label="Downloads: tokens (.safetensors), reconstruction", file_count="multiple"
+                )
             with gr.Tab("Decode a tokens file"):
-                tokens_in = gr.File(label="Tokens (.safetensors from this app or the CLI)",
-                                    file_types=[".safetensors"])  # fmt: skip
+                tokens_in = gr.File(
+                    label="Tokens (.safetensors from this app or the CLI)",
+                    file_types=[".safetensors"],
+                )
                 decode_file_btn = gr.Button("Decode tokens file (k and sampler from above)")
                 decoded = gr.Video(label="Decoded", autoplay=True, loop=True, interactive=False)
                 decoded_stats = gr.Markdown()
@@ -189,40 +225,69 @@ def build_demo(service: DemoService) -> gr.Blocks:
         sampler = [guidance, steps, seed, apg]
         recon_in = [video, k, *sampler, start, length]
         clip_in = [video, *sampler, start, length]
-        show = dict(fn=views, inputs=recon_in, outputs=[token_plot, downloads, curve_plot],
-                    api_visibility="private", **HEAVY)  # fmt: skip
+        show = dict(
+            fn=views,
+            inputs=recon_in,
+            outputs=[token_plot, downloads, curve_plot],
+            api_visibility="private",
+            **HEAVY,
+        )
         # The named API first: later (private) events with the same function get suffixed names.
         # The ladder's progress bar covers the grid, so the curve stays visible as it fills in.
         k.release(reconstruct, recon_in, [sbs, stats], api_name="reconstruct", **HEAVY).success(
             **show
         )
-        ladder_btn.click(curve, [*clip_in, k], [csv_file, curve_plot], api_name="curve",
-                         show_progress_on=grid_video, **HEAVY).success(
-            grid, clip_in, grid_video, api_visibility="private", **HEAVY
-        )  # fmt: skip
-        decode_file_btn.click(decode_tokens, [tokens_in, k, *sampler], [decoded, decoded_stats],
-                              api_name="decode_tokens", **HEAVY)  # fmt: skip
+        ladder_btn.click(
+            curve,
+            [*clip_in, k],
+            [csv_file, curve_plot],
+            api_name="curve",
+            show_progress_on=grid_video,
+            **HEAVY,
+        ).success(grid, clip_in, grid_video, api_visibility="private", **HEAVY)
+        decode_file_btn.click(
+            decode_tokens,
+            [tokens_in, k, *sampler],
+            [decoded, decoded_stats],
+            api_name="decode_tokens",
+            **HEAVY,
+        )
         gr.on(
-            [video.change, length.change, start.submit, start.blur], tokenize,
-            [video, start, length], [tokens_file, clip_info], api_name="tokenize", **HEAVY,
-        ).success(reconstruct, recon_in, [sbs, stats], api_visibility="private",
-                  **HEAVY).success(**show)  # fmt: skip
-        decode_btn.click(reconstruct, recon_in, [sbs, stats], api_visibility="private",
-                         **HEAVY).success(**show)  # fmt: skip
+            [video.change, length.change, start.submit, start.blur],
+            tokenize,
+            [video, start, length],
+            [tokens_file, clip_info],
+            api_name="tokenize",
+            **HEAVY,
+        ).success(reconstruct, recon_in, [sbs, stats], api_visibility="private", **HEAVY).success(
+            **show
+        )
+        decode_btn.click(
+            reconstruct, recon_in, [sbs, stats], api_visibility="private", **HEAVY
+        ).success(**show)
     return demo
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="VideoFlexTok Gradio demo")
-    p.add_argument("--model", help="checkpoint dir, .safetensors or Hub id (default: the Hub "
-                   "model on a GPU, else assets/demo-model; env VIDEOFLEXTOK_MODEL)")  # fmt: skip
+    p.add_argument(
+        "--model",
+        help="checkpoint dir, .safetensors or Hub id (default: the Hub "
+        "model on a GPU, else assets/demo-model; env VIDEOFLEXTOK_MODEL)",
+    )
     p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    p.add_argument("--share", action="store_true", help="public gradio.live link (off: nothing "
-                   "leaves this machine)")  # fmt: skip
-    p.add_argument("--no-warm-up", action="store_true", help="do not decode the example clips "
-                   "in the background after start-up")  # fmt: skip
+    p.add_argument(
+        "--share",
+        action="store_true",
+        help="public gradio.live link (off: nothing leaves this machine)",
+    )
+    p.add_argument(
+        "--no-warm-up",
+        action="store_true",
+        help="do not decode the example clips in the background after start-up",
+    )
     return p.parse_args(argv)
 
 
@@ -237,6 +302,12 @@ if __name__ == "__main__":
     if not args.no_warm_up and service.can_warm_up():
         threading.Thread(target=service.warm_up, args=(EXAMPLES,), daemon=True).start()
     demo.queue(default_concurrency_limit=1).launch(
-        server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,
-        footer_links=["api", "gradio", "settings"], run_history=False, show_error=False,
-    )  # fmt: skip
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        theme=THEME,
+        css=CSS,
+        footer_links=["api", "gradio", "settings"],
+        run_history=False,
+        show_error=False,
+    )

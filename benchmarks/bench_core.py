@@ -75,10 +75,14 @@ def bench(name, model: VideoFlexTok, frames: int, steps: list[int], budgets: lis
         for s in steps:
             for g in (1.0, 7.5):
                 run = partial(
-                    model.detokenize, tokens * nb, num_keep_tokens_list=ks, timesteps=s,
-                    guidance_scale=g, perform_norm_guidance=g != 1.0,
+                    model.detokenize,
+                    tokens * nb,
+                    num_keep_tokens_list=ks,
+                    timesteps=s,
+                    guidance_scale=g,
+                    perform_norm_guidance=g != 1.0,
                     generator=torch.Generator(device).manual_seed(0),
-                )  # fmt: skip
+                )
 
                 t, _ = timed(run, device, repeat)
                 what = f"{nb} budget{'s' * (nb > 1)}, {s} steps, " + (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from videoflextok_core.synthetic import make_batch, make_clip  # noqa: E402
+from synthetic import make_batch, make_clip  # noqa: E402
 
 SETTINGS = (("make_clip", 17, 64), ("make_clip", 17, 128), ("make_clip", 33, 128))
 SETTINGS += (("make_batch/16", 17, 64),)

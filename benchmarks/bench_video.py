@@ -30,8 +30,18 @@ def make_clip(path: Path, seconds: int, H: int = 1080, W: int = 1920, fps: int =
     if path.exists():
         return path
     x = np.arange(W)[None, :, None]
-    bars = (np.array([[255, 255, 255], [255, 255, 0], [0, 255, 255], [0, 255, 0],
-                      [255, 0, 255], [255, 0, 0], [0, 0, 255]], np.uint8))  # fmt: skip
+    bars = np.array(
+        [
+            [255, 255, 255],
+            [255, 255, 0],
+            [0, 255, 255],
+            [0, 255, 0],
+            [255, 0, 255],
+            [255, 0, 0],
+            [0, 0, 255],
+        ],
+        np.uint8,
+    )
     tmp = path.with_suffix(".part.mp4")
     t0 = time.perf_counter()
     with av.open(str(tmp), mode="w") as out:
@@ -48,8 +58,10 @@ def make_clip(path: Path, seconds: int, H: int = 1080, W: int = 1920, fps: int =
         for packet in stream.encode():
             out.mux(packet)
     tmp.rename(path)
-    print(f"generated {path} ({path.stat().st_size / 2**20:.0f} MiB) in "
-          f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
+    print(
+        f"generated {path} ({path.stat().st_size / 2**20:.0f} MiB) in "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
     return path
 
 
@@ -60,7 +72,7 @@ def rss_now_mib() -> float:
 
 def run_case(path: str, fps: float, size: int, max_frames: int, start: float) -> dict:
     """One measurement, in this (fresh) process."""
-    from videoflextok_core import video
+    from videoflextok_core.media import video
 
     decoded = 0
     decode = video._decode
@@ -111,8 +123,10 @@ def main() -> None:
         ("1080p 60 s, start=40 s, cap 129", long_clip, 129, 40.0),
         ("4K 10 s, default cap", uhd_clip, 129, 0.0),
     ]
-    print(f"{'case':32s} {'output':>17s} {'decoded':>7s} {'src f/s':>7s} {'out f/s':>7s} "
-          f"{'wall s':>6s} {'cpu s':>6s} {'RSS0 MiB':>8s} {'peak MiB':>8s}")  # fmt: skip
+    print(
+        f"{'case':32s} {'output':>17s} {'decoded':>7s} {'src f/s':>7s} {'out f/s':>7s} "
+        f"{'wall s':>6s} {'cpu s':>6s} {'RSS0 MiB':>8s} {'peak MiB':>8s}"
+    )
     for name, path, max_frames, start in cases:
         if not Path(path).exists():
             print(f"{name:32s} skipped: {path} not found")
@@ -124,14 +138,19 @@ def main() -> None:
         for _ in range(args.repeat):
             res = subprocess.run(
                 [sys.executable, __file__, "--case", spec],
-                capture_output=True, text=True, check=True, cwd=ROOT,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            )
             runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
         r = min(runs, key=lambda r: r["wall"])
         peak = max(r["peak_rss"] for r in runs)
         T, wall, n = r["out"][1], r["wall"], r["decoded"]
-        print(f"{name:32s} {str(r['out']):>17s} {n:7d} {n / wall:7.1f} {T / wall:7.1f} "
-              f"{wall:6.2f} {r['cpu']:6.2f} {r['base_rss']:8.0f} {peak:8.0f}")  # fmt: skip
+        print(
+            f"{name:32s} {str(r['out']):>17s} {n:7d} {n / wall:7.1f} {T / wall:7.1f} "
+            f"{wall:6.2f} {r['cpu']:6.2f} {r['base_rss']:8.0f} {peak:8.0f}"
+        )
         print(f"{'':32s} source: {r['source']}; {r['note']}")
 
 

@@ -15,11 +15,11 @@ import torch
 from conftest import ROOT, TINY
 from safetensors import safe_open
 
+from synthetic import make_clip
 from videoflextok_core import __main__ as cli
 from videoflextok_core.curve import config_hash, load_clip
+from videoflextok_core.media.video import write_video
 from videoflextok_core.model import VideoFlexTok
-from videoflextok_core.synthetic import make_clip
-from videoflextok_core.video import write_video
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}  # 2 shared cores
 
@@ -77,8 +77,11 @@ def test_tokenize_writes_tokens_with_metadata(tokens_path, clip_path):
     assert meta["model_config_hash"] == config_hash(model.config)
     assert meta["model_ref"] == str(TINY.resolve())
     assert (meta["resolution"], meta["fps"], meta["start"], meta["frames"]) == (
-        "32x48", "8", "0", "17",
-    )  # fmt: skip
+        "32x48",
+        "8",
+        "0",
+        "17",
+    )
     assert meta["codebook_size"] == "64000" and meta["tool_version"] == cli.VERSION
     assert meta["source"].endswith("clip.mp4") and "video_note" in meta
     video, _ = load_clip(clip_path, model)
@@ -87,8 +90,22 @@ def test_tokenize_writes_tokens_with_metadata(tokens_path, clip_path):
 
 def test_detokenize_with_side_by_side(work, tokens_path, clip_path):
     out = work / "recon.mp4"
-    r = run("detokenize", tokens_path, "--model", TINY, "--out", out, "--k", 4, "--steps", 2,
-            "--seed", 1, "--side-by-side", clip_path)  # fmt: skip
+    r = run(
+        "detokenize",
+        tokens_path,
+        "--model",
+        TINY,
+        "--out",
+        out,
+        "--k",
+        4,
+        "--steps",
+        2,
+        "--seed",
+        1,
+        "--side-by-side",
+        clip_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "k=4 (20 tokens), 2 steps, guidance off, seed 1" in r.stdout
     assert "decoding k=4 (step 2/2)" in r.stderr
@@ -99,8 +116,23 @@ def test_detokenize_with_side_by_side(work, tokens_path, clip_path):
 
 def test_curve_command(work, clip_path):
     out = work / "curve"
-    r = run("curve", clip_path, "--model", TINY, "--out-dir", out, "--budgets", "1,16",
-            "--steps", 2, "--guidance", 2.0, "--apg", "--max-batch", 2)  # fmt: skip
+    r = run(
+        "curve",
+        clip_path,
+        "--model",
+        TINY,
+        "--out-dir",
+        out,
+        "--budgets",
+        "1,16",
+        "--steps",
+        2,
+        "--guidance",
+        2.0,
+        "--apg",
+        "--max-batch",
+        2,
+    )
     assert r.returncode == 0, r.stderr
     assert "decoding k=1,16 (step 2/2)" in r.stderr
     lines = (out / "curve.csv").read_text().splitlines()
@@ -151,23 +183,47 @@ def _main(capsys, *args):
 @pytest.mark.parametrize(
     "make_args, fragment",
     [
-        (lambda w, c, t: ("tokenize", w / "junk.mp4", "--model", TINY, "--out", w / "o"),
-         "not a media file"),
-        (lambda w, c, t: ("tokenize", c, "--model", w / "nowhere", "--out", w / "o"),
-         "neither a local checkpoint nor a Hub repo id"),
-        (lambda w, c, t: ("tokenize", c, "--model", TINY, "--out", w / "o", "--fps", "-1"),
-         "fps must be in"),
-        (lambda w, c, t: ("detokenize", w / "junk.mp4", "--model", TINY, "--out", w / "o.mp4"),
-         "not a safetensors tokens file"),
-        (lambda w, c, t: ("detokenize", t, "--model", TINY, "--out", w / "o.mp4", "--k", 17),
-         "--k must be in 1..16"),
-        (lambda w, c, t: ("curve", c, "--model", TINY, "--out-dir", w, "--budgets", "1,x"),
-         "--budgets takes comma-separated ints"),
-        (lambda w, c, t: ("curve", c, "--model", TINY, "--out-dir", w, "--budgets", "1,17",
-                          "--steps", 1),
-         "budgets must be ints in 1..16"),
+        (
+            lambda w, c, t: ("tokenize", w / "junk.mp4", "--model", TINY, "--out", w / "o"),
+            "not a media file",
+        ),
+        (
+            lambda w, c, t: ("tokenize", c, "--model", w / "nowhere", "--out", w / "o"),
+            "neither a local checkpoint nor a Hub repo id",
+        ),
+        (
+            lambda w, c, t: ("tokenize", c, "--model", TINY, "--out", w / "o", "--fps", "-1"),
+            "fps must be in",
+        ),
+        (
+            lambda w, c, t: ("detokenize", w / "junk.mp4", "--model", TINY, "--out", w / "o.mp4"),
+            "not a safetensors tokens file",
+        ),
+        (
+            lambda w, c, t: ("detokenize", t, "--model", TINY, "--out", w / "o.mp4", "--k", 17),
+            "--k must be in 1..16",
+        ),
+        (
+            lambda w, c, t: ("curve", c, "--model", TINY, "--out-dir", w, "--budgets", "1,x"),
+            "--budgets takes comma-separated ints",
+        ),
+        (
+            lambda w, c, t: (
+                "curve",
+                c,
+                "--model",
+                TINY,
+                "--out-dir",
+                w,
+                "--budgets",
+                "1,17",
+                "--steps",
+                1,
+            ),
+            "budgets must be ints in 1..16",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_messages(work, clip_path, tokens_path, capsys, make_args, fragment):
     (work / "junk.mp4").write_text("not a video\n")
     code, err = _main(capsys, *make_args(work, clip_path, tokens_path))
@@ -196,7 +252,9 @@ def test_demo_defaults_fill_unset_flags(tmp_path):
     model = VideoFlexTok(cfg)
     args = cli.build_parser().parse_args(["detokenize", "t", "--out", "o", "--steps", "2"])
     assert cli.sampler_settings(args, model) == {
-        "timesteps": 2, "guidance_scale": 3.5, "perform_norm_guidance": True,
-    }  # fmt: skip
+        "timesteps": 2,
+        "guidance_scale": 3.5,
+        "perform_norm_guidance": True,
+    }
     args = cli.build_parser().parse_args(["detokenize", "t", "--out", "o", "--no-apg"])
     assert cli.sampler_settings(args, model)["perform_norm_guidance"] is False

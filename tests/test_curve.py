@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
+from synthetic import make_batch
 from videoflextok_core import curve, figures
-from videoflextok_core.config import parse_config
 from videoflextok_core.curve import CurveCache, CurveSettings, quality_curve
+from videoflextok_core.media.video import write_video
 from videoflextok_core.model import VideoFlexTok
-from videoflextok_core.synthetic import make_batch
-from videoflextok_core.video import write_video
+from videoflextok_core.model.config import parse_config
 
 STEPS = 2
 
@@ -38,15 +38,27 @@ def clip():
 
 @pytest.fixture(scope="module")
 def ladder(model, clip):
-    return quality_curve(model, clip, timesteps=STEPS, guidance_scale=2.0,
-                         perform_norm_guidance=True, seed=3, cache=None)  # fmt: skip
+    return quality_curve(
+        model,
+        clip,
+        timesteps=STEPS,
+        guidance_scale=2.0,
+        perform_norm_guidance=True,
+        seed=3,
+        cache=None,
+    )
 
 
 def alone(model, tokens, k, seed, **kw):
     """A single-budget decode the plain way: seeded generator and global RNG."""
     torch.manual_seed(seed)
-    out = model.detokenize([tokens], num_keep_tokens_list=[k], timesteps=STEPS,
-                           generator=torch.Generator().manual_seed(seed), **kw)  # fmt: skip
+    out = model.detokenize(
+        [tokens],
+        num_keep_tokens_list=[k],
+        timesteps=STEPS,
+        generator=torch.Generator().manual_seed(seed),
+        **kw,
+    )
     return out[0][0].clamp(-1, 1)
 
 
@@ -84,7 +96,7 @@ def test_table_and_result(model, clip, ladder):
 
 
 def test_metrics_match_compute_metrics(ladder):
-    from videoflextok_core.metrics import compute_metrics
+    from videoflextok_core.media.metrics import compute_metrics
 
     m = compute_metrics(ladder.original, ladder.reconstructions[8])
     row = ladder.row(8)
@@ -129,8 +141,16 @@ def test_ladder_equals_single_budget_decodes(model, ladder):
 
 
 def test_seed_changes_the_noise(model, clip, ladder):
-    other = quality_curve(model, clip, budgets=[4], timesteps=STEPS, guidance_scale=2.0,
-                          perform_norm_guidance=True, seed=4, cache=None)  # fmt: skip
+    other = quality_curve(
+        model,
+        clip,
+        budgets=[4],
+        timesteps=STEPS,
+        guidance_scale=2.0,
+        perform_norm_guidance=True,
+        seed=4,
+        cache=None,
+    )
     assert torch.equal(other.tokens, ladder.tokens)  # tokenized from the posterior mean
     assert (other.reconstructions[4] - ladder.reconstructions[4]).abs().max() > 1e-3
 
@@ -145,8 +165,9 @@ def two_chunks(model):
 
 def test_multi_chunk_one_budget_per_call_equals_single_decodes(model, two_chunks):
     clip, _, singles = two_chunks
-    result = quality_curve(model, clip, budgets=[2, 16], timesteps=STEPS, seed=7, max_batch=1,
-                           cache=None)  # fmt: skip
+    result = quality_curve(
+        model, clip, budgets=[2, 16], timesteps=STEPS, seed=7, max_batch=1, cache=None
+    )
     assert result.batch_size == 1
     for k in (2, 16):
         assert torch.equal(result.reconstructions[k], singles[k]), k
@@ -211,8 +232,15 @@ def test_model_identity(model):
 
 def test_progress_callback(model, clip):
     seen = []
-    quality_curve(model, clip, budgets=[1, 2, 16], timesteps=STEPS, max_batch=2, cache=None,
-                  progress=lambda f, m: seen.append((f, m)))  # fmt: skip
+    quality_curve(
+        model,
+        clip,
+        budgets=[1, 2, 16],
+        timesteps=STEPS,
+        max_batch=2,
+        cache=None,
+        progress=lambda f, m: seen.append((f, m)),
+    )
     fractions = [f for f, _ in seen]
     messages = [m for _, m in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1
@@ -268,14 +296,18 @@ def test_settings_sorted_and_unique():
 
 def test_demo_defaults(model):
     assert curve.demo_defaults(model) == {
-        "timesteps": 25, "guidance_scale": 1.0, "perform_norm_guidance": False,
-    }  # fmt: skip
+        "timesteps": 25,
+        "guidance_scale": 1.0,
+        "perform_norm_guidance": False,
+    }
     raw = model.config.raw_dict
     raw["demo_defaults"] = {"timesteps": 12, "guidance_scale": 3.0}
     config = parse_config(raw)
     assert curve.demo_defaults(config) == {
-        "timesteps": 12, "guidance_scale": 3.0, "perform_norm_guidance": False,
-    }  # fmt: skip
+        "timesteps": 12,
+        "guidance_scale": 3.0,
+        "perform_norm_guidance": False,
+    }
     assert curve.config_hash(config) == curve.config_hash(model.config)  # presets don't count
 
 

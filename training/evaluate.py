@@ -23,11 +23,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from demo.views import grid_budgets  # noqa: E402
+from synthetic import make_clip_tensor  # noqa: E402
 from videoflextok_core.curve import demo_defaults, quality_curve  # noqa: E402
+from videoflextok_core.media.video import to_uint8_frames  # noqa: E402
 from videoflextok_core.model import VideoFlexTok  # noqa: E402
-from videoflextok_core.synthetic import make_clip_tensor  # noqa: E402
-from videoflextok_core.video import to_uint8_frames  # noqa: E402
-from videoflextok_core.views import grid_budgets  # noqa: E402
 
 from .config import EVAL_SEED_BASE  # noqa: E402
 
@@ -116,12 +116,19 @@ def main():
     grid_ks = [k for k in grid_budgets(model.n_registers) if k in first.reconstructions]
     frame_grid(clip, first, grid_ks, args.out / "demo_model_grid.png")
     summary = {
-        "model": args.model, "settings": settings, "clips": args.clips, "frames": args.frames,
-        "seeds": [EVAL_SEED_BASE + i for i in range(args.clips)], "table": table,
-        "gain_db": gain, "non_decreasing_within_0.3db": rises,
-        "seconds_one_reconstruction_33_frames": one, "seconds_ladder_33_frames": ladder,
-        "real_clips": real, "grid_rows": ["input"] + [f"k={k}" for k in grid_ks],
-    }  # fmt: skip
+        "model": args.model,
+        "settings": settings,
+        "clips": args.clips,
+        "frames": args.frames,
+        "seeds": [EVAL_SEED_BASE + i for i in range(args.clips)],
+        "table": table,
+        "gain_db": gain,
+        "non_decreasing_within_0.3db": rises,
+        "seconds_one_reconstruction_33_frames": one,
+        "seconds_ladder_33_frames": ladder,
+        "real_clips": real,
+        "grid_rows": ["input"] + [f"k={k}" for k in grid_ks],
+    }
     (args.out / "demo_model_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 

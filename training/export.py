@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from videoflextok_core.checkpoint import save_pretrained
-from videoflextok_core.config import parse_config
 from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model.checkpoint import save_pretrained
+from videoflextok_core.model.config import parse_config
 
 from .config import DemoConfig, hub_config
 from .train_resampler import read_metadata
@@ -27,8 +27,11 @@ from .train_vae import load_decoder_finetune
 def export(work: Path, out: Path, guidance: float = 1.0, steps: int = 16) -> int:
     """Returns the resampler step of the exported weights."""
     c = DemoConfig()
-    defaults = {"timesteps": steps, "guidance_scale": guidance,
-                "perform_norm_guidance": guidance != 1.0}  # fmt: skip
+    defaults = {
+        "timesteps": steps,
+        "guidance_scale": guidance,
+        "perform_norm_guidance": guidance != 1.0,
+    }
     config = parse_config(hub_config(c, defaults))
     model = VideoFlexTok(config)
     model.vae.load_state_dict(load_file(work / "vae.safetensors"))
@@ -47,7 +50,7 @@ def export(work: Path, out: Path, guidance: float = 1.0, steps: int = 16) -> int
             {"exported_from": str(work), "resampler_step": step, "note": "intermediate export"},
             indent=2,
         )
-        + "\n"  # fmt: skip
+        + "\n"
     )
     return step
 

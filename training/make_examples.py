@@ -10,8 +10,8 @@ use them too; the 64x64 demo model reads them downscaled, like any other video.
 import argparse
 from pathlib import Path
 
-from videoflextok_core.synthetic import make_clip, sample_scene
-from videoflextok_core.video import write_video
+from synthetic import make_clip, sample_scene
+from videoflextok_core.media.video import write_video
 
 from .config import EVAL_SEED_BASE
 

@@ -31,10 +31,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from videoflextok_core.checkpoint import save_pretrained
-from videoflextok_core.config import parse_config
+from synthetic import make_batch
 from videoflextok_core.model import VideoFlexTok
-from videoflextok_core.synthetic import make_batch
+from videoflextok_core.model.checkpoint import save_pretrained
+from videoflextok_core.model.config import parse_config
 
 from .config import EVAL_SEED_BASE, GPU_PROFILE, QUICK, DemoConfig, hub_config
 from .train_resampler import encode_dataset, load_resampler, save_resampler, train_resampler
@@ -61,8 +61,14 @@ class Logger:
         self.records.append(record)
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
-        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                       for k, v in record.items() if k != "time"), flush=True)  # fmt: skip
+        print(
+            " ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in record.items()
+                if k != "time"
+            ),
+            flush=True,
+        )
 
 
 @torch.inference_mode()
@@ -74,10 +80,13 @@ def eval_psnr(model: VideoFlexTok, seeds, budgets, guidance: float, steps: int, 
     out = {}
     for k in budgets:
         recon = model.detokenize(
-            tokens, num_keep_tokens_list=[k] * len(tokens), timesteps=steps,
-            guidance_scale=guidance, perform_norm_guidance=guidance != 1.0,
+            tokens,
+            num_keep_tokens_list=[k] * len(tokens),
+            timesteps=steps,
+            guidance_scale=guidance,
+            perform_norm_guidance=guidance != 1.0,
             generator=torch.Generator(model.device).manual_seed(0),
-        )  # fmt: skip
+        )
         recon = torch.cat(recon).clamp(-1, 1)
         mse = ((recon - video) / 2).pow(2).mean(dim=(1, 2, 3, 4))
         out[k] = float((-10 * torch.log10(mse)).mean())
@@ -153,16 +162,22 @@ def main():
         save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, str(vae_path))
     model.eval()
     held_out = range(EVAL_SEED_BASE, EVAL_SEED_BASE + c.eval_clips)
-    log(stage="vae_done", vae_psnr_heldout=vae_psnr(model.vae, c, held_out),
-        minutes=(time.time() - started) / 60)  # fmt: skip
+    log(
+        stage="vae_done",
+        vae_psnr_heldout=vae_psnr(model.vae, c, held_out),
+        minutes=(time.time() - started) / 60,
+    )
     assert vae_spec(c) == model.vae.spec
     if c.dec_finetune_steps > 0:  # 1b. decoder fine-tune (encoder frozen: latents unchanged)
         if not load_decoder_finetune(model.vae, work):
             finetune_decoder(model.vae, c, log)
             state = model.vae.decoder.state_dict()
             save_file({k: v.contiguous() for k, v in state.items()}, str(work / DECODER_FILE))
-        log(stage="vae_decoder_done", vae_psnr_heldout=vae_psnr(model.vae, c, held_out),
-            minutes=(time.time() - started) / 60)  # fmt: skip
+        log(
+            stage="vae_decoder_done",
+            vae_psnr_heldout=vae_psnr(model.vae, c, held_out),
+            minutes=(time.time() - started) / 60,
+        )
     if args.stop_after == "vae":
         return
 
@@ -213,8 +228,11 @@ def main():
     curve = eval_psnr(model, held_out, budgets, guidance, DEMO_STEPS, c)
     log(stage="eval", guidance=guidance, curve=curve)
 
-    defaults = {"timesteps": DEMO_STEPS, "guidance_scale": guidance,
-                "perform_norm_guidance": guidance != 1.0}  # fmt: skip
+    defaults = {
+        "timesteps": DEMO_STEPS,
+        "guidance_scale": guidance,
+        "perform_norm_guidance": guidance != 1.0,
+    }
     config = parse_config(hub_config(c, defaults))
     save_pretrained(model, config, args.out)
     minutes = (time.time() - started) / 60
@@ -232,7 +250,7 @@ def main():
             )
             for stage in ("vae", "resampler")
             if any(r.get("stage") == stage for r in log.records)
-        },  # fmt: skip
+        },
         "guidance_scores": scores,
         "heldout_psnr_by_k": curve,
     }

@@ -24,8 +24,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from synthetic import make_clip
 from videoflextok_core.model import VideoFlexTok
-from videoflextok_core.synthetic import make_clip
 
 from .config import RS_SEED_BASE, DemoConfig
 
@@ -81,9 +81,12 @@ class Trainer:
         )
         trainable = [p for p in self.params.values() if p.requires_grad]
         self.opt = torch.optim.AdamW(
-            trainable, lr=c.rs_lr, betas=(0.9, 0.99), weight_decay=c.rs_weight_decay,
+            trainable,
+            lr=c.rs_lr,
+            betas=(0.9, 0.99),
+            weight_decay=c.rs_weight_decay,
             fused=cuda or None,
-        )  # fmt: skip
+        )
         self.ema = {k: p.detach().clone() for k, p in self.params.items()}
         self.step = 0
         self.gen = torch.Generator(self.device).manual_seed(c.seed + 10)
@@ -237,8 +240,13 @@ def train_resampler(
             probe = None
         if trainer.step % 50 == 0 or trainer.step == trainer.total_steps:
             loss = float(torch.stack(losses).mean())
-            log(stage="resampler", step=trainer.step, loss=loss, lr=trainer.lr(),
-                seconds=time.time() - t0)  # fmt: skip
+            log(
+                stage="resampler",
+                step=trainer.step,
+                loss=loss,
+                lr=trainer.lr(),
+                seconds=time.time() - t0,
+            )
             losses = []
         if trainer.step % save_every == 0 and trainer.step < trainer.total_steps:
             trainer.save(state)

@@ -13,8 +13,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from videoflextok_core.synthetic import make_batch
-from videoflextok_core.vidtok import ResBlock1d, VidTok, VidTokSpec
+from synthetic import make_batch
+from videoflextok_core.model.vidtok import ResBlock1d, VidTok, VidTokSpec
 
 from .config import DEC_SEED_BASE, VAE_SEED_BASE, DemoConfig
 
@@ -64,9 +64,11 @@ def _load_state(path, vae, opt, gens) -> int:
     vae.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("param.")})
     for k, p in vae.named_parameters():
         if f"opt.{k}.exp_avg" in tensors:
-            opt.state[p] = {"step": torch.tensor(float(step)),
-                            "exp_avg": tensors[f"opt.{k}.exp_avg"],
-                            "exp_avg_sq": tensors[f"opt.{k}.exp_avg_sq"]}  # fmt: skip
+            opt.state[p] = {
+                "step": torch.tensor(float(step)),
+                "exp_avg": tensors[f"opt.{k}.exp_avg"],
+                "exp_avg_sq": tensors[f"opt.{k}.exp_avg_sq"],
+            }
     for i, g in enumerate(gens):
         g.set_state(tensors[f"gen.{i}"])
     return step
@@ -111,8 +113,15 @@ def train_vae(c: DemoConfig, log, work=None, save_every: int = 200) -> VidTok:
         opt.step()
         if step % 50 == 0 or step == total - 1:
             psnr = -10 * math.log10(max(1e-10, ((l1.item()) ** 2)))  # rough, from L1
-            log(stage="vae", step=step, loss=loss.item(), l1=l1.item(), kl=kl.item(),
-                psnr_from_l1=psnr, seconds=time.time() - t0)  # fmt: skip
+            log(
+                stage="vae",
+                step=step,
+                loss=loss.item(),
+                l1=l1.item(),
+                kl=kl.item(),
+                psnr_from_l1=psnr,
+                seconds=time.time() - t0,
+            )
         if state is not None and (step + 1) % save_every == 0:
             _save_state(state, vae, opt, step + 1, (gen, crop_gen))
     return vae.eval()
@@ -158,8 +167,13 @@ def finetune_decoder(vae: VidTok, c: DemoConfig, log) -> VidTok:
         torch.nn.utils.clip_grad_norm_(params, c.grad_clip)
         opt.step()
         if step % 50 == 0 or step == total - 1:
-            log(stage="vae_decoder", step=step, loss=loss.item(), l1=l1.item(),
-                seconds=time.time() - t0)  # fmt: skip
+            log(
+                stage="vae_decoder",
+                step=step,
+                loss=loss.item(),
+                l1=l1.item(),
+                seconds=time.time() - t0,
+            )
     for p in params:
         p.requires_grad_(False)
     return vae.eval()

@@ -12,11 +12,11 @@ them decodes, through a rectified-flow decoder, into a plausible video.
                                perform_norm_guidance=True)
 """
 
-from .checkpoint import CheckpointError
-from .config import UnsupportedConfigError
-from .metrics import Metrics, compute_metrics, psnr, ssim
+from .media.metrics import Metrics, compute_metrics, psnr, ssim
+from .media.video import VideoInfo, VideoReadError, probe_video, read_video, write_video
 from .model import VideoFlexTok
-from .video import VideoInfo, VideoReadError, probe_video, read_video, write_video
+from .model.checkpoint import CheckpointError
+from .model.config import UnsupportedConfigError
 
 __all__ = [
     "CheckpointError",

@@ -18,7 +18,8 @@ from .tokenfile import TOKENS_KIND, VERSION, read_tokens, save_tokens, token_met
 
 __all__ = ["TOKENS_KIND", "VERSION", "main"]  # TOKENS_KIND: the tokens file format, re-exported
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "demo-model"
+from .paths import DEMO_MODEL as DEFAULT_MODEL
+
 EXIT_ERROR = 2
 
 EPILOG = """\
@@ -81,15 +82,15 @@ def model_ref(args) -> str:
 
 def load_config(ref: str):
     """The model's config without its weights (fast: bad refs fail before any loading)."""
-    from .checkpoint import resolve
-    from .config import parse_config
+    from .model.checkpoint import resolve
+    from .model.config import parse_config
 
     return parse_config(resolve(ref)[0])
 
 
 def load_model(ref: str, device: str | None):
+    from .device import check_device
     from .model import VideoFlexTok
-    from .startup import check_device
 
     if device is not None:
         check_device(device)  # ValueError: `main` prints it as an "error:" line
@@ -101,8 +102,11 @@ def sampler_settings(args, model) -> dict:
     from .curve import demo_defaults
 
     d = demo_defaults(model)
-    for key, flag in (("timesteps", "steps"), ("guidance_scale", "guidance"),
-                      ("perform_norm_guidance", "apg")):  # fmt: skip
+    for key, flag in (
+        ("timesteps", "steps"),
+        ("guidance_scale", "guidance"),
+        ("perform_norm_guidance", "apg"),
+    ):
         if getattr(args, flag) is not None:
             d[key] = getattr(args, flag)
     return d
@@ -111,9 +115,14 @@ def sampler_settings(args, model) -> dict:
 def check_same_model(meta: dict, path: str, ref: str, key: str, ours: str, what: str) -> None:
     """`tokenfile.check_same_model` worded for the command line."""
     tokenfile.check_same_model(
-        meta, Path(path).name, key, ours, what, f"--model {ref}",
+        meta,
+        Path(path).name,
+        key,
+        ours,
+        what,
+        f"--model {ref}",
         "Decode with the model that made the tokens, or pass --force to try anyway",
-    )  # fmt: skip
+    )
 
 
 def _frames_of(video, fps: float) -> str:
@@ -147,22 +156,27 @@ def cmd_tokenize(args) -> None:
 
 
 def cmd_detokenize(args) -> None:
-    from .compose import comparison
     from .curve import config_hash, decode_tokens, load_clip, model_fps, weights_fingerprint
-    from .video import write_video
+    from .media.compose import comparison
+    from .media.video import write_video
 
     tokens, meta = read_tokens(args.tokens)
     ref = model_ref(args)
     config = load_config(ref)
     if not args.force:
-        check_same_model(meta, args.tokens, ref, "model_config_hash", config_hash(config),
-                         "config")  # fmt: skip
+        check_same_model(meta, args.tokens, ref, "model_config_hash", config_hash(config), "config")
     if args.side_by_side and not Path(args.side_by_side).is_file():
         raise CliError(f"{args.side_by_side}: no such video file")
     model = load_model(ref, args.device)
     if not args.force:
-        check_same_model(meta, args.tokens, ref, "model_weights_fingerprint",
-                         weights_fingerprint(model), "weights")  # fmt: skip
+        check_same_model(
+            meta,
+            args.tokens,
+            ref,
+            "model_weights_fingerprint",
+            weights_fingerprint(model),
+            "weights",
+        )
     N = model.n_registers
     k = min(tokens.shape[2], N) if args.k is None else args.k
     if not 1 <= k <= min(N, tokens.shape[2]):
@@ -173,10 +187,15 @@ def cmd_detokenize(args) -> None:
     s = sampler_settings(args, model)
     bar = TextProgress()
     recon = decode_tokens(
-        model, tokens.to(model.device), [k], s["timesteps"], s["guidance_scale"],
-        s["perform_norm_guidance"], args.seed,
+        model,
+        tokens.to(model.device),
+        [k],
+        s["timesteps"],
+        s["guidance_scale"],
+        s["perform_norm_guidance"],
+        args.seed,
         lambda done, total: bar(done / total, f"decoding k={k} (step {done}/{total})"),
-    )[0]  # fmt: skip
+    )[0]
     fps = float(meta.get("fps", model_fps(config)))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -184,8 +203,10 @@ def cmd_detokenize(args) -> None:
     total = k * tokens.shape[1]
     g = s["guidance_scale"]
     guidance = "off" if g == 1 else f"{g:g}" + (" (APG)" if s["perform_norm_guidance"] else "")
-    print(f"{out}: {_frames_of(recon, fps)}, k={k} ({total} tokens), {s['timesteps']} steps, "
-          f"guidance {guidance}, seed {args.seed}")  # fmt: skip
+    print(
+        f"{out}: {_frames_of(recon, fps)}, k={k} ({total} tokens), {s['timesteps']} steps, "
+        f"guidance {guidance}, seed {args.seed}"
+    )
     if args.side_by_side:
         start = float(meta.get("start", 0.0))
         frames = int(meta.get("frames", recon.shape[1]))
@@ -210,9 +231,9 @@ def parse_budgets(text: str | None) -> list[int] | None:
 
 
 def cmd_curve(args) -> None:
-    from .compose import budget_grid, comparison
     from .curve import load_clip, quality_curve
-    from .video import write_video
+    from .media.compose import budget_grid, comparison
+    from .media.video import write_video
 
     budgets = parse_budgets(args.budgets)
     ref = model_ref(args)
@@ -221,16 +242,27 @@ def cmd_curve(args) -> None:
     model = load_model(ref, args.device)
     s = sampler_settings(args, model)
     result = quality_curve(
-        model, video, budgets, s["timesteps"], s["guidance_scale"], s["perform_norm_guidance"],
-        args.seed, args.max_batch, TextProgress(), cache=None,
-    )  # fmt: skip
+        model,
+        video,
+        budgets,
+        s["timesteps"],
+        s["guidance_scale"],
+        s["perform_norm_guidance"],
+        args.seed,
+        args.max_batch,
+        TextProgress(),
+        cache=None,
+    )
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fps, k = info.target_fps, result.budgets[-1]
     result.figure(selected_k=k).write_html(out / "curve.html", include_plotlyjs=True)
     (out / "curve.csv").write_text(result.to_csv())
-    save_tokens(out / "tokens.safetensors", result.tokens,
-                token_metadata(model, ref, info, video.shape[1], result.tokens))  # fmt: skip
+    save_tokens(
+        out / "tokens.safetensors",
+        result.tokens,
+        token_metadata(model, ref, info, video.shape[1], result.tokens),
+    )
     write_video(budget_grid(result.reconstructions, result.original), out / "budget_grid.mp4", fps)
     recon = result.reconstructions[k]
     caption = f"k={k} · {result.row(k).total_tokens} tokens"
@@ -238,8 +270,10 @@ def cmd_curve(args) -> None:
     print(f"{_frames_of(video, fps)}, tokenized in {result.tokenize_seconds:.2f} s")
     print(f"{'k':>5} {'tokens':>8} {'bytes':>9} {'PSNR':>7} {'SSIM':>7} {'s':>7}")
     for r in result.rows:
-        print(f"{r.k:5d} {r.total_tokens:8d} {r.bytes:9.0f} {r.psnr:7.2f} {r.ssim:7.4f} "
-              f"{r.seconds:7.2f}")  # fmt: skip
+        print(
+            f"{r.k:5d} {r.total_tokens:8d} {r.bytes:9.0f} {r.psnr:7.2f} {r.ssim:7.4f} "
+            f"{r.seconds:7.2f}"
+        )
     print(f"wrote {out}/: curve.html curve.csv tokens.safetensors budget_grid.mp4 side_by_side.mp4")
 
 
@@ -249,8 +283,10 @@ def cmd_curve(args) -> None:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="checkpoint dir, .safetensors or Hub id "
-                   "(default: assets/demo-model if present)")  # fmt: skip
+    p.add_argument(
+        "--model",
+        help="checkpoint dir, .safetensors or Hub id (default: assets/demo-model if present)",
+    )
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: cuda if available)")
 
 
@@ -258,21 +294,30 @@ def _add_video(p: argparse.ArgumentParser, max_frames: int) -> None:
     p.add_argument("video", help="input video (any format FFmpeg reads)")
     p.add_argument("--fps", type=float, help="frame rate to sample at (default: the model's, 8)")
     p.add_argument("--start", type=float, default=0.0, help="start time in seconds (default 0)")
-    p.add_argument("--max-frames", type=int, default=max_frames,
-                   help=f"frame cap, rounded down to 1 + 16K (default {max_frames})")  # fmt: skip
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        default=max_frames,
+        help=f"frame cap, rounded down to 1 + 16K (default {max_frames})",
+    )
 
 
 def _add_sampler(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="Euler steps (default: demo defaults, else 25)")
-    p.add_argument("--guidance", type=float, help="guidance scale, 1 = off (default: demo "
-                   "defaults, else 1.0)")  # fmt: skip
-    p.add_argument("--apg", action=argparse.BooleanOptionalAction, default=None,
-                   help="adaptive projected guidance instead of plain CFG")  # fmt: skip
+    p.add_argument(
+        "--guidance", type=float, help="guidance scale, 1 = off (default: demo defaults, else 1.0)"
+    )
+    p.add_argument(
+        "--apg",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="adaptive projected guidance instead of plain CFG",
+    )
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .video import DEFAULT_MAX_FRAMES
+    from .media.video import DEFAULT_MAX_FRAMES
 
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
@@ -285,40 +330,60 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("tokenize", help="video -> tokens (.safetensors)", epilog=EPILOG,
-                       formatter_class=fmt,
-                       description="Tokenize a video (VAE posterior mean: deterministic) into "
-                       "int64 tokens [1, t, N] saved with their provenance.")  # fmt: skip
+    p = sub.add_parser(
+        "tokenize",
+        help="video -> tokens (.safetensors)",
+        epilog=EPILOG,
+        formatter_class=fmt,
+        description="Tokenize a video (VAE posterior mean: deterministic) into "
+        "int64 tokens [1, t, N] saved with their provenance.",
+    )
     _add_video(p, DEFAULT_MAX_FRAMES)
     p.add_argument("--out", required=True, help="output .safetensors")
     _add_common(p)
     p.set_defaults(func=cmd_tokenize)
 
-    p = sub.add_parser("detokenize", help="tokens -> reconstruction (.mp4)", epilog=EPILOG,
-                       formatter_class=fmt,
-                       description="Decode the first k tokens of every latent frame into an "
-                       "mp4; refuses tokens made by a different model.")  # fmt: skip
+    p = sub.add_parser(
+        "detokenize",
+        help="tokens -> reconstruction (.mp4)",
+        epilog=EPILOG,
+        formatter_class=fmt,
+        description="Decode the first k tokens of every latent frame into an "
+        "mp4; refuses tokens made by a different model.",
+    )
     p.add_argument("tokens", help="tokens .safetensors written by `tokenize`")
     p.add_argument("--out", required=True, help="output .mp4")
     p.add_argument("--k", type=int, help="tokens per latent frame to decode (default: all)")
     _add_sampler(p)
-    p.add_argument("--side-by-side", metavar="VIDEO", help="the tokenized video: also write "
-                   "OUT_side_by_side.mp4 (original | reconstruction | error)")  # fmt: skip
-    p.add_argument("--force", action="store_true", help="decode even if the tokens were made "
-                   "by a different model")  # fmt: skip
+    p.add_argument(
+        "--side-by-side",
+        metavar="VIDEO",
+        help="the tokenized video: also write "
+        "OUT_side_by_side.mp4 (original | reconstruction | error)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="decode even if the tokens were made by a different model",
+    )
     _add_common(p)
     p.set_defaults(func=cmd_detokenize)
 
-    p = sub.add_parser("curve", help="quality (PSNR, SSIM) against the token budget k",
-                       epilog=EPILOG, formatter_class=fmt,
-                       description="Tokenize once, decode at each budget k and write curve.html, "
-                       "curve.csv, tokens.safetensors, budget_grid.mp4 and side_by_side.mp4 "
-                       "(at the largest k) to --out-dir.")  # fmt: skip
+    p = sub.add_parser(
+        "curve",
+        help="quality (PSNR, SSIM) against the token budget k",
+        epilog=EPILOG,
+        formatter_class=fmt,
+        description="Tokenize once, decode at each budget k and write curve.html, "
+        "curve.csv, tokens.safetensors, budget_grid.mp4 and side_by_side.mp4 "
+        "(at the largest k) to --out-dir.",
+    )
     _add_video(p, 33)
     p.add_argument("--out-dir", required=True, help="output directory")
     p.add_argument("--budgets", help="comma-separated k values (default 1,2,4,...,N)")
-    p.add_argument("--max-batch", type=int, help="budgets decoded per call (default: from the "
-                   "free memory)")  # fmt: skip
+    p.add_argument(
+        "--max-batch", type=int, help="budgets decoded per call (default: from the free memory)"
+    )
     _add_sampler(p)
     _add_common(p)
     p.set_defaults(func=cmd_curve)

@@ -42,11 +42,11 @@ import torch
 from torch import Tensor
 
 from .cache import LRU, tensor_bytes
-from .config import ModelConfig
 from .figures import curve_figure
-from .metrics import compute_metrics
+from .media.metrics import compute_metrics
+from .media.video import DEFAULT_MAX_FRAMES, VideoInfo, read_video
 from .model import VideoFlexTok
-from .video import DEFAULT_MAX_FRAMES, VideoInfo, read_video
+from .model.config import ModelConfig
 
 Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
 
@@ -361,9 +361,17 @@ class CurveResult:
         writer.writerow(CSV_COLUMNS)
         for r in self.rows:
             writer.writerow(
-                [r.k, r.tokens_per_timestep, r.total_tokens, f"{r.bytes:.1f}", f"{r.psnr:.4f}",
-                 f"{r.psnr_pooled:.4f}", f"{r.ssim:.5f}", f"{r.seconds:.3f}"]
-            )  # fmt: skip
+                [
+                    r.k,
+                    r.tokens_per_timestep,
+                    r.total_tokens,
+                    f"{r.bytes:.1f}",
+                    f"{r.psnr:.4f}",
+                    f"{r.psnr_pooled:.4f}",
+                    f"{r.ssim:.5f}",
+                    f"{r.seconds:.3f}",
+                ]
+            )
         return buf.getvalue()
 
     def figure(self, selected_k: int | None = None):
@@ -389,8 +397,9 @@ class CurveCache:
         self, max_entries: int = 8, max_bytes: int = 2 * 2**30, directory: str | Path | None = None
     ):
         if max_entries < 1 or max_bytes < 1:
-            raise ValueError(f"need max_entries >= 1 and max_bytes >= 1, got {max_entries}, "
-                             f"{max_bytes}")  # fmt: skip
+            raise ValueError(
+                f"need max_entries >= 1 and max_bytes >= 1, got {max_entries}, {max_bytes}"
+            )
         self.directory = None if directory is None else Path(directory)
         self._memory = LRU(max_entries, max_bytes, _result_bytes)
         self._lock = threading.Lock()  # handlers run in threads: one at a time uses the disk copy
@@ -533,10 +542,18 @@ def quality_curve(
         `CurveResult`; the same object's data again (`from_cache=True`) on a repeated call.
     """
     steps = iter_quality_curve(
-        model, clip, budgets=budgets, timesteps=timesteps, guidance_scale=guidance_scale,
-        perform_norm_guidance=perform_norm_guidance, seed=seed, max_batch=max_batch,
-        progress=progress, cache=cache, tokens=tokens,
-    )  # fmt: skip
+        model,
+        clip,
+        budgets=budgets,
+        timesteps=timesteps,
+        guidance_scale=guidance_scale,
+        perform_norm_guidance=perform_norm_guidance,
+        seed=seed,
+        max_batch=max_batch,
+        progress=progress,
+        cache=cache,
+        tokens=tokens,
+    )
     return deque(steps, maxlen=1)[0]  # the last, complete result
 
 
@@ -610,18 +627,32 @@ def iter_quality_curve(
 
         t0 = time.perf_counter()
         videos = decode_tokens(
-            model, tokens.to(model.device), ks, settings.timesteps, settings.guidance_scale,
-            settings.perform_norm_guidance, settings.seed, on_step,
-        )  # fmt: skip
+            model,
+            tokens.to(model.device),
+            ks,
+            settings.timesteps,
+            settings.guidance_scale,
+            settings.perform_norm_guidance,
+            settings.seed,
+            on_step,
+        )
         share = (time.perf_counter() - t0) / len(ks)
         for k, video in zip(ks, videos):
             t0 = time.perf_counter()
             m = compute_metrics(clip, video)
             total = k * t_latent
             rows.append(
-                CurveRow(k, k, total, total * bits / 8, m.psnr_mean, m.psnr_pooled, m.ssim_mean,
-                         share + time.perf_counter() - t0)
-            )  # fmt: skip
+                CurveRow(
+                    k,
+                    k,
+                    total,
+                    total * bits / 8,
+                    m.psnr_mean,
+                    m.psnr_pooled,
+                    m.ssim_mean,
+                    share + time.perf_counter() - t0,
+                )
+            )
             recons[k] = video
         result = CurveResult(
             rows=tuple(rows),

@@ -28,26 +28,45 @@ def curve_figure(result: "CurveResult", selected_k: int | None = None):
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     template = "k=%{x}<br>%{y:.2f} dB<br>%{customdata[0]} tokens, %{customdata[1]:.0f} bytes"
     fig.add_trace(
-        go.Scatter(x=ks, y=[r.psnr for r in rows], name="PSNR", mode="lines+markers",
-                   customdata=hover, hovertemplate=template + "<extra>PSNR</extra>"),
+        go.Scatter(
+            x=ks,
+            y=[r.psnr for r in rows],
+            name="PSNR",
+            mode="lines+markers",
+            customdata=hover,
+            hovertemplate=template + "<extra>PSNR</extra>",
+        ),
         secondary_y=False,
-    )  # fmt: skip
+    )
     template = "k=%{x}<br>SSIM %{y:.4f}<br>%{customdata[0]} tokens, %{customdata[1]:.0f} bytes"
     fig.add_trace(
-        go.Scatter(x=ks, y=[r.ssim for r in rows], name="SSIM", mode="lines+markers",
-                   line={"dash": "dot"}, customdata=hover,
-                   hovertemplate=template + "<extra>SSIM</extra>"),
+        go.Scatter(
+            x=ks,
+            y=[r.ssim for r in rows],
+            name="SSIM",
+            mode="lines+markers",
+            line={"dash": "dot"},
+            customdata=hover,
+            hovertemplate=template + "<extra>SSIM</extra>",
+        ),
         secondary_y=True,
-    )  # fmt: skip
+    )
     if selected_k is not None:
         r = result.row(selected_k)
         marker = {"size": 14, "symbol": "star", "color": "crimson"}
         for y, second in ((r.psnr, False), (r.ssim, True)):
             fig.add_trace(
-                go.Scatter(x=[r.k], y=[y], mode="markers", marker=marker, showlegend=not second,
-                           name=f"selected k={r.k}", hoverinfo="skip"),
+                go.Scatter(
+                    x=[r.k],
+                    y=[y],
+                    mode="markers",
+                    marker=marker,
+                    showlegend=not second,
+                    name=f"selected k={r.k}",
+                    hoverinfo="skip",
+                ),
                 secondary_y=second,
-            )  # fmt: skip
+            )
         fig.add_vline(x=r.k, line={"color": "crimson", "width": 1, "dash": "dash"})
     s = result.settings
     guidance = "off" if s.guidance_scale == 1.0 else f"{s.guidance_scale:g}"
@@ -60,8 +79,12 @@ def curve_figure(result: "CurveResult", selected_k: int | None = None):
         legend={"orientation": "h", "y": -0.2},
         margin={"l": 60, "r": 60, "t": 60, "b": 60},
     )
-    fig.update_xaxes(type="log", tickvals=ks, ticktext=[str(k) for k in ks],
-                     title_text="tokens per timestep k (log2 scale)")  # fmt: skip
+    fig.update_xaxes(
+        type="log",
+        tickvals=ks,
+        ticktext=[str(k) for k in ks],
+        title_text="tokens per timestep k (log2 scale)",
+    )
     fig.update_yaxes(title_text="PSNR (dB)", secondary_y=False)
     fig.update_yaxes(title_text="SSIM", secondary_y=True)
     return fig
@@ -72,8 +95,11 @@ def ladder_figure(result: "CurveResult", k: int | None = None):
     when it is a ladder budget, else a dashed line."""
     fig = result.figure(selected_k=k if k in result.budgets else None)
     ladder = result.settings.budgets  # the whole ladder's axis, so partial curves stay put
-    fig.update_xaxes(range=[math.log10(ladder[0]) - 0.1, math.log10(ladder[-1]) + 0.1],
-                     tickvals=list(ladder), ticktext=[str(b) for b in ladder])  # fmt: skip
+    fig.update_xaxes(
+        range=[math.log10(ladder[0]) - 0.1, math.log10(ladder[-1]) + 0.1],
+        tickvals=list(ladder),
+        ticktext=[str(b) for b in ladder],
+    )
     if k is not None and k not in result.budgets:  # between ladder budgets: a line only
         fig.add_vline(x=k, line={"color": "crimson", "width": 1, "dash": "dash"})
         fig.add_annotation(
@@ -106,8 +132,17 @@ def token_figure(tokens: Tensor, k: int):
         )
     )
     if k < N:
-        fig.add_shape(type="rect", x0=k - 0.5, x1=N - 0.5, y0=-0.5, y1=t - 0.5, line_width=0,
-                      fillcolor="white", opacity=0.75, layer="above")  # fmt: skip
+        fig.add_shape(
+            type="rect",
+            x0=k - 0.5,
+            x1=N - 0.5,
+            y0=-0.5,
+            y1=t - 0.5,
+            line_width=0,
+            fillcolor="white",
+            opacity=0.75,
+            layer="above",
+        )
     fig.add_vline(x=k - 0.5, line={"color": "crimson", "width": 2})
     fig.update_layout(
         title=f"Token ids: {t} timesteps × {N} tokens; the first k={k} are decoded",

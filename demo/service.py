@@ -1,0 +1,626 @@
+"""The demo app's logic without the UI: one clip's tokens, cached decodes, the quality ladder and
+the files the page offers, for one loaded model.
+
+    from demo.service import DemoService
+    service = DemoService.start()                        # model policy: see `startup.load_model`
+    out = service.reconstruct("clip.mp4", k=16)          # defaults for the rest
+    out.side_by_side, out.stats                          # an mp4 path and one line of text
+    for view in service.curve("clip.mp4"):               # partial curves as budgets finish
+        view.figure
+
+`app.py` is a thin Gradio layer over `DemoService`: each handler calls one method here. Every
+method takes the page's raw values (Gradio gives floats for sliders and numbers), checks them and
+raises `ValueError` (or its subclasses `VideoReadError`, `TokenFileError`, `CheckpointError`) with
+a message for a person; anything else is a bug. Which model runs, the page's defaults and the
+ZeroGPU reservations are in `startup.py`; the stats line and what the page gets back in
+`views.py`; the plots in `figures.py`.
+
+Caching: a clip (file content, start, length) is read and tokenized once per model (`clips`, an
+LRU); decodes are kept by (clip, k, steps, guidance, APG, seed) in a bounded LRU (`decodes`) with
+their mp4 files, so going back to a decoded k answers at once. The ladder (`curve`) fills the
+decode cache too: a budget decoded there is the video a single decode gives (same seed, shared
+noise, see `curve.decode_tokens`).
+
+Legend: T frames, H/W pixels, t latent frames (timesteps), N tokens per latent frame, k budget.
+"""
+
+import atexit
+import contextlib
+import functools
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from videoflextok_core.cache import LRU, tensor_bytes
+from videoflextok_core.curve import (
+    CurveCache,
+    CurveResult,
+    CurveSettings,
+    cache_key,
+    clip_hash,
+    config_hash,
+    decode_tokens,
+    default_budgets,
+    iter_quality_curve,
+    load_clip,
+    model_identity,
+    weights_fingerprint,
+)
+from videoflextok_core.figures import ladder_figure
+from videoflextok_core.media.compose import budget_grid, comparison
+from videoflextok_core.media.video import VideoInfo, write_video
+from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.paths import EXAMPLES
+from videoflextok_core.tokenfile import check_same_model, read_tokens, save_tokens, token_metadata
+
+from .startup import (
+    ModelChoice,
+    Sampler,
+    app_defaults,
+    as_float,
+    as_int,
+    display_name,
+    estimate_gpu_seconds,
+    load_model,
+    on_zero_gpu,
+)
+from .views import (
+    CurveView,
+    PageViews,
+    Reconstruction,
+    Stats,
+    grid_budgets,
+    token_stats,
+)
+
+Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
+
+MAX_STEPS = 100
+LADDER_BATCH = {"cuda": 4, "cpu": 1}  # ladder budgets per decode call: partial curves on a CPU
+
+
+# ---------------------------------------------------------------------------------------------
+# Cache entries and keys (the caches: `cache.LRU`)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A clip as the model sees it, tokenized once."""
+
+    key: str  # file content + start + length + model
+    video: Tensor  # (3, T, H, W) float32 CPU in [-1, 1]
+    info: VideoInfo
+    tokens: Tensor  # (1, t, N) int64 CPU
+    tokenize_seconds: float
+    folder: Path  # where this clip's files go
+
+    @functools.cached_property
+    def content_hash(self) -> str:
+        """`curve.clip_hash(video)`, the ladder cache's name for this clip, computed once."""
+        return clip_hash(self.video)
+
+
+@dataclass
+class Decoded:
+    """One decode, kept with the files made from it (written on first use)."""
+
+    video: Tensor  # (3, T, H, W) float32 CPU in [-1, 1]
+    seconds: float
+    folder: Path
+    files: dict  # name -> Path
+
+
+def _file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, read once per (file, size, modification time): every page
+    event names its video again, and a large upload should not be re-read each time."""
+    st = os.stat(path)
+    return _digest_of(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:24]
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
+
+
+# ---------------------------------------------------------------------------------------------
+# The service
+# ---------------------------------------------------------------------------------------------
+
+
+class DemoService:
+    """One loaded model and everything the page does with it (thread-safe; the app's queue runs
+    one heavy event at a time per device)."""
+
+    def __init__(
+        self,
+        model: VideoFlexTok,
+        choice: ModelChoice | None = None,
+        workdir: str | Path | None = None,
+        max_clips: int = 8,
+        max_decodes: int = 64,
+        max_bytes: int = 2**30,
+    ):
+        self.model = model.eval()
+        device = model.device.type
+        self.choice = choice or ModelChoice(
+            "(in memory)", device, "flag", f"Running a model given in code on {device}."
+        )
+        self.defaults = app_defaults(model)
+        self.model_id = model_identity(model)
+        self.config_hash = config_hash(model.config)
+        self.fingerprint = weights_fingerprint(model)
+        if workdir is None:
+            workdir = tempfile.mkdtemp(prefix="videoflextok-demo-")
+            atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # Bounded memory: clips, decodes and curves each hold at most `max_bytes` of tensors
+        # (a ladder's reconstructions are shared with the decode cache, not copied).
+        self.clips = LRU(
+            max_clips,
+            max_bytes,
+            lambda c: tensor_bytes(c.video),
+            lambda c: shutil.rmtree(c.folder, ignore_errors=True),
+        )
+        self.decodes = LRU(
+            max_decodes,
+            max_bytes,
+            lambda d: tensor_bytes(d.video),
+            lambda d: shutil.rmtree(d.folder, ignore_errors=True),
+        )
+        self.curves = CurveCache(max_entries=4, max_bytes=max_bytes)
+        self.ladder_batch = LADDER_BATCH["cuda" if device == "cuda" else "cpu"]
+        self._device = threading.Lock()  # one model call at a time
+        self._writing = threading.Lock()  # one mp4 writer per file (warm-up runs in a thread)
+
+    @contextlib.contextmanager
+    def _on_device(self):
+        """One model call at a time; running out of GPU memory becomes a message, not a crash."""
+        with self._device:
+            try:
+                yield
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                raise ValueError(
+                    "out of GPU memory: try a shorter clip, or wait for other requests to finish"
+                ) from None
+
+    @classmethod
+    def start(cls, ref: str | None = None, device: str | None = None, **kw) -> "DemoService":
+        """Load the model by `load_model`'s policy and wrap it."""
+        model, choice = load_model(ref, device)
+        return cls(model, choice, **kw)
+
+    # -- facts ----------------------------------------------------------------------------------
+
+    def model_info(self) -> str:
+        """Markdown: name, resolution, tokens per frame, chunking, codebook."""
+        m, c = self.model, self.model.chunking
+        H, W = m.resolution
+        levels = "·".join(map(str, m.config.fsq.levels))
+        t = c.tokens_per_chunk
+        run = self.choice.device + (" (bf16 autocast)" if self.choice.device == "cuda" else "")
+        return (
+            f"**{display_name(self.choice.ref)}** on {run}  \n"
+            f"{H}×{W} pixels at {self.defaults.fps:g} fps · **{m.n_registers} tokens per "
+            f"timestep** (registers per latent frame)  \n"
+            f"chunks of {c.chunk} frames overlapping by {c.overlap}, {c.time_factor}× temporal "
+            f"compression: {t} timesteps per chunk  \n"
+            f"codebook {m.codebook_size:,} (FSQ levels {levels}) = "
+            f"{math.log2(m.codebook_size):.2f} bits per token"
+        )
+
+    def length_choices(self) -> list[tuple[str, int]]:
+        """(label, frames) for the clip length control."""
+        fps = self.defaults.fps
+        return [(f"{n} ({n / fps:.1f} s)", n) for n in self.defaults.frame_choices]
+
+    def sampler(self, guidance=None, steps=None, seed=None, apg=None) -> Sampler:
+        """Checked decode settings; None takes the page's default."""
+        d = self.defaults
+        return Sampler(
+            as_int(d.timesteps if steps is None else steps, "denoising steps", 1, MAX_STEPS),
+            as_float(d.guidance_scale if guidance is None else guidance, "guidance scale", 0, 100),
+            bool(d.apg if apg is None else apg),
+            as_int(d.seed if seed is None else seed, "seed", 0, 2**63 - 1),
+        )
+
+    def _check_k(self, k, n: int | None = None) -> int:
+        return as_int(k, "k (tokens per timestep)", 1, n or self.model.n_registers)
+
+    # -- clips ----------------------------------------------------------------------------------
+
+    def _clip_key(self, video, start, frames) -> tuple[Path, float, int, str]:
+        """Checked (path, start, frames) and the clip's cache key (file content, not name)."""
+        if not video:
+            raise ValueError("No video: upload one or pick an example first.")
+        path = Path(video)
+        if not path.is_file():
+            raise ValueError(f"{path.name}: no such file")
+        start = as_float(0.0 if start is None else start, "start time (s)", 0.0)
+        frames = as_int(self.defaults.frames if frames is None else frames, "clip length", 1)
+        if frames not in self.defaults.frame_choices:
+            raise ValueError(
+                f"clip length must be one of {list(self.defaults.frame_choices)} "
+                f"frames, got {frames}"
+            )
+        return path, start, frames, _key(_file_digest(path), start, frames, self.model_id)
+
+    def clip(self, video, start=0.0, frames=None, progress: Progress | None = None) -> Clip:
+        """Read and tokenize a clip, or take it from the cache (same file content, start,
+        length and model)."""
+        path, start, frames, key = self._clip_key(video, start, frames)
+        hit = self.clips.get(key)
+        if hit is not None:
+            return hit
+        report = progress or (lambda f, m: None)
+        report(0.0, "reading the video")
+        video_t, info = load_clip(path, self.model, None, start, frames)
+        report(0.3, "tokenizing")
+        t0 = time.perf_counter()
+        with self._on_device():
+            tokens = self.model.tokenize(video_t[None], sample_posterior=False)[0].cpu()
+        report(1.0, "tokenized")
+        folder = self.workdir / key
+        folder.mkdir(parents=True, exist_ok=True)
+        clip = Clip(key, video_t, info, tokens, time.perf_counter() - t0, folder)
+        self.clips.put(key, clip)
+        return clip
+
+    def tokenize(
+        self, video, start=0.0, frames=None, progress=None, k=None, sampler: Sampler | None = None
+    ) -> tuple[Path, str]:
+        """-> (tokens .safetensors, Markdown about them). The file records the model, the clip
+        and the decode settings (k and `sampler`, default the page's)."""
+        clip = self.clip(video, start, frames, progress)
+        sampler = sampler or self.sampler()
+        k = self.defaults.k if k is None else self._check_k(k)
+        settings = sampler.metadata(k)
+        path = clip.folder / _key(settings) / f"{Path(clip.info.path).stem}.tokens.safetensors"
+        if not path.exists():
+            meta = token_metadata(
+                self.model, self.choice.ref, clip.info, clip.video.shape[1], clip.tokens, settings
+            )
+            save_tokens(path, clip.tokens, meta)
+        return path, self.clip_summary(clip)
+
+    def clip_summary(self, clip: Clip) -> str:
+        _, T, H, W = clip.video.shape
+        t, N = clip.tokens.shape[1:]
+        note = f" ({clip.info.note})" if clip.info.note else ""
+        return (
+            f"{T} frames at {clip.info.target_fps:g} fps from {clip.info.start:g} s, {H}×{W}"
+            f"{note} → **{t} timesteps × {N} tokens** (tokenized in "
+            f"{clip.tokenize_seconds:.2f} s)"
+        )
+
+    # -- decodes --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _decode_key(clip: Clip, k: int, sampler: Sampler) -> str:
+        s = sampler
+        return _key(clip.key, k, s.timesteps, s.guidance_scale, s.apg, s.seed)
+
+    def decode(self, clip: Clip, k, sampler: Sampler, progress=None) -> tuple[Decoded, bool]:
+        """Decode the first k tokens of every timestep; -> (decode, whether it was cached)."""
+        k = self._check_k(k)
+        key = self._decode_key(clip, k, sampler)
+        hit = self.decodes.get(key)
+        if hit is not None:
+            return hit, True
+        video, seconds = self._decode_ids(clip.tokens, k, sampler, progress)
+        decoded = Decoded(video, seconds, clip.folder / key, {})
+        self.decodes.put(key, decoded)
+        return decoded, False
+
+    def _decode_ids(self, tokens: Tensor, k: int, sampler: Sampler, progress=None):
+        """Token ids (1, t, N) decoded at k on the device -> ((3, T, H, W) video, seconds)."""
+        report = progress or (lambda f, m: None)
+
+        def on_step(done: int, total: int) -> None:
+            report(done / total, f"decoding k={k} (step {done}/{total})")
+
+        t0 = time.perf_counter()
+        with self._on_device():
+            video = decode_tokens(
+                self.model,
+                tokens.to(self.model.device),
+                [k],
+                sampler.timesteps,
+                sampler.guidance_scale,
+                sampler.apg,
+                sampler.seed,
+                on_step,
+            )[0]
+        return video, time.perf_counter() - t0
+
+    def reconstruct(
+        self,
+        video,
+        k,
+        guidance=None,
+        steps=None,
+        seed=None,
+        apg=None,
+        start=0.0,
+        frames=None,
+        progress=None,
+    ) -> Reconstruction:
+        """Tokenize (once) and decode at k: side-by-side mp4 original | reconstruction | error,
+        the reconstruction mp4 and the stats line. None takes the page's default."""
+        sampler = self.sampler(guidance, steps, seed, apg)
+        clip = self.clip(video, start, frames, _share(progress, 0.0, 0.1))
+        k = self._check_k(k)
+        decoded, cached = self.decode(clip, k, sampler, _share(progress, 0.1, 0.95))
+        files = self._files(clip, decoded, k)
+        _, T, H, W = clip.video.shape
+        t = clip.tokens.shape[1]
+        stats = token_stats(t, k, self.model.codebook_size, T, H, W, decoded.seconds, cached)
+        return Reconstruction(files["side_by_side"], files["video"], stats, clip.tokens, k)
+
+    def _files(self, clip: Clip, decoded: Decoded, k: int) -> dict:
+        """The decode's mp4s, written on first use (again if the clip's folder was dropped)."""
+        with self._writing:
+            if decoded.files and all(p.exists() for p in decoded.files.values()):
+                return decoded.files
+            folder = decoded.folder
+            folder.mkdir(parents=True, exist_ok=True)
+            fps = clip.info.target_fps
+            total = k * clip.tokens.shape[1]
+            frames = comparison(
+                clip.video, decoded.video, f"reconstruction · k={k} · {total} tokens"
+            )
+            sbs = write_video(frames, folder / f"side_by_side_k{k}.mp4", fps)
+            rec = write_video(decoded.video, folder / f"reconstruction_k{k}.mp4", fps)
+            decoded.files.update(side_by_side=sbs, video=rec)
+            return decoded.files
+
+    # -- the ladder -----------------------------------------------------------------------------
+
+    def ladder_budgets(self) -> tuple[int, ...]:
+        N = self.model.n_registers
+        return tuple(sorted(set(default_budgets(N)) | set(grid_budgets(N))))
+
+    def curve(
+        self,
+        video,
+        guidance=None,
+        steps=None,
+        seed=None,
+        apg=None,
+        start=0.0,
+        frames=None,
+        k=None,
+        progress=None,
+    ) -> Iterator[CurveView]:
+        """Decode the clip at every ladder budget; yields the curve so far after each batch
+        (marking k if decoded), the last one complete with its CSV. Fills the decode cache."""
+        sampler = self.sampler(guidance, steps, seed, apg)
+        k = None if k is None else self._check_k(k)
+        clip = self.clip(video, start, frames, _share(progress, 0.0, 0.05))
+        steps_iter = iter_quality_curve(
+            self.model,
+            clip.video,
+            self.ladder_budgets(),
+            sampler.timesteps,
+            sampler.guidance_scale,
+            sampler.apg,
+            sampler.seed,
+            self.ladder_batch,
+            _share(progress, 0.05, 1.0),
+            self.curves,
+            clip.tokens,
+        )
+        while True:
+            with self._on_device():  # per batch: not held while the caller has a partial curve
+                result = next(steps_iter, None)
+            if result is None:
+                return
+            self._remember_ladder(clip, result, sampler)
+            yield self._curve_view(clip, result, k)
+
+    def _remember_ladder(self, clip: Clip, result: CurveResult, sampler: Sampler) -> None:
+        for row in result.rows:
+            key = self._decode_key(clip, row.k, sampler)
+            if key not in self.decodes:
+                video = result.reconstructions[row.k]
+                self.decodes.put(key, Decoded(video, row.seconds, clip.folder / key, {}))
+
+    def _curve_view(self, clip: Clip, result: CurveResult, k: int | None) -> CurveView:
+        fig = ladder_figure(result, k)
+        csv = None
+        if result.complete:
+            csv = clip.folder / f"curve_{_key(repr(result.settings))[:12]}.csv"
+            with self._writing:
+                csv.parent.mkdir(parents=True, exist_ok=True)
+                if not csv.exists():
+                    csv.write_text(result.to_csv())
+        return CurveView(fig, csv, result, clip.folder, clip.info.target_fps)
+
+    def finished_curve(
+        self, video, guidance=None, steps=None, seed=None, apg=None, start=0.0, frames=None, k=None
+    ) -> CurveView | None:
+        """The complete ladder for these settings if it has run, else None (never decodes or
+        reads a video; None for inputs that are not valid either)."""
+        try:
+            sampler = self.sampler(guidance, steps, seed, apg)
+            k = None if k is None else self._check_k(k)
+            clip = self.clips.get(self._clip_key(video, start, frames)[3])
+        except (ValueError, TypeError, OSError):
+            return None
+        if clip is None:
+            return None
+        settings = CurveSettings.make(
+            self.model.n_registers,
+            self.ladder_budgets(),
+            sampler.timesteps,
+            sampler.guidance_scale,
+            sampler.apg,
+            sampler.seed,
+        )
+        hit = self.curves.get(cache_key(clip.content_hash, self.model_id, settings))
+        return None if hit is None else self._curve_view(clip, hit, k)
+
+    def grid(self, view: CurveView) -> Path:
+        """The budget grid mp4 (original, then k = 1, 4, 16, 64, N) of a complete ladder."""
+        r = view.result
+        if not r.complete:
+            raise ValueError("the quality ladder has not finished yet")
+        path = view.folder / f"grid_{_key(repr(r.settings))[:12]}.mp4"
+        with self._writing:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                ks = [k for k in grid_budgets(self.model.n_registers) if k in r.reconstructions]
+                frames = budget_grid({k: r.reconstructions[k] for k in ks}, r.original, ncols=3)
+                write_video(frames, path, view.fps)
+        return path
+
+    def grid_for(
+        self, video, guidance=None, steps=None, seed=None, apg=None, start=0.0, frames=None
+    ) -> Path | None:
+        """The budget grid mp4 of the finished ladder for these settings, else None."""
+        view = self.finished_curve(video, guidance, steps, seed, apg, start, frames)
+        return None if view is None else self.grid(view)
+
+    def views(
+        self, video, k, guidance=None, steps=None, seed=None, apg=None, start=0.0, frames=None
+    ) -> PageViews:
+        """Token view, downloads and curve marker for a reconstruction (decodes only if it is
+        not cached, e.g. evicted)."""
+        r = self.reconstruct(video, k, guidance, steps, seed, apg, start, frames)
+        sampler = self.sampler(guidance, steps, seed, apg)
+        tokens, _ = self.tokenize(video, start, frames, k=r.k, sampler=sampler)
+        curve = self.finished_curve(video, guidance, steps, seed, apg, start, frames, r.k)
+        return PageViews(r.tokens, r.k, (tokens, r.video), curve)
+
+    # -- start-up and ZeroGPU -------------------------------------------------------------------
+
+    def examples_cache(self) -> Path:
+        """Where Gradio keeps the example outputs: per model and defaults, so a new model never
+        shows another model's cached reconstructions."""
+        return Path(".gradio") / "cached_examples" / _key(self.model_id, repr(self.defaults))
+
+    def can_warm_up(self) -> bool:
+        """Warming up in a thread needs the model outside a ZeroGPU task."""
+        return not on_zero_gpu()
+
+    def warm_up(self, examples: str | Path = EXAMPLES) -> int:
+        """Tokenize and decode every example clip at the page's defaults (fills the caches, so
+        clicking an example answers at once). Returns the number of clips done."""
+        d, done = self.defaults, 0
+        for path in sorted(Path(examples).glob("*.mp4")):
+            try:
+                self.reconstruct(path, d.k)
+                done += 1
+            except ValueError:
+                continue  # a broken example shows its message when clicked
+        return done
+
+    def gpu_seconds(self, frames=None, steps=None, guidance=None, budgets: int = 1) -> int:
+        """`estimate_gpu_seconds` for page values, which may be missing or bad (then the
+        defaults: the ZeroGPU reservation must never fail)."""
+        d = self.defaults
+        try:
+            frames = as_int(d.frames if frames is None else frames, "frames", 1)
+            steps = as_int(d.timesteps if steps is None else steps, "steps", 1, MAX_STEPS)
+            guidance = as_float(d.guidance_scale if guidance is None else guidance, "guidance")
+        except ValueError:
+            frames, steps, guidance = d.frames, d.timesteps, d.guidance_scale
+        c = self.model.chunking
+        return estimate_gpu_seconds(frames, steps, guidance, budgets, c.chunk, c.overlap)
+
+    def tokenize_seconds(self, video=None, start=None, frames=None, *args, **kwargs) -> int:
+        """ZeroGPU duration of a tokenize handler (same arguments): the VAE and encoder only."""
+        return self.gpu_seconds(frames, 1, 1.0)
+
+    def decode_seconds(
+        self,
+        video=None,
+        k=None,
+        guidance=None,
+        steps=None,
+        seed=None,
+        apg=None,
+        start=None,
+        frames=None,
+        *args,
+        **kwargs,
+    ) -> int:
+        """ZeroGPU duration of a reconstruct handler (same arguments)."""
+        return self.gpu_seconds(frames, steps, guidance)
+
+    def ladder_seconds(
+        self,
+        video=None,
+        guidance=None,
+        steps=None,
+        seed=None,
+        apg=None,
+        start=None,
+        frames=None,
+        *args,
+        **kwargs,
+    ) -> int:
+        """ZeroGPU duration of a ladder handler (same arguments)."""
+        return self.gpu_seconds(frames, steps, guidance, len(self.ladder_budgets()))
+
+    def file_seconds(
+        self, tokens_file=None, k=None, guidance=None, steps=None, *args, **kwargs
+    ) -> int:
+        """ZeroGPU duration of a tokens-file decode (same arguments): the longest clip."""
+        return self.gpu_seconds(self.defaults.frame_choices[-1], steps, guidance)
+
+    # -- tokens files ---------------------------------------------------------------------------
+
+    def decode_file(
+        self, tokens_file, k, guidance=None, steps=None, seed=None, apg=None, progress=None
+    ) -> tuple[Path, Stats]:
+        """Decode a tokens file made by the app or the CLI; refuses one from another model.
+        -> (reconstruction mp4, stats)."""
+        if not tokens_file:
+            raise ValueError("No tokens file: upload a .safetensors made by the app or the CLI.")
+        tokens, meta = read_tokens(tokens_file)
+        name = Path(tokens_file).name
+        here = f"this app's model ({display_name(self.choice.ref)})"
+        advice = "Decode it with the model that made it: python -m videoflextok_core detokenize."
+        check_same_model(meta, name, "model_config_hash", self.config_hash, "config", here, advice)
+        check_same_model(
+            meta, name, "model_weights_fingerprint", self.fingerprint, "weights", here, advice
+        )
+        t, n = tokens.shape[1:]  # ids and lengths are checked by detokenize (ValueError)
+        k = min(self._check_k(k), n)
+        sampler = self.sampler(guidance, steps, seed, apg)
+        video, seconds = self._decode_ids(tokens, k, sampler, progress)
+        fps = float(meta.get("fps", self.defaults.fps))
+        folder = self.workdir / "decoded" / _key(_file_digest(tokens_file), k, repr(sampler))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = write_video(video, folder / f"{Path(name).stem.split('.')[0]}_k{k}.mp4", fps)
+        _, T, H, W = video.shape
+        return path, token_stats(t, k, self.model.codebook_size, T, H, W, seconds)
+
+
+def _share(progress: Progress | None, lo: float, hi: float) -> Progress | None:
+    """A progress callback mapping [0, 1] into [lo, hi] of `progress`."""
+    if progress is None:
+        return None
+    return lambda f, m: progress(lo + (hi - lo) * f, m)
+
+
+__all__ = ["DemoService"]

@@ -1,0 +1,260 @@
+"""What the demo app runs with: which model (and why), on which device, the page's defaults and
+the checks of the values it sends back, and how long a ZeroGPU Space reserves a GPU per handler.
+
+    from demo.startup import app_defaults, load_model
+    model, choice = load_model()              # --model / $VIDEOFLEXTOK_MODEL / GPU / CPU policy
+    choice.notice                             # one Markdown paragraph for the top of the page
+    app_defaults(model).k                     # the k the page starts with
+    as_int(4.0, "k", 1, 16)                   # 4: Gradio sends floats; bad values: ValueError
+
+`demo.DemoService` wraps the loaded model; `app.py` wraps handlers with `gpu_task`.
+"""
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from videoflextok_core.curve import demo_defaults, model_fps
+from videoflextok_core.device import check_device, default_device
+from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model.checkpoint import CheckpointError
+from videoflextok_core.paths import DEMO_MODEL
+
+HUB_MODEL = "EPFL-VILAB/videoflextok_d18_d28"  # the default on a GPU
+MODEL_ENV = "VIDEOFLEXTOK_MODEL"
+RELEASED_GUIDANCE = 20.0  # released models' guidance (with APG), as in the official notebook
+CUDA_STEPS = 25  # Euler steps on a GPU: near the official 30, about a second per chunk
+MAX_CHUNKS = {"cuda": 8, "cpu": 4}  # longest clip offered: 129 frames on a GPU, 65 on a CPU
+DEFAULT_CHUNKS = {"cuda": 2, "cpu": 1}  # clip length preselected: 33 / 17 frames
+
+
+# ---------------------------------------------------------------------------------------------
+# Which model runs
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What `load_model` loaded and why; `notice` is shown at the top of the page."""
+
+    ref: str  # as loaded: a directory, a .safetensors file or a Hub id
+    device: str  # "cpu", "cuda", ...
+    reason: str  # "flag", "env", "gpu", "cpu" or "fallback"
+    notice: str  # Markdown, one paragraph
+
+
+def display_name(ref: str | Path) -> str:
+    """How the page names a model: "assets/demo-model", a directory's name, or the Hub id."""
+    path = Path(ref)
+    if path.exists():
+        return "assets/demo-model" if path.resolve() == DEMO_MODEL.resolve() else path.name
+    return str(ref)
+
+
+def load_model(
+    ref: str | None = None,
+    device: str | None = None,
+    env: Mapping[str, str] | None = None,
+    hub_ref: str = HUB_MODEL,
+    demo_ref: str | Path = DEMO_MODEL,
+    loader: Callable[[str, str], VideoFlexTok] | None = None,
+) -> tuple[VideoFlexTok, ModelChoice]:
+    """Load the app's model, once, by this policy:
+
+    1. `ref` (--model), else `$VIDEOFLEXTOK_MODEL`: that model, errors are fatal.
+    2. On a GPU: `hub_ref` (bf16 autocast); if it cannot be had (offline, no access: a
+       `CheckpointError`), the embedded demo model, and the notice says why.
+    3. On a CPU: the embedded demo model (the released one needs a GPU to be interactive).
+
+    `loader(ref, device)` loads a checkpoint (default `VideoFlexTok.from_pretrained` after
+    checking that the device works); tests pass their own to run the GPU branch on a CPU.
+
+    Returns:
+        (model in eval mode, `ModelChoice` with the notice for the page).
+    """
+    env = os.environ if env is None else env
+    device = device or default_device()
+    if loader is None:
+        check_device(device)
+    load = loader or (lambda r, d: VideoFlexTok.from_pretrained(r, device=d))
+    on = f"on {device}" + (" with bf16 autocast" if device.startswith("cuda") else "")
+    explicit, reason = (ref, "flag") if ref else (env.get(MODEL_ENV) or None, "env")
+    if explicit:
+        how = "--model" if reason == "flag" else f"${MODEL_ENV}"
+        notice = f"Running **{display_name(explicit)}** {on} (chosen with `{how}`)."
+        return load(explicit, device), ModelChoice(str(explicit), device, reason, notice)
+
+    why, reason = "", "cpu"
+    if device.startswith("cuda"):
+        try:
+            model = load(hub_ref, device)
+            notice = f"Running the released model **{hub_ref}** {on}."
+            return model, ModelChoice(hub_ref, device, "gpu", notice)
+        except CheckpointError as e:
+            why, reason = f"{hub_ref} could not be loaded ({' '.join(str(e).split())})", "fallback"
+    else:
+        why = (
+            f"this machine has no GPU and the released {hub_ref} (256x256) takes minutes per "
+            f"decode on a CPU; `python app.py --model {hub_ref}` runs it anyway"
+        )
+    if not Path(demo_ref).is_dir():
+        raise CheckpointError(
+            f"no model to run: the embedded demo model {demo_ref} is missing. Pass --model (a "
+            f"checkpoint directory, .safetensors file or Hub id) or set {MODEL_ENV}. (The demo "
+            f"model was picked because {why}.)"
+        )
+    model = load(str(demo_ref), device)
+    H, W = model.resolution
+    notice = (
+        f"Running the small embedded **demo model** ({display_name(demo_ref)}, {H}x{W}, "
+        f"{model.n_registers} tokens per latent frame) {on}, because {why}."
+    )
+    return model, ModelChoice(str(demo_ref), device, reason, notice)
+
+
+# ---------------------------------------------------------------------------------------------
+# Defaults and input checks
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What the page starts with."""
+
+    k: int  # tokens per latent frame
+    guidance_scale: float
+    apg: bool  # adaptive projected guidance
+    timesteps: int
+    seed: int
+    frames: int  # clip length
+    frame_choices: tuple[int, ...]  # valid lengths, 1 + 16K
+    fps: float
+
+
+def app_defaults(model: VideoFlexTok, device: str | None = None) -> Defaults:
+    """Sampler settings from the checkpoint's "demo_defaults" when it has them (the demo model);
+    otherwise the released models' guidance 20 with APG. Steps: 25 on a GPU, else the demo
+    defaults' (16 for the demo model). Clip lengths up to 8 chunks on a GPU, 4 on a CPU."""
+    device = (device or model.device.type).split(":")[0]
+    gpu = "cuda" if device == "cuda" else "cpu"
+    d = demo_defaults(model)
+    if "demo_defaults" not in model.config.raw_dict:
+        d["guidance_scale"], d["perform_norm_guidance"] = RELEASED_GUIDANCE, True
+    steps = CUDA_STEPS if gpu == "cuda" else d["timesteps"]
+    c = model.chunking
+    choices = tuple(c.valid_frames(n) for n in range(1, MAX_CHUNKS[gpu] + 1))
+    N = model.n_registers
+    return Defaults(
+        k=max(1, N // 4),
+        guidance_scale=float(d["guidance_scale"]),
+        apg=bool(d["perform_norm_guidance"]),
+        timesteps=int(steps),
+        seed=0,
+        frames=choices[DEFAULT_CHUNKS[gpu] - 1],
+        frame_choices=choices,
+        fps=model_fps(model.config),
+    )
+
+
+def as_int(value, name: str, lo: int, hi: int | None = None) -> int:
+    """A whole number from the page (Gradio sends floats) in lo..hi, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if value != int(value):
+        raise ValueError(f"{name} must be a whole number, got {value:g}")
+    value = int(value)
+    if value < lo or (hi is not None and value > hi):
+        upper = "" if hi is None else f"..{hi}"
+        raise ValueError(f"{name} must be in {lo}{upper}, got {value}")
+    return value
+
+
+def as_float(value, name: str, lo: float = -math.inf, hi: float = math.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value:g}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """Validated decode settings (part of the decode cache key)."""
+
+    timesteps: int
+    guidance_scale: float
+    apg: bool
+    seed: int
+
+    def metadata(self, k: int) -> dict:
+        """The settings a tokens file records, to decode it as the page did."""
+        return {
+            "decode_k": k,
+            "decode_timesteps": self.timesteps,
+            "decode_guidance_scale": self.guidance_scale,
+            "decode_perform_norm_guidance": self.apg,
+            "decode_seed": self.seed,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# ZeroGPU
+# ---------------------------------------------------------------------------------------------
+
+GPU_SECONDS_PER_STEP = 0.12  # one chunk, one budget, one decoder forward of d18_d28 (A10G-ish)
+GPU_SECONDS_VAE = 1.0  # VAE decode (and re-encode) per chunk
+GPU_SECONDS_FIXED = 10.0  # transfer, tokenize, mp4 writing
+GPU_MAX_SECONDS = 300
+
+
+def estimate_gpu_seconds(
+    frames: int,
+    timesteps: int,
+    guidance_scale: float,
+    budgets: int = 1,
+    chunk: int = 17,
+    overlap: int = 1,
+) -> int:
+    """Seconds to reserve on a ZeroGPU Space for decoding `budgets` budgets of a clip of
+    `frames` frames: chunks x (steps x forwards (2 with guidance) x per-step cost + VAE), plus a
+    fixed part, rounded up, capped at `GPU_MAX_SECONDS`."""
+    chunks = max(1, math.ceil((frames - overlap) / (chunk - overlap)))
+    forwards = 1 if guidance_scale == 1 else 2  # cond + uncond in one batched forward
+    per_chunk = budgets * (timesteps * forwards * GPU_SECONDS_PER_STEP + GPU_SECONDS_VAE)
+    return min(GPU_MAX_SECONDS, math.ceil(GPU_SECONDS_FIXED + chunks * per_chunk))
+
+
+def on_zero_gpu() -> bool:
+    """A ZeroGPU Space: the `spaces` package is importable and $SPACES_ZERO_GPU is set."""
+    if not os.environ.get("SPACES_ZERO_GPU"):
+        return False
+    try:
+        import spaces  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def gpu_task(duration: Callable[..., int]):
+    """Decorator: `spaces.GPU(duration=duration)` on a ZeroGPU Space, else nothing."""
+    if not on_zero_gpu():
+        return lambda fn: fn
+    import spaces
+
+    return spaces.GPU(duration=duration)
+
+
+__all__ = [
+    "Defaults",
+    "ModelChoice",
+    "Sampler",
+    "app_defaults",
+    "as_float",
+    "as_int",
+    "estimate_gpu_seconds",
+    "gpu_task",
+    "load_model",
+    "on_zero_gpu",
+]

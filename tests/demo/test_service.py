@@ -1,0 +1,392 @@
+"""The app's logic without the UI (`demo.service`, `.startup`, `.views`) on the tiny
+reference checkpoint: model policy, defaults, caches, stats, token heatmap, ladder, tokens files,
+ZeroGPU estimates. Also the curve-engine additions the app uses (`iter_quality_curve`,
+`tokens=`)."""
+
+import json
+import shutil
+import sys
+import time
+import types
+
+import pytest
+import torch
+from conftest import ROOT, TINY
+
+from demo.service import DemoService
+from demo.startup import app_defaults, estimate_gpu_seconds, load_model
+from demo.views import token_stats
+from demo import startup
+from videoflextok_core.cache import LRU
+from videoflextok_core.curve import iter_quality_curve, quality_curve
+from videoflextok_core.figures import token_figure
+from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model.checkpoint import CheckpointError
+from videoflextok_core.tokenfile import TokenFileError, read_tokens, save_tokens
+
+EXAMPLE = ROOT / "assets" / "examples" / "scene_1_seed1000003.mp4"
+STEPS = 2
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # and `model`: conftest.py
+
+
+@pytest.fixture
+def service(model, tmp_path):
+    return DemoService(model, workdir=tmp_path / "work")
+
+
+def load_cpu(ref, device):
+    """A real loader that runs the GPU branch of the policy on this CPU."""
+    return VideoFlexTok.from_pretrained(ref, device="cpu")
+
+
+# ---------------------------------------------------------------------------------------------
+# Which model runs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_default_device():
+    assert startup.default_device(True) == "cuda"
+    assert startup.default_device(False) == "cpu"
+
+
+def test_explicit_model_flag_and_env():
+    _, choice = load_model(str(TINY), "cpu", env={})
+    assert choice.reason == "flag" and "tiny" in choice.notice and "--model" in choice.notice
+    _, choice = load_model(None, "cpu", env={startup.MODEL_ENV: str(TINY)})
+    assert choice.reason == "env" and startup.MODEL_ENV in choice.notice
+
+
+def test_gpu_uses_the_hub_model():
+    model, choice = load_model(None, "cuda", env={}, hub_ref=str(TINY), loader=load_cpu)
+    assert choice.reason == "gpu" and choice.ref == str(TINY)
+    assert "released model" in choice.notice and "bf16 autocast" in choice.notice
+
+
+def test_gpu_without_hub_access_falls_back_to_the_demo_model():
+    # A ref that cannot be had: from_pretrained raises CheckpointError, as offline or no access.
+    model, choice = load_model(
+        None, "cuda", env={}, hub_ref="not/a/repo", demo_ref=TINY, loader=load_cpu
+    )
+    assert choice.reason == "fallback" and choice.ref == str(TINY)
+    assert "demo model" in choice.notice and "not/a/repo could not be loaded" in choice.notice
+    assert isinstance(model, VideoFlexTok)
+
+
+def test_cpu_runs_the_demo_model_and_says_why():
+    _, choice = load_model(None, "cpu", env={}, demo_ref=TINY)
+    assert choice.reason == "cpu" and "no GPU" in choice.notice
+    assert f"--model {startup.HUB_MODEL}" in choice.notice  # how to get the released one
+
+
+def test_missing_demo_model_is_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="pass --model|Pass --model"):
+        load_model(None, "cpu", env={}, demo_ref=tmp_path / "nowhere")
+
+
+def test_unusable_device():
+    with pytest.raises(ValueError, match="not usable here"):
+        load_model(str(TINY), "nodevice", env={})
+
+
+# ---------------------------------------------------------------------------------------------
+# Defaults and input checks
+# ---------------------------------------------------------------------------------------------
+
+
+def test_defaults_released_model(model):
+    d = app_defaults(model, "cpu")  # no demo_defaults in the config: the released models' 20 + APG
+    assert (d.guidance_scale, d.apg, d.timesteps) == (20.0, True, 25)
+    assert d.frame_choices == (17, 33, 49, 65) and d.frames == 17 and d.k == 4
+    gpu = app_defaults(model, "cuda")
+    assert gpu.timesteps == startup.CUDA_STEPS and gpu.frame_choices[-1] == 129 and gpu.frames == 33
+
+
+def test_defaults_demo_model():
+    cfg = json.loads((TINY / "config.json").read_text())
+    cfg["demo_defaults"] = {"timesteps": 16, "guidance_scale": 3.5, "perform_norm_guidance": False}
+    model = VideoFlexTok(cfg)
+    d = app_defaults(model, "cpu")
+    assert (d.guidance_scale, d.apg, d.timesteps) == (3.5, False, 16)
+    assert app_defaults(model, "cuda").timesteps == startup.CUDA_STEPS
+
+
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda s: s.reconstruct(None, 4), "No video"),
+        (lambda s: s.reconstruct(EXAMPLE, 0), "k (tokens per timestep) must be in 1..16"),
+        (lambda s: s.reconstruct(EXAMPLE, 2.5), "whole number"),
+        (lambda s: s.reconstruct(EXAMPLE, 4, frames=18), "one of [17, 33, 49, 65]"),
+        (lambda s: s.reconstruct(EXAMPLE, 4, steps=0), "denoising steps must be in 1..100"),
+        (lambda s: s.reconstruct(EXAMPLE, 4, seed=-1), "seed"),
+        (lambda s: s.reconstruct(EXAMPLE, 4, guidance=float("nan")), "guidance scale"),
+        (lambda s: s.reconstruct(EXAMPLE, 4, start=-1), "start time"),
+        (lambda s: s.reconstruct(ROOT / "nope.mp4", 4), "nope.mp4: no such file"),
+        (lambda s: s.decode_file(None, 4), "No tokens file"),
+    ],
+)
+def test_bad_inputs(service, call, fragment):
+    with pytest.raises(ValueError) as e:
+        call(service)
+    assert fragment in str(e.value), str(e.value)
+
+
+def test_page_values_as_floats(service):
+    """Gradio sends sliders and numbers as floats."""
+    r = service.reconstruct(str(EXAMPLE), 4.0, 2.0, float(STEPS), 0.0, True, 0.0, 17.0)
+    assert r.k == 4 and r.stats.k == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Caches
+# ---------------------------------------------------------------------------------------------
+
+
+def test_lru_bounded_by_entries_and_bytes():
+    dropped = []
+    cache = LRU(3, max_bytes=10, size=len, on_evict=dropped.append)
+    for key in "abcd":
+        cache.put(key, key * 2)
+    assert len(cache) == 3 and "a" not in cache and dropped == ["aa"]
+    cache.get("b")  # b is now the newest
+    cache.put("e", "e" * 6)  # 2 + 2 + 2 + 6 = 12 bytes > 10: drop the oldest (c)
+    assert "c" not in cache and "b" in cache and dropped[-1] == "cc"
+    cache.put("f", "f" * 50)  # larger than the bound on its own: kept, everything else dropped
+    assert len(cache) == 1 and cache.get("f") == "f" * 50
+
+
+def test_tokenize_once_per_clip(service, tmp_path):
+    a = service.clip(str(EXAMPLE))
+    copy = shutil.copy(EXAMPLE, tmp_path / "renamed.mp4")  # same content, another upload
+    assert service.clip(copy) is a
+    assert service.clip(str(EXAMPLE), start=0.5) is not a
+
+
+def test_decode_cache_hit_is_the_same_object_and_fast(service):
+    clip = service.clip(str(EXAMPLE))
+    sampler = service.sampler(2.0, STEPS, 0, True)
+    first, cached = service.decode(clip, 4, sampler)
+    assert not cached
+    t0 = time.perf_counter()
+    again, cached = service.decode(clip, 4, sampler)
+    assert cached and again is first and time.perf_counter() - t0 < 0.05
+    other, cached = service.decode(clip, 4, service.sampler(2.0, STEPS, 1, True))  # new seed
+    assert not cached and not torch.equal(other.video, first.video)
+
+
+def test_decode_cache_is_bounded_and_drops_files(model, tmp_path):
+    service = DemoService(model, workdir=tmp_path, max_decodes=2)
+    outs = [service.reconstruct(str(EXAMPLE), k, steps=STEPS) for k in (1, 2, 3)]
+    assert len(service.decodes) == 2
+    assert not outs[0].side_by_side.exists() and outs[2].side_by_side.exists()
+    r = service.reconstruct(str(EXAMPLE), 3, steps=STEPS)
+    assert r.stats.cached and r.side_by_side == outs[2].side_by_side
+
+
+def test_evicted_clip_drops_its_folder_and_cached_decodes_rewrite_files(model, tmp_path):
+    service = DemoService(model, workdir=tmp_path, max_clips=1)
+    first = service.reconstruct(str(EXAMPLE), 4, steps=STEPS)
+    service.reconstruct(str(EXAMPLE), 4, steps=STEPS, start=0.5)  # another clip: evicts the first
+    assert not first.side_by_side.exists()
+    again = service.reconstruct(str(EXAMPLE), 4, steps=STEPS)
+    assert again.stats.cached and again.side_by_side.exists()  # decode kept, mp4 written again
+
+
+# ---------------------------------------------------------------------------------------------
+# What the page shows
+# ---------------------------------------------------------------------------------------------
+
+
+def test_stats_numbers():
+    s = token_stats(5, 16, 64000, 17, 32, 48, seconds=0.25)
+    assert (s.total_tokens, s.raw_bytes) == (80, 17 * 32 * 48 * 3)
+    assert s.bits_per_token == pytest.approx(15.9658, abs=1e-4)
+    assert s.bytes == pytest.approx(80 * 15.9658 / 8, abs=1e-3)
+    assert s.ratio == pytest.approx(78336 / s.bytes)
+    line = s.line()
+    for text in (
+        "5 timesteps × 16 tokens = 80 tokens",
+        "160 bytes at 15.97 bits/token",
+        "491× smaller than the raw 8-bit clip (78,336 bytes)",
+        "decoded in 0.25 s",
+    ):
+        assert text in line, line
+    assert "cached" in token_stats(5, 16, 64000, 17, 32, 48, cached=True).line()
+
+
+def test_reconstruction_outputs(service):
+    r = service.reconstruct(str(EXAMPLE), 16, steps=STEPS)
+    assert r.side_by_side.exists() and r.video.exists() and r.tokens.shape == (1, 5, 16)
+    assert r.stats.total_tokens == 80 and not r.stats.cached
+
+
+def test_token_heatmap(model):
+    tokens = torch.randint(0, 64000, (1, 5, 16))
+    fig = token_figure(tokens, 4)
+    heat = fig.data[0]
+    assert heat.type == "heatmap" and list(heat.x) == list(range(16))
+    assert [list(row) for row in heat.z] == tokens[0].tolist()  # rows: timesteps
+    rect, cut = fig.layout.shapes
+    assert (rect.type, rect.x0, rect.x1) == ("rect", 3.5, 15.5)  # columns beyond k dimmed
+    assert cut.x0 == 3.5 and fig.layout.yaxis.autorange == "reversed"
+    full = token_figure(tokens, 16)
+    assert [s.type for s in full.layout.shapes] == ["line"]  # nothing to dim
+
+
+def test_model_info_and_lengths(service):
+    info = service.model_info()
+    for text in ("32×48", "16 tokens per timestep", "chunks of 17 frames", "codebook 64,000"):
+        assert text in info, info
+    assert service.length_choices()[0] == ("17 (2.1 s)", 17)
+
+
+# ---------------------------------------------------------------------------------------------
+# The ladder
+# ---------------------------------------------------------------------------------------------
+
+
+def test_ladder_fills_in_and_feeds_the_decode_cache(service, tmp_path):
+    seen = []
+    views = list(
+        service.curve(str(EXAMPLE), 2.0, STEPS, 0, True, k=4, progress=lambda f, m: seen.append(f))
+    )
+    assert [v.result.budgets for v in views] == [
+        (1,),
+        (1, 2),
+        (1, 2, 4),
+        (1, 2, 4, 8),
+        (1, 2, 4, 8, 16),
+    ]
+    assert [v.csv is None for v in views] == [True] * 4 + [False]
+    assert views[-1].csv.read_text().startswith("k,tokens_per_timestep")
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    r = service.reconstruct(str(EXAMPLE), 8, 2.0, STEPS, 0, True)
+    assert r.stats.cached and r.k == 8  # decoded by the ladder
+    fresh = DemoService(service.model, workdir=tmp_path / "fresh")
+    single, cached = fresh.decode(fresh.clip(str(EXAMPLE)), 8, fresh.sampler(2.0, STEPS, 0, True))
+    assert not cached and torch.equal(single.video, views[-1].result.reconstructions[8])
+    finished = service.finished_curve(str(EXAMPLE), 2.0, STEPS, 0, True, k=8)
+    assert finished is not None and finished.result.complete
+    assert "selected k=8" in [t.name for t in finished.figure.data]  # a measured k: a star
+    between = service.finished_curve(str(EXAMPLE), 2.0, STEPS, 0, True, k=5).figure
+    assert [s.x0 for s in between.layout.shapes] == [5]  # between budgets: a line
+    assert service.grid(finished).exists()
+    assert service.finished_curve(str(EXAMPLE), 2.0, STEPS, 1, True) is None  # other seed
+
+
+def test_views(service):
+    v = service.views(str(EXAMPLE), 4, 2.0, STEPS, 0, True)
+    tokens_file, recon = v.downloads
+    tokens, meta = read_tokens(tokens_file)
+    assert torch.equal(tokens, v.tokens) and meta["decode_k"] == "4"
+    assert meta["decode_timesteps"] == str(STEPS) and recon.suffix == ".mp4"
+    assert v.curve is None  # no ladder run yet
+
+
+def test_warm_up_decodes_the_examples(service, tmp_path):
+    shutil.copy(EXAMPLE, tmp_path / "a.mp4")
+    (tmp_path / "b.mp4").write_text("not a video")  # skipped: it shows its message when clicked
+    assert service.warm_up(tmp_path) == 1
+    assert service.reconstruct(str(tmp_path / "a.mp4"), service.defaults.k).stats.cached
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens files
+# ---------------------------------------------------------------------------------------------
+
+
+def test_decode_tokens_file(service, tmp_path):
+    path, info = service.tokenize(str(EXAMPLE))
+    video, stats = service.decode_file(str(path), 16, 2.0, STEPS, 0, True)
+    assert video.exists() and stats.total_tokens == 80
+    tokens, meta = read_tokens(path)
+    narrow = save_tokens(tmp_path / "narrow.safetensors", tokens[..., :4], meta)
+    _, stats = service.decode_file(str(narrow), 16, 2.0, STEPS, 0, True)
+    assert stats.k == 4  # k is capped by the tokens in the file
+    for key, what in (("model_config_hash", "config"), ("model_weights_fingerprint", "weights")):
+        other = save_tokens(tmp_path / f"{what}.safetensors", tokens, {**meta, key: "0" * 16})
+        with pytest.raises(TokenFileError, match=f"made with a different model.*has {what}"):
+            service.decode_file(str(other), 4)
+
+
+def test_read_tokens_refuses_junk(tmp_path):
+    junk = tmp_path / "junk.safetensors"
+    junk.write_text("junk")
+    with pytest.raises(TokenFileError, match="not a safetensors tokens file"):
+        read_tokens(junk)
+
+
+# ---------------------------------------------------------------------------------------------
+# ZeroGPU
+# ---------------------------------------------------------------------------------------------
+
+
+def test_gpu_seconds_estimate():
+    one = estimate_gpu_seconds(17, 25, 20.0)
+    assert one == 10 + 25 * 2 * 0.12 + 1  # fixed + steps x (cond + uncond) x per-step + VAE
+    assert estimate_gpu_seconds(17, 25, 1.0) < one  # no guidance: one forward per step
+    assert estimate_gpu_seconds(33, 25, 20.0) > one  # two chunks
+    assert estimate_gpu_seconds(17, 50, 20.0) > one
+    assert estimate_gpu_seconds(17, 25, 20.0, budgets=9) > 5 * one - 50
+    assert estimate_gpu_seconds(129, 100, 20.0, budgets=9) == startup.GPU_MAX_SECONDS
+
+
+def test_gpu_seconds_of_page_values(service):
+    assert service.decode_seconds("v.mp4", 4, 20.0, 25, 0, True, 0.0, 17) == 17
+    assert service.gpu_seconds("junk", None, float("nan")) == service.gpu_seconds()  # defaults
+    assert service.ladder_seconds("v.mp4", 20.0, 25, 0, True, 0.0, 17) > 17
+    assert service.tokenize_seconds("v.mp4", 0.0, 33) < service.decode_seconds("v.mp4", 4)
+
+
+def test_gpu_task_only_on_zero_gpu(monkeypatch):
+    def fn():
+        return 1
+
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    assert startup.gpu_task(lambda: 5)(fn) is fn and not startup.on_zero_gpu()
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    monkeypatch.setitem(sys.modules, "spaces", None)  # set, but `spaces` not installed
+    assert not startup.on_zero_gpu() and startup.gpu_task(lambda: 5)(fn) is fn
+    seen = {}
+    spaces = types.SimpleNamespace(GPU=lambda duration: lambda f: seen.update(d=duration) or f)
+    monkeypatch.setitem(sys.modules, "spaces", spaces)
+    duration = object()
+    assert startup.on_zero_gpu() and startup.gpu_task(duration)(fn) is fn and seen["d"] is duration
+
+
+# ---------------------------------------------------------------------------------------------
+# Curve engine additions (curve.py): partial curves, tokens given
+# ---------------------------------------------------------------------------------------------
+
+
+def test_iter_quality_curve_partials_and_given_tokens(model, service):
+    clip = service.clip(str(EXAMPLE))
+    steps = list(
+        iter_quality_curve(model, clip.video, [1, 4, 16], timesteps=STEPS, max_batch=2, cache=None)
+    )
+    assert [s.budgets for s in steps] == [(1, 4), (1, 4, 16)]
+    assert [s.complete for s in steps] == [False, True]
+    given = quality_curve(
+        model, clip.video, [1, 4, 16], timesteps=STEPS, max_batch=2, cache=None, tokens=clip.tokens
+    )
+    assert given.tokenize_seconds == 0 and torch.equal(given.tokens, steps[-1].tokens)
+    for k in (1, 4, 16):
+        assert torch.equal(given.reconstructions[k], steps[-1].reconstructions[k])
+    with pytest.raises(ValueError, match=r"tokens must be \(1, t, 16\)"):
+        quality_curve(model, clip.video, [1], timesteps=STEPS, cache=None, tokens=clip.tokens[0])
+
+
+def test_file_digest_is_read_once_and_follows_edits(tmp_path):
+    import os
+
+    from demo import service as demo
+
+    f = tmp_path / "clip.bin"
+    f.write_bytes(b"a" * 1000)
+    first = demo._file_digest(f)
+    hits = demo._digest_of.cache_info().hits
+    assert demo._file_digest(f) == first and demo._digest_of.cache_info().hits == hits + 1
+    f.write_bytes(b"b" * 1000)  # same size, new content and modification time
+    os.utime(f, ns=(os.stat(f).st_atime_ns, os.stat(f).st_mtime_ns + 1_000_000))
+    assert demo._file_digest(f) != first

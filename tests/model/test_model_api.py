@@ -1,0 +1,157 @@
+"""The public API on the tiny reference checkpoint: contract, batching, bad input."""
+
+import pytest
+import torch
+from conftest import TINY
+from safetensors.torch import load_file
+
+from videoflextok_core.model import VideoFlexTok
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.set_num_threads(2)
+    return VideoFlexTok.from_pretrained(TINY, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return load_file(TINY / "golden.safetensors")
+
+
+def decode(model, tokens, seed=0, global_seed=1, **kw):
+    torch.manual_seed(global_seed)
+    kw.setdefault("timesteps", 3)
+    return model.detokenize(tokens, generator=torch.Generator().manual_seed(seed), **kw)
+
+
+def test_contract_shapes(model, golden):
+    video = golden["input_video"]
+    torch.manual_seed(0)
+    tokens = model.tokenize(torch.cat([video, video.flip(-1)]))
+    assert len(tokens) == 2 and tokens[0].shape == (1, 9, 16) and tokens[0].dtype == torch.int64
+    out = decode(model, tokens, guidance_scale=2.0, perform_norm_guidance=True)
+    assert len(out) == 2 and out[0].shape == (1, 3, 33, 32, 48)
+    assert all(torch.isfinite(o).all() for o in out)
+
+
+def test_posterior_mean_tokenize_is_deterministic(model, golden):
+    video = golden["input_video"]
+    a = model.tokenize(video, sample_posterior=False)[0]
+    torch.manual_seed(123)
+    b = model.tokenize(video, sample_posterior=False)[0]
+    assert torch.equal(a, b)
+    assert torch.equal(a, golden["tokens_from_posterior_mean"])
+
+
+def test_narrow_tokens_decode_as_keep_k_multi_chunk(model, golden):
+    """The model card's t[..., :k] must equal keep_k=k on full-width tokens (2 chunks)."""
+    tokens = golden["tokens"]
+    for k in (1, 5, 16):
+        narrow = decode(model, [tokens[..., :k]], guidance_scale=3.0)
+        keep = decode(model, [tokens], num_keep_tokens_list=[k], guidance_scale=3.0)
+        assert torch.equal(narrow[0], keep[0]), k
+
+
+def test_budget_batch_equals_separate_decodes(model, golden):
+    """Several budgets in one call (batched, CFG branches batched too) with shared_noise give the
+    same videos as decoding each budget alone with the same seeds, over two chunks."""
+    tokens = golden["tokens"]
+    ks = [1, 2, 4, 16]
+    kw = dict(guidance_scale=4.0, perform_norm_guidance=True)
+    together = decode(model, [tokens] * len(ks), num_keep_tokens_list=ks, shared_noise=True, **kw)
+    for i, k in enumerate(ks):
+        alone = decode(model, [tokens], num_keep_tokens_list=[k], **kw)
+        assert (together[i] - alone[0]).abs().max() < 1e-5, k
+    # without shared_noise, samples get successive noise draws (upstream behaviour)
+    plain = decode(model, [tokens] * 2, num_keep_tokens_list=[16, 16], **kw)
+    assert (plain[0] - plain[1]).abs().max() > 1e-3
+
+
+def test_batched_cfg_equals_two_forwards(model, golden):
+    q = golden["decoder_fwd_quants"]
+    x = golden["decoder_fwd_noised_input"]
+    tau = torch.tensor([0.3])
+    with torch.inference_mode():
+        cond = model.decoder(q, x, tau)
+        uncond = model.decoder(q, x, tau, uncond=torch.tensor([True]))
+        both = model.decoder(
+            torch.cat([q, q]), torch.cat([x, x]), tau.repeat(2), uncond=torch.tensor([False, True])
+        )
+    assert (both[:1] - cond).abs().max() < 1e-5
+    assert (both[1:] - uncond).abs().max() < 1e-5
+    assert (cond - uncond).abs().max() > 1e-3
+
+
+def test_progress_callback_and_verbose(model, golden, capsys):
+    seen = []
+    decode(model, [golden["tokens"]], progress=lambda d, t: seen.append((d, t)), verbose=True)
+    assert seen == [(i, 6) for i in range(1, 7)]  # 2 chunks x 3 steps
+    assert "step 6/6" in capsys.readouterr().err
+
+
+def test_guidance_changes_output_and_keep_k_matters(model, golden):
+    tokens = golden["tokens"]
+    base = decode(model, [tokens], num_keep_tokens_list=[16])[0]
+    assert (decode(model, [tokens], num_keep_tokens_list=[1])[0] - base).abs().max() > 1e-2
+    assert (decode(model, [tokens], guidance_scale=5.0)[0] - base).abs().max() > 1e-2
+    assert torch.equal(decode(model, [tokens])[0], base)
+
+
+def test_conditioning_frames_are_kept(model, golden):
+    tokens = golden["tokens"]
+    cond = golden["cond_frame"]
+    out = decode(model, [tokens], conditioning_frames=cond)[0]
+    assert out.shape == (1, 3, 33, 32, 48)
+
+
+# ----------------------------------------------------------------------------------------------
+# Bad input: ValueError that says what was expected
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, fragment",
+    [
+        (lambda v: v[0], "batch axis"),
+        (lambda v: v[:, :2], "(B, 3, T, H, W)"),
+        (lambda v: v[:, :, :20], "20 frames"),
+        (lambda v: v[:, :, :, :16], "32x48"),
+        (lambda v: v * 200, "0..255"),
+        (lambda v: v.masked_fill(v > 0.9, float("nan")), "NaN"),
+        (lambda v: (v * 100).long(), "float"),
+        (lambda v: v.numpy(), "torch.Tensor"),
+    ],
+)
+def test_bad_video(model, golden, make, fragment):
+    with pytest.raises(ValueError, match=None) as e:
+        model.tokenize(make(golden["input_video"]))
+    assert fragment in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize(
+    "make, kw, fragment",
+    [
+        (lambda t: [], {}, "non-empty"),
+        (lambda t: t, {}, "list"),
+        (lambda t: [t[0]], {}, "(1, t, n)"),
+        (lambda t: [t.float()], {}, "integer"),
+        (lambda t: [t[:, :7]], {}, "whole number of chunks"),
+        (lambda t: [t, t[:, :5]], {}, "same length"),
+        (lambda t: [t + 64000], {}, "outside [0, 63999]"),
+        (lambda t: [t - 70000], {}, "outside"),
+        (lambda t: [t], {"num_keep_tokens_list": [0]}, "1..16"),
+        (lambda t: [t], {"num_keep_tokens_list": [17]}, "1..16"),
+        (lambda t: [t], {"num_keep_tokens_list": [4, 4]}, "list of 1 ints"),
+        (lambda t: [t], {"timesteps": 0}, "timesteps"),
+        (lambda t: [t], {"guidance_scale": float("inf")}, "finite"),
+        (lambda t: [t], {"conditioning_frames": torch.zeros(1, 3, 2, 32, 48)}, "1 + 4m"),
+        (lambda t: [t], {"conditioning_frames": torch.zeros(1, 3, 1, 8, 8)}, "(1, 3, k, 32, 48)"),
+        (lambda t: [t], {"noise_list": [torch.zeros(1, 16, 5, 4, 5)]}, "noise_list"),
+        (lambda t: [t], {"cond_type": "bogus"}, "cond_type"),
+    ],
+)
+def test_bad_tokens_and_arguments(model, golden, make, kw, fragment):
+    with pytest.raises(ValueError) as e:
+        model.detokenize(make(golden["tokens"]), **kw)
+    assert fragment in str(e.value), str(e.value)

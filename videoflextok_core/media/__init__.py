@@ -1,0 +1,1 @@
+"""Media: video files in and out (PyAV), picture metrics, composed comparison videos."""

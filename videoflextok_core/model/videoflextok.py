@@ -1,0 +1,522 @@
+"""VideoFlexTok: tokenize a video into coarse-to-fine tokens, decode any prefix of them.
+
+    from videoflextok_core import VideoFlexTok
+    model = VideoFlexTok.from_pretrained("EPFL-VILAB/videoflextok_d18_d28").eval()
+    tokens_list = model.tokenize(video)                 # video (B, 3, T, H, W) in [-1, 1]
+    tokens_list = [t[..., :64] for t in tokens_list]    # keep 64 of 256 tokens per latent frame
+    reconst = model.detokenize(tokens_list, timesteps=30, guidance_scale=20.0,
+                               perform_norm_guidance=True,
+                               generator=torch.Generator().manual_seed(0))
+
+Same seeds and inputs give the same tokens and videos as the official implementation (see
+tests/model/test_golden.py); the differences are in how the work is done: batched chunks, one
+decoder forward per step for both guidance branches, no deep copies, no padding, cached masks.
+
+Legend: B batch, T frames, H/W pixels, t latent/token frames, N tokens per latent frame,
+z VAE channels, h/w latent grid, d FSQ channels.
+"""
+
+import math
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoint import (
+    CheckpointError,
+    check_state_dict,
+    read_state_dict,
+    resolve,
+    save_pretrained,
+    save_single_file,
+)
+from .chunking import Chunking
+from .config import ModelConfig, parse_config
+from .fsq import FSQ
+from .resampler import Encoder, FlowDecoder
+from .sampling import Guidance, sample
+from .specs import NestedDropoutSpec
+from .vidtok import VidTok
+
+
+class VideoFlexTok(nn.Module):
+    """The whole tokenizer: VidTok VAE, register encoder, FSQ and rectified-flow decoder, with the
+    sliding-window chunking of long videos."""
+
+    def __init__(self, config: ModelConfig | dict | str):
+        super().__init__()
+        if not isinstance(config, ModelConfig):
+            config = parse_config(config)
+        self.config = config
+        self.vae = VidTok(config.vae.arch)
+        self.encoder = Encoder(config.encoder, None, None)
+        nested = config.nested_dropout
+        keep_key = nested.eval_keep_k_read_key if nested is not None else None
+        prefix = config.prefix_masking
+        prefix_key = prefix.eval_prefix_len_read_key if prefix is not None else None
+        self.decoder = FlowDecoder(config.decoder, keep_key, prefix_key)
+        # Whether keep_k reaches a nested-dropout module (upstream: the one named
+        # "dec_nested_dropout" and any other reading its key).
+        nested_names = {n for n, sp in config.decoder.modules if isinstance(sp, NestedDropoutSpec)}
+        self.can_drop_tokens = bool(self.decoder.active & nested_names)
+        # Upstream's pipeline pins the conditioning latents only when its key is the one the
+        # model writes them under; otherwise conditioning frames still give tokens and prefix
+        # masking, but their latents are not held fixed.
+        self.pin_conditioning = config.pipeline.cond_vae_latents_key == "cond_vae_latents"
+        self.fsq = FSQ(list(config.fsq.levels))
+        self.chunking = Chunking(
+            config.chunk_size, config.overlap_size_frames, config.vae.arch.time_downsample_factor
+        )
+        self.use_autocast = True  # bf16 autocast on CUDA, like the official notebook
+        self.vae_batch_size: int | None = None  # clips per VAE call (None: all at once)
+
+    # ------------------------------------------------------------------------------------------
+    # Loading and saving
+    # ------------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        ref: str | Path,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        revision: str | None = None,
+    ) -> "VideoFlexTok":
+        """Load a checkpoint: a Hub repo id, a directory with config.json + model.safetensors,
+        or one .safetensors file whose metadata carries the config. Strict: any missing,
+        unexpected or mis-shaped tensor raises one `CheckpointError` that lists them all.
+
+        device: default CUDA if available, else CPU. dtype: cast the weights (default: keep the
+        file's float32 and use bf16 autocast on CUDA).
+        """
+        cfg, weights = resolve(ref, revision)
+        config = parse_config(cfg)
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        with torch.device("meta"):
+            model = cls(config)
+        state = read_state_dict(weights, device)
+        expected = {k: v.shape for k, v in model.state_dict().items()}
+        check_state_dict(expected, state, str(weights))
+        model.load_state_dict(state, strict=True, assign=True)
+        model.fsq = FSQ(list(config.fsq.levels))  # non-persistent buffers (not in the file)
+        model.to(device)
+        if dtype is not None:
+            model.to(dtype)
+        return model.eval()
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write config.json + model.safetensors in the Hub layout."""
+        return save_pretrained(self, self.config, directory)
+
+    def save_single_file(self, path: str | Path) -> Path:
+        """Write one .safetensors with the config in its metadata."""
+        return save_single_file(self, self.config, path)
+
+    # ------------------------------------------------------------------------------------------
+    # Facts
+    # ------------------------------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def resolution(self) -> tuple[int, int]:
+        """(H, W) of the frames the model decodes."""
+        return self.config.resolution
+
+    @property
+    def n_registers(self) -> int:
+        """Tokens per latent frame (N)."""
+        return self.config.n_registers
+
+    @property
+    def codebook_size(self) -> int:
+        return self.fsq.codebook_size
+
+    def valid_num_frames(self, T: int) -> bool:
+        c = self.chunking
+        n = c.num_chunks_for_frames(T)
+        return n >= 1 and c.valid_frames(n) == T
+
+    def _autocast(self):
+        if self.use_autocast and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    # ------------------------------------------------------------------------------------------
+    # Tokenize
+    # ------------------------------------------------------------------------------------------
+
+    def encode_chunks(self, frames: torch.Tensor, sample_posterior: bool = True):
+        """Chunks (B', 3, T', H, W) -> (VAE latents, encoder output, FSQ codes, ids (B', t, N)).
+        One global-RNG draw for the whole batch when sampling the VAE posterior."""
+        latents = self.vae.encode(frames, sample_posterior, self.vae_batch_size)
+        z = self.encoder(latents)  # (B', t, N, d)
+        codes, ids = self.fsq(z)
+        return latents, z, codes, ids
+
+    @torch.inference_mode()
+    def tokenize(self, video: torch.Tensor, sample_posterior: bool = True) -> list[torch.Tensor]:
+        """Video (B, 3, T, H, W) in [-1, 1] -> list of B int64 token tensors (1, t, N).
+
+        T must be 1 + 16K (chunk 17, overlap 1; t = 1 + 4K). `sample_posterior=True` samples the
+        VAE posterior from the global torch RNG exactly as upstream (seed with torch.manual_seed
+        to reproduce it); `False` uses the posterior mean and is fully deterministic.
+        """
+        video = self._check_video(video)
+        B = video.shape[0]
+        with self._autocast():
+            ids = self.encode_chunks(self.chunking.split_video(video), sample_posterior)[3]
+        return list(self.chunking.merge_tokens(ids, B).split(1))
+
+    # ------------------------------------------------------------------------------------------
+    # Detokenize
+    # ------------------------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def detokenize(
+        self,
+        token_ids_list: Sequence[torch.Tensor],
+        timesteps: int = 50,
+        guidance_scale: Guidance = 1.0,
+        perform_norm_guidance: bool = False,
+        generator: torch.Generator | None = None,
+        num_keep_tokens_list: Sequence[int] | None = None,
+        conditioning_frames: torch.Tensor | Sequence[torch.Tensor] | None = None,
+        noise_list: torch.Tensor | Sequence[torch.Tensor] | None = None,
+        eta: float = 0.0,
+        momentum: float = 0.0,
+        norm_threshold: float = 0.6,
+        cfg_rescaler: Callable | None = None,
+        cond_type: str = "clean",
+        verbose: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        shared_noise: bool = False,
+    ) -> list[torch.Tensor]:
+        """Token ids -> list of B videos (1, 3, T, H, W), roughly in [-1, 1].
+
+        Args:
+            token_ids_list: B int tensors (1, t, n), n <= N. A narrower tensor (the model card's
+                `t[..., :k]`) decodes exactly as full-width tokens with keep k.
+            timesteps: Euler steps of the flow sampler.
+            guidance_scale: CFG scale (1 = off), or a function of the flow time tau.
+            perform_norm_guidance: APG instead of plain CFG; with `eta`, `momentum`,
+                `norm_threshold` as upstream.
+            generator: draws the initial noise, (1, z, t, h, w) per sample and per chunk.
+            num_keep_tokens_list: B ints in 1..N: tokens kept per latent frame (nested dropout).
+            conditioning_frames: (B, 3, k, H, W) or B x (1, 3, k, H, W), k = 1 + 4m: frames that
+                the first chunk must start with (its first k/4 token frames are re-encoded
+                from them and their clean latents are pinned while sampling).
+            noise_list: initial noise of the first chunk, (B, z, t, h, w) or B x (1, z, t, h, w).
+            cfg_rescaler: callable(v_cfg, v_cond, v_uncond) -> v, applied after guidance.
+            cond_type: "clean" (upstream default) or "sdedit" for the conditioning frames.
+            verbose: print a progress line to stderr. progress: callback(done, total) steps.
+            shared_noise: our addition, for comparing budgets. Every sample gets the noise and
+                the random numbers a single-sample call would get (the first sample's), so
+                decoding B budgets together equals decoding each alone with the same seeds.
+                Off by default: upstream draws noise per sample in batch order.
+        Note: later chunks re-encode decoded frames, which draws from the global torch RNG.
+        """
+        tokens, keep_k = self._check_tokens(token_ids_list, num_keep_tokens_list)
+        self._check_sampler_args(timesteps, guidance_scale, eta, momentum, norm_threshold)
+        B = tokens.shape[0]
+        device = self.device
+        tokens, keep_k = tokens.to(device), keep_k.to(device)
+        cond = self._check_frames(conditioning_frames, B, "conditioning_frames")
+        first_noise = self._check_noise(noise_list, B)
+        chunks = self.chunking.split_tokens(tokens)
+        c = self.chunking
+        total = len(chunks) * timesteps
+        report = _progress_printer(total) if verbose else None
+
+        videos = []
+        prev = None
+        with self._autocast():
+            for i, chunk_tokens in enumerate(chunks):
+                if i == 0:
+                    cond_frames = cond
+                else:
+                    cond_frames = prev[:, :, -c.overlap :] if c.overlap > 0 else None
+                cond_latents = None
+                if cond_frames is not None:
+                    cond_ids, cond_latents = self._reencode(cond_frames, shared_noise)
+                    rest = chunk_tokens[:, cond_ids.shape[1] :] if i == 0 else chunk_tokens
+                    chunk_tokens = torch.cat([cond_ids, rest], dim=1)
+                if first_noise is not None and (i == 0 or c.overlap == 0):
+                    noise = first_noise
+                elif shared_noise:
+                    noise = self.initial_noise(1, generator).expand(B, -1, -1, -1, -1)
+                else:
+                    noise = self.initial_noise(B, generator)
+
+                def step_done(step, i=i):
+                    done = i * timesteps + step
+                    if progress is not None:
+                        progress(done, total)
+                    if report is not None:
+                        report(done)
+
+                latents = self.sample_latents(
+                    chunk_tokens,
+                    noise,
+                    keep_k,
+                    cond_latents,
+                    timesteps,
+                    guidance_scale,
+                    perform_norm_guidance,
+                    momentum,
+                    eta,
+                    norm_threshold,
+                    cfg_rescaler,
+                    cond_type,
+                    step_done,
+                )
+                video = self.vae.decode(latents, self.vae_batch_size)
+                if i > 0 and c.overlap > 0:
+                    video = video[:, :, c.overlap :]
+                videos.append(video)
+                prev = video
+        return list(torch.cat(videos, dim=2).split(1))
+
+    def _reencode(self, frames: torch.Tensor, shared_noise: bool):
+        """Decoded or given frames (B, 3, k, H, W) -> (token ids, clean VAE latents) for
+        conditioning; two posterior samples from the global RNG, as upstream (ids first)."""
+        if not shared_noise or frames.shape[0] == 1:
+            ids = self.encode_chunks(frames)[3]
+            return ids, self.vae.encode(frames, True, self.vae_batch_size)
+        # Replay the single-sample RNG stream for every sample (the FSQ also draws, on the
+        # frames' device), so each sample sees what a call with batch size 1 would see.
+        cuda = frames.device.type == "cuda"
+        cpu_state = torch.get_rng_state()
+        cuda_state = torch.cuda.get_rng_state(frames.device) if cuda else None
+        outs = []
+        for f in frames.split(1):
+            torch.set_rng_state(cpu_state)
+            if cuda:
+                torch.cuda.set_rng_state(cuda_state, frames.device)
+            outs.append(self._reencode(f, False))
+        return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+
+    def initial_noise(self, batch: int, generator: torch.Generator | None) -> torch.Tensor:
+        """(B, z, t, h, w): one draw of (1, z, t, h, w) per sample, in order, like upstream."""
+        shape = (1, self.config.vae.arch.z_channels, *self.config.vae_video_sizes)
+        draws = [torch.randn(shape, generator=generator, device=self.device) for _ in range(batch)]
+        return torch.cat(draws)
+
+    def sample_latents(
+        self,
+        tokens: torch.Tensor,
+        noise: torch.Tensor,
+        keep_k: torch.Tensor | None = None,
+        cond_latents: torch.Tensor | None = None,
+        timesteps: int = 50,
+        guidance_scale: Guidance = 1.0,
+        perform_norm_guidance: bool = False,
+        momentum: float = 0.0,
+        eta: float = 0.0,
+        norm_threshold: float = 0.6,
+        cfg_rescaler: Callable | None = None,
+        cond_type: str = "clean",
+        progress: Callable[[int], None] | None = None,
+    ) -> torch.Tensor:
+        """One chunk: ids (B, t, N) + noise (B, z, t, h, w) -> latents (B, z, t, h, w).
+        With guidance, the conditional and unconditional branches run as ONE batched forward.
+        cond_latents (B, z, k, h, w): the first k latent frames are conditioning (their
+        registers are prefix-masked, and their latents pinned if the pipeline does so)."""
+        B = tokens.shape[0]
+        quants = self.fsq.ids_to_codes(tokens)  # (B, t, N, d)
+        prefix = None
+        if cond_latents is not None:
+            prefix = torch.full((B,), cond_latents.shape[2], device=tokens.device)
+        zero_noise = self.config.pipeline.zero_noise
+        if zero_noise:
+            noise = torch.zeros_like(noise)
+        # Inputs of the batched cond + uncond forward, built once per chunk.
+        quants2 = torch.cat([quants, quants])
+        keep_k2 = None if keep_k is None else torch.cat([keep_k, keep_k])
+        prefix2 = None if prefix is None else torch.cat([prefix, prefix])
+        uncond2 = torch.arange(2 * B, device=tokens.device) >= B
+
+        def model_fn(x: torch.Tensor, tau: float, with_uncond: bool):
+            if not with_uncond:
+                t = torch.full((B,), tau, device=x.device)
+                return self.decoder(quants, x, t, keep_k, prefix), None
+            t = torch.full((2 * B,), tau, device=x.device)
+            v = self.decoder(quants2, torch.cat([x, x]), t, keep_k2, prefix2, uncond2)
+            return v[:B], v[B:]
+
+        pinned = cond_latents if self.pin_conditioning else None
+        return sample(
+            model_fn,
+            noise,
+            timesteps,
+            guidance_scale,
+            perform_norm_guidance,
+            momentum,
+            eta,
+            norm_threshold,
+            cfg_rescaler,
+            pinned,
+            cond_type,
+            progress,
+        )
+
+    # ------------------------------------------------------------------------------------------
+    # Input checks (ValueError with what was expected)
+    # ------------------------------------------------------------------------------------------
+
+    def _check_video(self, video) -> torch.Tensor:
+        if not isinstance(video, torch.Tensor):
+            raise ValueError(f"video must be a torch.Tensor, got {type(video).__name__}")
+        if video.dim() == 4:
+            raise ValueError(
+                f"video must be (B, 3, T, H, W); got {tuple(video.shape)} - add a batch axis "
+                "with video[None]"
+            )
+        if video.dim() != 5 or video.shape[1] != 3:
+            raise ValueError(f"video must be (B, 3, T, H, W), got {tuple(video.shape)}")
+        if not video.is_floating_point():
+            raise ValueError(f"video must be a float tensor in [-1, 1], got {video.dtype}")
+        H, W = self.resolution
+        if tuple(video.shape[3:]) != (H, W):
+            raise ValueError(
+                f"this model works on {H}x{W} frames, got {video.shape[3]}x{video.shape[4]} "
+                f"(read_video(..., size={H}) resizes and crops)"
+            )
+        T = video.shape[2]
+        if not self.valid_num_frames(T):
+            c = self.chunking
+            first = [c.valid_frames(n) for n in (1, 2, 3)]
+            raise ValueError(
+                f"{T} frames cannot be split into {c.chunk}-frame chunks with overlap "
+                f"{c.overlap}; use {first[0]}, {first[1]}, {first[2]}, ... frames"
+            )
+        if not bool(torch.isfinite(video).all()):
+            raise ValueError("video contains NaN or infinite values")
+        lo, hi = float(video.min()), float(video.max())
+        if lo < -1.05 or hi > 1.05:
+            hint = " (it looks like 0..255 pixel values)" if hi > 2 else ""
+            raise ValueError(f"video values must be in [-1, 1], got [{lo:.3g}, {hi:.3g}]{hint}")
+        return video.to(self.device, torch.float32)
+
+    def _check_tokens(self, token_ids_list, keep) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> ids (B, t, N) int64 padded to full width, keep_k (B,) int64."""
+        if isinstance(token_ids_list, torch.Tensor):
+            raise ValueError("token_ids_list must be a list of (1, t, n) tensors, one per video")
+        if not isinstance(token_ids_list, Sequence) or len(token_ids_list) == 0:
+            raise ValueError("token_ids_list must be a non-empty list of (1, t, n) tensors")
+        N, c = self.n_registers, self.chunking
+        padded, widths = [], []
+        for i, ids in enumerate(token_ids_list):
+            if not isinstance(ids, torch.Tensor):
+                raise ValueError(f"token_ids_list[{i}] is a {type(ids).__name__}, not a tensor")
+            if ids.dim() != 3 or ids.shape[0] != 1:
+                raise ValueError(f"token_ids_list[{i}] must be (1, t, n), got {tuple(ids.shape)}")
+            if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+                raise ValueError(f"token_ids_list[{i}] must hold integer ids, got {ids.dtype}")
+            n = ids.shape[2]
+            if not 1 <= n <= N:
+                raise ValueError(f"token_ids_list[{i}] has {n} tokens per frame; expected 1..{N}")
+            if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.codebook_size):
+                raise ValueError(
+                    f"token_ids_list[{i}] has ids outside [0, {self.codebook_size - 1}] "
+                    f"(min {int(ids.min())}, max {int(ids.max())})"
+                )
+            ids = ids.long()
+            if n < N:  # model-card slicing: the missing ids are masked by nested dropout
+                ids = torch.cat([ids, ids.new_zeros(1, ids.shape[1], N - n)], dim=2)
+            padded.append(ids)
+            widths.append(n)
+        t = padded[0].shape[1]
+        if any(p.shape[1] != t for p in padded):
+            raise ValueError(
+                f"all token tensors need the same length, got {[p.shape[1] for p in padded]}"
+            )
+        nc = c.num_chunks_for_tokens(t)
+        if nc < 1 or c.valid_token_frames(nc) != t:
+            ok = [c.valid_token_frames(n) for n in (1, 2, 3)]
+            raise ValueError(f"{t} token frames is not a whole number of chunks; use {ok}, ...")
+        B = len(padded)
+        if not self.can_drop_tokens and (keep is not None or min(widths) < N):
+            raise ValueError(
+                f"this model has no nested dropout ('dec_nested_dropout'), so it cannot decode "
+                f"fewer than {N} tokens per frame; pass full-width tokens without "
+                "num_keep_tokens_list"
+            )
+        if keep is None:
+            keep = widths
+        else:
+            if isinstance(keep, (int, torch.Tensor)) or len(keep) != B:
+                raise ValueError(f"num_keep_tokens_list must be a list of {B} ints")
+            for k in keep:
+                if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= N:
+                    raise ValueError(
+                        f"num_keep_tokens_list values must be ints in 1..{N}, got {k!r}"
+                    )
+            keep = [min(k, n) for k, n in zip(keep, widths)]
+        return torch.cat(padded), torch.tensor(keep, dtype=torch.long)
+
+    def _check_frames(self, frames, B: int, name: str) -> torch.Tensor | None:
+        """Conditioning frames -> (B, 3, k, H, W) on the model device, or None."""
+        if frames is None:
+            return None
+        if not isinstance(frames, torch.Tensor):
+            if not isinstance(frames, Sequence) or len(frames) != B:
+                raise ValueError(f"{name} must be a (B, 3, k, H, W) tensor or a list of {B}")
+            for f in frames:
+                if not isinstance(f, torch.Tensor) or f.dim() != 5 or f.shape[0] != 1:
+                    raise ValueError(f"{name} list entries must be (1, 3, k, H, W) tensors")
+            frames = torch.cat(list(frames))
+        H, W = self.resolution
+        if (
+            frames.dim() != 5
+            or frames.shape[0] != B
+            or frames.shape[1] != 3
+            or tuple(frames.shape[3:]) != (H, W)
+        ):
+            raise ValueError(f"{name} must be ({B}, 3, k, {H}, {W}), got {tuple(frames.shape)}")
+        k, tdf = frames.shape[2], self.chunking.time_factor
+        if (k - 1) % tdf or k > self.chunking.chunk:
+            raise ValueError(f"{name} must have 1 + {tdf}m frames, at most {self.chunking.chunk}")
+        if not bool(torch.isfinite(frames).all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        return frames.to(self.device, torch.float32)
+
+    def _check_noise(self, noise, B: int) -> torch.Tensor | None:
+        if noise is None:
+            return None
+        if not isinstance(noise, torch.Tensor):
+            if not isinstance(noise, Sequence) or len(noise) != B:
+                raise ValueError(f"noise_list must hold {B} tensors (1, z, t, h, w)")
+            noise = torch.cat([n.to(self.device) for n in noise])
+        shape = (B, self.config.vae.arch.z_channels, *self.config.vae_video_sizes)
+        if tuple(noise.shape) != shape:
+            raise ValueError(f"noise_list must be {shape}, got {tuple(noise.shape)}")
+        if not bool(torch.isfinite(noise).all()):
+            raise ValueError("noise_list contains NaN or infinite values")
+        return noise.to(self.device, torch.float32)
+
+    @staticmethod
+    def _check_sampler_args(timesteps, guidance_scale, eta, momentum, norm_threshold):
+        if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
+            raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
+        if not callable(guidance_scale) and not math.isfinite(float(guidance_scale)):
+            raise ValueError(f"guidance_scale must be finite, got {guidance_scale!r}")
+        for name, v in (("eta", eta), ("momentum", momentum), ("norm_threshold", norm_threshold)):
+            if not math.isfinite(float(v)):
+                raise ValueError(f"{name} must be finite, got {v!r}")
+
+
+def _progress_printer(total: int) -> Callable[[int], None]:
+    def report(done: int) -> None:
+        end = "\n" if done == total else "\r"
+        print(f"detokenize: step {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return report
+
+
+__all__ = ["VideoFlexTok", "CheckpointError"]
