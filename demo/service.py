@@ -58,7 +58,7 @@ from videoflextok_core.curve import (
     weights_fingerprint,
 )
 from videoflextok_core.figures import ladder_figure
-from videoflextok_core.media.compose import budget_grid, comparison
+from videoflextok_core.media.compose import budget_grid, comparison, grid_budgets
 from videoflextok_core.media.video import VideoInfo, write_video
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.paths import EXAMPLES
@@ -80,7 +80,6 @@ from .views import (
     PageViews,
     Reconstruction,
     Stats,
-    grid_budgets,
     token_stats,
 )
 

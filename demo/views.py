@@ -1,5 +1,5 @@
-"""What the demo page shows besides the players and plots (`figures.py`): the stats line, the
-budget grid's panels, and the payloads `demo.DemoService` hands the page.
+"""What the demo page shows besides the players and plots (`figures.py`): the stats line and
+the payloads `demo.DemoService` hands the page.
 
 Legend: T frames, H/W pixels, t latent frames (timesteps), N tokens per latent frame, k budget.
 """
@@ -12,11 +12,8 @@ from torch import Tensor
 
 from videoflextok_core.curve import CurveResult
 
-GRID = (1, 4, 16, 64)  # budget grid panels, plus N
-
-
 # ---------------------------------------------------------------------------------------------
-# Stats line, grid budgets
+# Stats line
 # ---------------------------------------------------------------------------------------------
 
 
@@ -62,11 +59,6 @@ def token_stats(
     return Stats(latent_frames, k, total, bits, size, raw, raw / size, seconds, cached)
 
 
-def grid_budgets(n: int) -> tuple[int, ...]:
-    """Budget grid panels: 1, 4, 16, 64 below N, then N."""
-    return tuple(k for k in GRID if k < n) + (n,)
-
-
 # ---------------------------------------------------------------------------------------------
 # Payloads
 # ---------------------------------------------------------------------------------------------
@@ -105,6 +97,5 @@ __all__ = [
     "PageViews",
     "Reconstruction",
     "Stats",
-    "grid_budgets",
     "token_stats",
 ]

@@ -17,13 +17,38 @@ VIDEOS = SHARED / "videos"
 TINY = REFERENCE / "tiny"  # reference checkpoint: random weights, 32x48, 16 tokens per frame, fast
 
 
+# The end-to-end tests, named in one place: whole folders or modules, and single tests
+# ("path::name"), relative to tests/. Everything else is the fast subset (`-m "not e2e"`).
+E2E = (
+    "app/",  # a real Gradio server per module, gradio_client, Chromium
+    "dataset/",  # a local Ray cluster
+    "training/",  # the training pipeline, the demo model's quality on held-out and real clips
+    "test_cli.py",  # `python -m videoflextok_core` in subprocesses
+    "model/test_checkpoint.py::test_hub_repo_id_from_the_huggingface_cache_offline",  # subprocess
+    "synthetic/test_synthetic.py::test_same_bytes_in_a_fresh_process",  # subprocess
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = Path(__file__).parent
+    for item in items:
+        path = item.path.relative_to(tests).as_posix()
+        name = f"{path}::{getattr(item, 'originalname', item.name)}"
+        if any(path.startswith(e) if e.endswith("/") else e in (path, name) for e in E2E):
+            item.add_marker(pytest.mark.e2e)
+
+
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: takes more than a few seconds (still run in CI)")
+    config.addinivalue_line(
+        "markers",
+        "e2e: starts processes, servers, a browser or Ray, or trains "
+        '(CI runs everything; `-m "not e2e"` is the fast subset)',
+    )
     config.addinivalue_line("markers", "gpu: needs a CUDA device (skipped without one)")
 
 
 # ---------------------------------------------------------------------------------------------
-# The tiny model on one thread (curve, demo and CLI tests)
+# Models: the tiny reference checkpoint and the shipped demo model, each loaded once per module
 # ---------------------------------------------------------------------------------------------
 
 
@@ -41,10 +66,19 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def model(one_thread):
-    """The tiny reference checkpoint on the CPU, loaded once per module."""
+    """The tiny reference checkpoint (random weights, 32x48, 16 tokens per frame) on the CPU."""
     from videoflextok_core.model import VideoFlexTok
 
     return VideoFlexTok.from_pretrained(TINY, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    """The shipped demo model (assets/demo-model) on the CPU."""
+    from videoflextok_core.model import VideoFlexTok
+    from videoflextok_core.paths import DEMO_MODEL
+
+    return VideoFlexTok.from_pretrained(DEMO_MODEL, device="cpu")
 
 
 # ---------------------------------------------------------------------------------------------

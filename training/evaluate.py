@@ -23,9 +23,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from demo.views import grid_budgets  # noqa: E402
 from synthetic import make_clip_tensor  # noqa: E402
 from videoflextok_core.curve import demo_defaults, quality_curve  # noqa: E402
+from videoflextok_core.media.compose import grid_budgets  # noqa: E402
 from videoflextok_core.media.video import to_uint8_frames  # noqa: E402
 from videoflextok_core.model import VideoFlexTok  # noqa: E402
 

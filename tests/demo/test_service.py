@@ -13,10 +13,10 @@ import pytest
 import torch
 from conftest import ROOT, TINY
 
+from demo import startup
 from demo.service import DemoService
 from demo.startup import app_defaults, estimate_gpu_seconds, load_model
 from demo.views import token_stats
-from demo import startup
 from videoflextok_core.cache import LRU
 from videoflextok_core.curve import iter_quality_curve, quality_curve
 from videoflextok_core.figures import token_figure

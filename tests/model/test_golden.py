@@ -3,7 +3,8 @@
 Fixtures: the shared tiny one (../shared/reference/tiny: its own weights) and the variant fixtures
 in tests/model/fixtures/variants (weights re-made by tests/model/fixture_weights.py). Each
 golden.json lists the calls and seeds; the checks below replay them. Tolerances: 1e-5 max-abs for
-one module or forward, 2e-3 for multi-chunk videos (decode -> re-encode -> condition chains), ids exact.
+one module or forward, 2e-3 for multi-chunk videos (decode -> re-encode -> condition chains), ids
+exact.
 """
 
 import ast

@@ -5,14 +5,6 @@ import torch
 from conftest import TINY
 from safetensors.torch import load_file
 
-from videoflextok_core.model import VideoFlexTok
-
-
-@pytest.fixture(scope="module")
-def model():
-    torch.set_num_threads(2)
-    return VideoFlexTok.from_pretrained(TINY, device="cpu")
-
 
 @pytest.fixture(scope="module")
 def golden():

@@ -9,59 +9,50 @@ was NOT reached (see README).
 import json
 
 import pytest
-import torch
-from conftest import ROOT, VIDEOS
+from conftest import VIDEOS
 
 from synthetic import make_clip_tensor
 from videoflextok_core.curve import demo_defaults, quality_curve
-from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.checkpoint import ours_to_official
+from videoflextok_core.paths import DEMO_MODEL as DEMO
 
-DEMO = ROOT / "assets" / "demo-model"
 EVAL_SEED_BASE = 1_000_000  # training.config.EVAL_SEED_BASE: never used for training
 MIN_GAIN_DB = 1.8  # mean PSNR(k=N) - PSNR(k=1) over the three clips; measured 2.34 dB
 MAX_COLOUR_ERR = 0.12  # |mean colour error| per frame and channel, [-1, 1]; measured 0.02-0.07
 MAX_DIP_DB = 0.3  # the curve over powers of two may not fall by more than this
 
 
-@pytest.fixture(scope="module")
-def model():
-    torch.set_num_threads(2)
-    return VideoFlexTok.from_pretrained(DEMO, device="cpu")
-
-
-def test_checkpoint_layout_and_size(model):
+def test_checkpoint_layout_and_size(demo_model):
     files = {p.name for p in DEMO.iterdir()}
     assert {"config.json", "model.safetensors"} <= files
     assert (DEMO / "model.safetensors").stat().st_size <= 25 * 2**20
     cfg = json.loads((DEMO / "config.json").read_text())
     # execution order, not alphabetical (json written without sort_keys)
     assert list(cfg["video_flex_tok"]["encoder"]["module_dict"])[-1] == "enc_to_latents"
-    assert model.resolution[0] >= 64 and model.n_registers >= 64
-    assert (model.chunking.chunk, model.chunking.overlap) == (17, 1)
-    names = {ours_to_official(k) for k in model.state_dict()}
+    assert demo_model.resolution[0] >= 64 and demo_model.n_registers >= 64
+    assert (demo_model.chunking.chunk, demo_model.chunking.overlap) == (17, 1)
+    names = {ours_to_official(k) for k in demo_model.state_dict()}
     assert all(n.startswith("video_tokenizer.") for n in names)
-    d = demo_defaults(model)
+    d = demo_defaults(demo_model)
     assert d["timesteps"] >= 1 and d["guidance_scale"] >= 1.0
 
 
-@pytest.mark.slow
-def test_coarse_to_fine_on_held_out_clips(model):
-    d = demo_defaults(model)
+def test_coarse_to_fine_on_held_out_clips(demo_model):
+    d = demo_defaults(demo_model)
     settings = dict(
         timesteps=d["timesteps"],
         guidance_scale=d["guidance_scale"],
         perform_norm_guidance=d["perform_norm_guidance"],
     )
-    N = model.n_registers
+    N = demo_model.n_registers
     budgets = [1, 4, 16, N]
     psnr = {k: 0.0 for k in budgets}
     ssim = {k: 0.0 for k in budgets}
     seeds = [EVAL_SEED_BASE + i for i in range(3)]
     clips, full = [], []
     for seed in seeds:
-        clip = make_clip_tensor(seed, 33, model.resolution[0])
-        result = quality_curve(model, clip, budgets, seed=0, cache=None, **settings)
+        clip = make_clip_tensor(seed, 33, demo_model.resolution[0])
+        result = quality_curve(demo_model, clip, budgets, seed=0, cache=None, **settings)
         for k in budgets:
             psnr[k] += result.row(k).psnr / len(seeds)
             ssim[k] += result.row(k).ssim / len(seeds)
@@ -80,13 +71,12 @@ def test_coarse_to_fine_on_held_out_clips(model):
     assert ssim[N] >= ssim[1] + 0.03, ssim  # measured +0.070
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["porsche.mp4", "orig_clip.mp4"])
-def test_real_clips_run(model, name):
+def test_real_clips_run(demo_model, name):
     """Real footage (never seen in training) goes through; no quality threshold."""
     result = quality_curve(
-        model, str(VIDEOS / name), [1, model.n_registers], timesteps=4, cache=None
+        demo_model, str(VIDEOS / name), [1, demo_model.n_registers], timesteps=4, cache=None
     )
     for k in result.budgets:
-        assert result.reconstructions[k].shape[2:] == model.resolution
+        assert result.reconstructions[k].shape[2:] == demo_model.resolution
         assert 5 < result.row(k).psnr < 60

@@ -92,7 +92,6 @@ def test_decoder_finetune_leaves_the_encoder_and_so_the_latents_alone():
     assert not any(p.requires_grad for p in vae.parameters())  # frozen again afterwards
 
 
-@pytest.mark.slow
 def test_train_demo_pipeline_writes_a_loadable_hub_checkpoint(tmp_path):
     out, work = tmp_path / "model", tmp_path / "work"
     cmd = [
