@@ -8,6 +8,7 @@ Float32 islands like upstream: every LayerNorm is computed in float32 and cast b
 """
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +35,15 @@ class Attention(nn.Module):
     Port of `FlexSelfAttention`; the flex-attention block mask becomes a boolean SDPA mask.
     """
 
-    def __init__(self, dim: int, num_heads: int, qkv_bias: bool, proj_bias: bool, qk_norm: bool):
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        *,
+        qkv_bias: bool = False,
+        proj_bias: bool = False,
+        qk_norm: bool = True,
+    ):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"width {dim} is not divisible by {num_heads} heads")
@@ -63,7 +72,7 @@ class Attention(nn.Module):
 class Mlp(nn.Module):
     """fc2(silu(fc1 x)), hidden width int(D * mlp_ratio)."""
 
-    def __init__(self, dim: int, hidden: int, bias: bool):
+    def __init__(self, dim: int, hidden: int, *, bias: bool = False):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden, bias=bias)
         self.fc2 = nn.Linear(hidden, dim, bias=bias)
@@ -75,7 +84,7 @@ class Mlp(nn.Module):
 class GatedMlp(nn.Module):
     """SwiGLU (Shazeer, 2020): fc2(silu(fc1 x) * fc3 x), hidden int(2 * int(D * mlp_ratio) / 3)."""
 
-    def __init__(self, dim: int, hidden: int, bias: bool):
+    def __init__(self, dim: int, hidden: int, *, bias: bool = False):
         super().__init__()
         hidden = int(2 * hidden / 3)
         self.fc1 = nn.Linear(dim, hidden, bias=bias)
@@ -91,31 +100,53 @@ class GatedMlp(nn.Module):
 # ----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class BlockSpec:
+    """One transformer block's shape, as upstream's `FlexTransformer` takes it."""
+
+    dim: int  # width D
+    head_dim: int  # heads = D // head_dim, each D // heads wide (upstream; not head_dim when
+    #                D is not a multiple of it)
+    mlp_ratio: float = 4.0  # MLP hidden width int(D * mlp_ratio) (x 2/3 when gated)
+    qkv_bias: bool = False
+    proj_bias: bool = False
+    mlp_bias: bool = False
+    gated_mlp: bool = True  # SwiGLU instead of fc2(silu(fc1 x))
+    qk_norm: bool = True  # LayerNorm on queries and keys
+    adaln_expansion: int = 0  # 0: plain pre-norm block; E > 0: adaLN-Zero, E modulations
+
+    def __post_init__(self):
+        if self.dim < self.head_dim:
+            raise ValueError(
+                f"transformer width {self.dim} is smaller than head_dim {self.head_dim}"
+            )
+
+    @property
+    def num_heads(self) -> int:
+        return self.dim // self.head_dim
+
+
 class Block(nn.Module):
     """Pre-norm transformer block (norms without affine). With `adaln_expansion` > 0 it is an
     adaLN-Zero block (DiT) whose modulation comes from a conditioning vector per sample and
     per sub-sequence (patches / registers)."""
 
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        mlp_ratio: float,
-        qkv_bias: bool,
-        proj_bias: bool,
-        mlp_bias: bool,
-        gated_mlp: bool,
-        qk_norm: bool,
-        adaln_expansion: int = 0,
-    ):
+    def __init__(self, spec: BlockSpec):
         super().__init__()
-        self.attn = Attention(dim, num_heads, qkv_bias, proj_bias, qk_norm)
-        mlp_cls = GatedMlp if gated_mlp else Mlp
-        self.mlp = mlp_cls(dim, int(dim * mlp_ratio), mlp_bias)
-        self.adaln_expansion = adaln_expansion
-        if adaln_expansion:
+        D = spec.dim
+        self.attn = Attention(
+            D,
+            spec.num_heads,
+            qkv_bias=spec.qkv_bias,
+            proj_bias=spec.proj_bias,
+            qk_norm=spec.qk_norm,
+        )
+        mlp_cls = GatedMlp if spec.gated_mlp else Mlp
+        self.mlp = mlp_cls(D, int(D * spec.mlp_ratio), bias=spec.mlp_bias)
+        self.adaln_expansion = spec.adaln_expansion
+        if spec.adaln_expansion:  # cond (B, D) -> (B, E*6D)
             self.adaLN_modulation = nn.Sequential(
-                nn.SiLU(), nn.Linear(dim, adaln_expansion * 6 * dim, bias=True)
+                nn.SiLU(), nn.Linear(D, spec.adaln_expansion * 6 * D, bias=True)
             )
 
     def forward(
@@ -132,51 +163,23 @@ class Block(nn.Module):
         def frames(y: torch.Tensor) -> torch.Tensor:
             return y.view(B, S // L, L, D)  # (B, t, L, D)
 
-        # Upstream's chunk order is gate-first, unlike DiT's shift-first.
+        # Upstream's chunk order is gate-first, unlike DiT's shift-first. Each modulation is
+        # (B, 1, L, D): one vector per position in a latent frame, broadcast over the t frames.
         chunks = (m.unsqueeze(1) for m in mod.chunk(6, dim=-1))  # 6 x (B, 1, L, D)
         gate_msa, gate_mlp, shift_msa, scale_msa, shift_mlp, scale_mlp = chunks
-        h = modulate(frames(layer_norm_fp32(x)), shift_msa, scale_msa).view(B, S, D)
-        x = x + (gate_msa * frames(self.attn(h, mask))).view(B, S, D)
+        h = modulate(frames(layer_norm_fp32(x)), shift_msa, scale_msa).view(B, S, D)  # (B, S, D)
+        x = x + (gate_msa * frames(self.attn(h, mask))).view(B, S, D)  # (B, t, L, D) -> (B, S, D)
         h = modulate(frames(layer_norm_fp32(x)), shift_mlp, scale_mlp).view(B, S, D)
-        return x + (gate_mlp * frames(self.mlp(h))).view(B, S, D)
+        return x + (gate_mlp * frames(self.mlp(h))).view(B, S, D)  # (B, S, D)
 
 
 class Transformer(nn.Module):
-    """A stack of `Block`s. Port of `FlexTransformer` (inference)."""
+    """`depth` identical `Block`s. Port of `FlexTransformer` (inference)."""
 
-    def __init__(
-        self,
-        dim: int,
-        depth: int,
-        head_dim: int,
-        mlp_ratio: float = 4.0,
-        qkv_bias: bool = False,
-        proj_bias: bool = False,
-        mlp_bias: bool = False,
-        gated_mlp: bool = True,
-        qk_norm: bool = True,
-        adaln_expansion: int = 0,
-    ):
+    def __init__(self, block: BlockSpec, depth: int):
         super().__init__()
-        # Upstream: heads = dim // head_dim; each head is then dim // heads wide (which is not
-        # head_dim when dim is not a multiple of it).
-        if dim < head_dim:
-            raise ValueError(f"transformer width {dim} is smaller than head_dim {head_dim}")
-        self.adaln_expansion = adaln_expansion
-        self.blocks = nn.ModuleList(
-            Block(
-                dim,
-                dim // head_dim,
-                mlp_ratio,
-                qkv_bias,
-                proj_bias,
-                mlp_bias,
-                gated_mlp,
-                qk_norm,
-                adaln_expansion,
-            )
-            for _ in range(depth)
-        )
+        self.adaln_expansion = block.adaln_expansion
+        self.blocks = nn.ModuleList(Block(block) for _ in range(depth))
 
     def forward(
         self,

@@ -20,7 +20,14 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from .layers import PositionalEmbedding, TimestepEmbedder, Transformer, layer_norm_fp32, modulate
+from .layers import (
+    BlockSpec,
+    PositionalEmbedding,
+    TimestepEmbedder,
+    Transformer,
+    layer_norm_fp32,
+    modulate,
+)
 from .specs import (
     LinearHeadSpec,
     LinearLayerSpec,
@@ -203,17 +210,15 @@ class TransformerHead(nn.Module):
     def __init__(self, spec: TransformerHeadSpec):
         super().__init__()
         self.dtype_override = spec.dtype_override
-        self.transformer = Transformer(
+        block = BlockSpec(
             spec.dim,
-            spec.depth,
             spec.head_dim,
-            spec.mlp_ratio,
-            spec.qkv_bias,
-            spec.proj_bias,
-            spec.mlp_bias,
-            gated_mlp=True,
-            qk_norm=True,
+            mlp_ratio=spec.mlp_ratio,
+            qkv_bias=spec.qkv_bias,
+            proj_bias=spec.proj_bias,
+            mlp_bias=spec.mlp_bias,
         )
+        self.transformer = Transformer(block, spec.depth)
         self.out_proj = nn.Linear(spec.dim, spec.dim_out, bias=spec.proj_bias)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -247,18 +252,18 @@ def make_module(spec) -> nn.Module | None:
         return TimestepEmbedder(spec.dim, spec.frequency_embedding_size, spec.max_timestep)
     if isinstance(spec, TransformerSpec):
         expansion = spec.adaLN_expansion if spec.adaLN_emb_read_key is not None else 0
-        return Transformer(
+        block = BlockSpec(
             spec.dim,
-            spec.depth,
             spec.head_dim,
-            spec.mlp_ratio,
-            spec.qkv_bias,
-            spec.proj_bias,
-            spec.mlp_bias,
-            spec.gated_mlp,
-            spec.qk_norm,
-            expansion,
+            mlp_ratio=spec.mlp_ratio,
+            qkv_bias=spec.qkv_bias,
+            proj_bias=spec.proj_bias,
+            mlp_bias=spec.mlp_bias,
+            gated_mlp=spec.gated_mlp,
+            qk_norm=spec.qk_norm,
+            adaln_expansion=expansion,
         )
+        return Transformer(block, spec.depth)
     if isinstance(spec, LinearHeadSpec):
         return LinearHead(spec)
     if isinstance(spec, TransformerHeadSpec):

@@ -298,19 +298,24 @@ class VidTokEncoder(nn.Module):
         tdf = self.spec.time_downsample_factor
         if x.shape[2] % tdf != 0:  # 17 -> 20 frames, 1 -> 4 frames
             x = F.pad(x, (0, 0, 0, 0, tdf - 1, 0), mode=self.spec.init_pad_mode)
-        h = self.conv_in(x)
+        # Released sizes for a 17-frame 256x256 chunk (ch 128, ch_mult 1-2-4-4), T' = 20 after
+        # the leading padding. Level i keeps ch * ch_mult[i] channels; spatial halving after
+        # levels 0-2, temporal halving after levels 1 and 2 (T' -> T'/2 -> T'/4 = t).
+        h = self.conv_in(x)  # (B, 128, 20, 256, 256)
         for i in range(len(self.spec.ch_mult)):
             for block_s, block_t in zip(self.down[i].block, self.down_temporal[i].block):
-                h = spatial_temporal_block(h, block_s, block_t)
+                h = spatial_temporal_block(h, block_s, block_t)  # (B, ch*mult[i], T_i, H_i, W_i)
             if i in self.spatial_down:
                 B = h.shape[0]
-                h = batch_to_frames(self.down[i].downsample(frames_to_batch(h)), B)
+                h = batch_to_frames(self.down[i].downsample(frames_to_batch(h)), B)  # H_i / 2
                 if i in self.temporal_down:
-                    h = self.down_temporal[i].downsample(h)
-        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
+                    h = self.down_temporal[i].downsample(h)  # T_i -> (T_i - 2) // 2 + 1
+        # level 0: (B, 128, 20, 256, 256) -> level 1: (B, 256, 20, 128, 128)
+        # -> level 2: (B, 512, 10, 64, 64) -> level 3: (B, 512, 5, 32, 32)
+        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))  # (B, 512, 5, 32, 32)
         B = h.shape[0]
         h = batch_to_frames(nonlinearity(self.norm_out(frames_to_batch(h))), B)
-        return self.conv_out(h)
+        return self.conv_out(h)  # (B, 2z, t, h, w) = (B, 32, 5, 32, 32)
 
 
 class VidTokDecoder(nn.Module):
@@ -351,20 +356,24 @@ class VidTokDecoder(nn.Module):
         self.conv_out = CausalConv3d(cin, spec.out_ch)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.conv_in(z)
-        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
+        # Released sizes for one chunk (t = 5 latent frames of 32x32). Spatial doubling after
+        # levels 3-1, temporal doubling after levels 2 and 1.
+        h = self.conv_in(z)  # (B, 512, 5, 32, 32)
+        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))  # (B, 512, 5, 32, 32)
         for i in reversed(range(len(self.spec.ch_mult))):
             for block_s, block_t in zip(self.up[i].block, self.up_temporal[i].block):
-                h = spatial_temporal_block(h, block_s, block_t)
+                h = spatial_temporal_block(h, block_s, block_t)  # (B, ch*mult[i], T_i, H_i, W_i)
             if i in self.spatial_up:
                 B = h.shape[0]
-                h = batch_to_frames(self.up[i].upsample(frames_to_batch(h)), B)
+                h = batch_to_frames(self.up[i].upsample(frames_to_batch(h)), B)  # H_i * 2
                 if i in self.temporal_up:
-                    h = self.up_temporal[i].upsample(h)
+                    h = self.up_temporal[i].upsample(h)  # T_i * 2
+        # level 3: (B, 512, 5, 32, 32) -> level 2: (B, 512, 5, 64, 64)
+        # -> level 1: (B, 256, 10, 128, 128) -> level 0: (B, 128, 20, 256, 256)
         B = h.shape[0]
         h = nonlinearity(batch_to_frames(self.norm_out(frames_to_batch(h)), B))
-        h = self.conv_out(h)
-        return h[:, :, self.spec.time_downsample_factor - 1 :]
+        h = self.conv_out(h)  # (B, 3, 4t, H, W) = (B, 3, 20, 256, 256)
+        return h[:, :, self.spec.time_downsample_factor - 1 :]  # drop the padding: 17 frames
 
 
 class VidTok(nn.Module):
