@@ -27,6 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from videoflextok_core.hardware import describe  # noqa: E402
 from videoflextok_core.model import VideoFlexTok  # noqa: E402
 
 REFERENCE = ROOT.parent / "shared" / "reference"
@@ -133,7 +134,8 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
+    print(describe())
+    print(f"device {device}, threads {torch.get_num_threads()}")
 
     rows = []
     tiny = VideoFlexTok.from_pretrained(REFERENCE / "tiny", device=device)

@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from synthetic import make_batch, make_clip  # noqa: E402
+from videoflextok_core.hardware import describe  # noqa: E402
 
 SETTINGS = (("make_clip", 17, 64), ("make_clip", 17, 128), ("make_clip", 33, 128))
 SETTINGS += (("make_batch/16", 17, 64),)
@@ -35,6 +36,7 @@ def clips_per_second(how: str, num_frames: int, size: int, seconds: float, seed:
 
 
 def main(args: argparse.Namespace) -> None:
+    print(describe())
     for how, num_frames, size in SETTINGS:  # warm up imports, allocator and caches
         clips_per_second(how, num_frames, size, 0.2, seed=10**6)
     print(f"{'call':>14} {'frames':>6} {'size':>5} {'best clips/s':>13} {'median':>8}")

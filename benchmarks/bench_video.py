@@ -114,6 +114,9 @@ def main() -> None:
         print(json.dumps(run_case(**json.loads(args.case))))
         return
 
+    from videoflextok_core.hardware import describe
+
+    print(describe())
     long_clip = make_clip(args.workdir / "vft_bench_1080p_60s_30fps.mp4", 60)
     uhd_clip = make_clip(args.workdir / "vft_bench_2160p_10s_30fps.mp4", 10, 2160, 3840)
     cases = [
