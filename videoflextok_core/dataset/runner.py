@@ -138,10 +138,13 @@ def start_ray(address: str | None) -> bool:
     already runs, else start a local one. Returns whether this call started or joined it (and
     so should shut it down)."""
     import logging
+    import signal
+    import threading
 
     ray = import_ray()
     if ray.is_initialized():
         return False
+    on_sigterm = signal.getsignal(signal.SIGTERM)  # ray.init replaces it with sys.exit(15)
     if address is None:  # local workers inherit the environment: make the package importable
         root = str(PACKAGE_DIR.parent)
         parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -150,6 +153,8 @@ def start_ray(address: str | None) -> bool:
     else:  # a cluster gets the package shipped with the job (workers need torch, av, pyarrow)
         runtime_env = {"py_modules": [str(PACKAGE_DIR)]}
         ray.init(address=address, runtime_env=runtime_env, logging_level=logging.WARNING)
+    if threading.current_thread() is threading.main_thread() and on_sigterm is not None:
+        signal.signal(signal.SIGTERM, on_sigterm)  # the caller's (the CLI: finish the shard)
     return True
 
 
