@@ -51,6 +51,7 @@ class DatasetSummary:
     written: int
     errors: int
     seconds: float
+    startup_seconds: float  # until the first row arrived (Ray, actors, model loads)
     precision: str
     manifest: dict = field(repr=False)
 
@@ -292,7 +293,7 @@ def _run(ray, job, reader, files, t0) -> DatasetSummary:
     writer = shards.ShardWriter(
         job.out, shards.schema(shards.token_type(manifest["codebook_size"])), job.rows_per_shard
     )
-    errors = 0
+    errors, first_row = 0, None
     try:
         if todo:
             rows = [plan.segment_row(s) for s in todo]
@@ -315,6 +316,7 @@ def _run(ray, job, reader, files, t0) -> DatasetSummary:
                 **resources,
             )
             for table in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+                first_row = first_row or time.monotonic()
                 writer.add(table)
                 errors += table.num_rows - table.column("error").null_count
                 progress(writer.written + writer.num_pending)
@@ -324,14 +326,16 @@ def _run(ray, job, reader, files, t0) -> DatasetSummary:
         manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ")
         shards.write_manifest(job.out, manifest)
     progress(writer.written, final=True)
+    now = time.monotonic()
     return DatasetSummary(
-        len(segments),
-        len(segments) - len(todo),
-        writer.written,
-        errors,
-        time.monotonic() - t0,
-        manifest["precision"],
-        manifest,
+        total=len(segments),
+        skipped=len(segments) - len(todo),
+        written=writer.written,
+        errors=errors,
+        seconds=now - t0,
+        startup_seconds=(first_row or now) - t0,
+        precision=manifest["precision"],
+        manifest=manifest,
     )
 
 
