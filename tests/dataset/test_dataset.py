@@ -191,6 +191,21 @@ def test_segments_all_covers_the_clip(full, model):
         load_tokens(out, path=rows[0]["path"], start=1.0)
 
 
+def test_detokenize_a_row_of_the_folder(full, tmp_path, capsys):
+    from videoflextok_core import __main__ as cli
+
+    out, _ = full
+    clip = str(VIDEOS / "orig_clip.mp4")
+    recon = tmp_path / "recon.mp4"
+    code = cli.main(["detokenize", str(out), "--path", clip, "--out", str(recon), "--k", "4"])
+    assert code == 0, capsys.readouterr().err
+    assert "17 frames at 8 fps, k=4 (20 tokens)" in capsys.readouterr().out
+    with av.open(str(recon)) as f:
+        assert sum(1 for _ in f.decode(video=0)) == 17
+    code = cli.main(["detokenize", str(out), "--out", str(recon)])
+    assert code == 2 and "--path VIDEO [--start S] or --row I" in capsys.readouterr().err
+
+
 def _run_cli(out, address, *extra):
     cmd = [sys.executable, "-m", "videoflextok_core", "tokenize-dataset", *extra, "--out", str(out)]
     cmd += ["--max-frames", str(MAX_FRAMES), "--segments", "all", "--ray-address", address]
