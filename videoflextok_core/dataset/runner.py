@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..media.video import DEFAULT_MAX_FRAMES
 from . import plan, shards
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # videoflextok_core/
@@ -34,7 +35,7 @@ class DatasetJob:
     out: Path
     model_ref: str
     fps: float | None = None  # default: the model's
-    max_frames: int = 17
+    max_frames: int = DEFAULT_MAX_FRAMES  # per segment, as `tokenize --max-frames`
     segments: str = "first"  # or "all"
     workers: int | None = None  # model actors; default: one per GPU, else 1
     ray_address: str | None = None  # None: the running Ray, else a local one
@@ -220,9 +221,8 @@ def _identity(job: DatasetJob, reader: plan.ReaderSettings, device: str):
     from ..tokenfile import VERSION
 
     model = VideoFlexTok.from_pretrained(job.model_ref, device="cpu")
-    if device == "cuda":
-        model.use_autocast = True  # what the actors run: `from_pretrained` on CUDA
     ref = Path(job.model_ref)
+    # the actors load it the same way on `device`: on CUDA that means bf16 autocast
     precision = "bf16-autocast" if device == "cuda" and model.use_autocast else precision_of(model)
     manifest = {
         "kind": shards.DATASET_KIND,
