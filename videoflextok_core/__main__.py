@@ -3,6 +3,7 @@
     python -m videoflextok_core tokenize clip.mp4 --out clip.tokens.safetensors
     python -m videoflextok_core detokenize clip.tokens.safetensors --out recon.mp4 --k 16
     python -m videoflextok_core curve clip.mp4 --out-dir curve/ --budgets 1,4,16,64,256
+    python -m videoflextok_core tokenize-dataset clips/ --out tokens/ --segments all
 
 The model defaults to assets/demo-model when it exists; otherwise pass --model (a checkpoint
 directory, a .safetensors file or a Hub id). Sampler flags left unset take the checkpoint's
@@ -160,7 +161,7 @@ def cmd_detokenize(args) -> None:
     from .media.compose import comparison
     from .media.video import write_video
 
-    tokens, meta = read_tokens(args.tokens)
+    tokens, meta = read_tokens_arg(args)
     ref = model_ref(args)
     config = load_config(ref)
     if not args.force:
@@ -219,6 +220,52 @@ def cmd_detokenize(args) -> None:
         path = out.with_name(out.stem + "_side_by_side.mp4")
         write_video(comparison(original, recon, f"k={k} · {total} tokens"), path, fps)
         print(f"{path}: original | reconstruction | error")
+
+
+def read_tokens_arg(args):
+    """`detokenize`'s input: a tokens file, or one row of a tokenize-dataset folder."""
+    if not Path(args.tokens).is_dir():
+        if args.path is not None or args.row is not None or args.start is not None:
+            raise CliError("--path, --start and --row select a row of a tokenize-dataset folder")
+        return read_tokens(args.tokens)
+    from .dataset import load_tokens
+
+    if (args.path is None) == (args.row is None):
+        raise CliError(
+            f"{args.tokens} is a dataset folder: pass --path VIDEO [--start S] or --row I"
+        )
+    return load_tokens(args.tokens, args.path, args.start, args.row)
+
+
+def cmd_tokenize_dataset(args) -> None:
+    import signal
+
+    from .dataset.runner import DatasetJob, run_dataset
+
+    job = DatasetJob(
+        inputs=tuple(args.inputs),
+        out=Path(args.out),
+        model_ref=model_ref(args),
+        fps=args.fps,
+        max_frames=args.max_frames,
+        segments=args.segments,
+        workers=args.workers,
+        ray_address=args.ray_address,
+        rows_per_shard=args.rows_per_shard,
+    )
+
+    def interrupt(signum, frame):  # SIGTERM like Ctrl-C: finished rows are written first
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        r = run_dataset(job)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(
+        f"{job.out}: {r.written} segments written ({r.errors} unreadable), {r.skipped} already "
+        f"there, {r.total} in all; {r.seconds:.1f} s, {r.precision}"
+    )
 
 
 def parse_budgets(text: str | None) -> list[int] | None:
@@ -351,7 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Decode the first k tokens of every latent frame into an "
         "mp4; refuses tokens made by a different model.",
     )
-    p.add_argument("tokens", help="tokens .safetensors written by `tokenize`")
+    p.add_argument(
+        "tokens", help="tokens .safetensors written by `tokenize`, or a tokenize-dataset folder"
+    )
+    p.add_argument("--path", help="dataset folder: the video whose tokens to decode")
+    p.add_argument("--start", type=float, help="dataset folder: the segment's start (s)")
+    p.add_argument("--row", type=int, help="dataset folder: a row index instead of --path")
     p.add_argument("--out", required=True, help="output .mp4")
     p.add_argument("--k", type=int, help="tokens per latent frame to decode (default: all)")
     _add_sampler(p)
@@ -387,6 +439,43 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampler(p)
     _add_common(p)
     p.set_defaults(func=cmd_curve)
+
+    p = sub.add_parser(
+        "tokenize-dataset",
+        help="many videos -> resumable Parquet token shards (Ray Data)",
+        formatter_class=fmt,
+        description="Tokenize video files, folders (recursive), globs or list files (one path "
+        "a line) into Parquet shards plus manifest.json in --out, reading each segment as "
+        "`tokenize` does. Rerun the same command to resume. Needs ray[data] "
+        "(requirements-scale.txt).",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video, folder, glob or .txt list")
+    p.add_argument("--out", required=True, help="output folder (shards + manifest.json)")
+    p.add_argument("--fps", type=float, help="frame rate to sample at (default: the model's, 8)")
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        default=DEFAULT_MAX_FRAMES,
+        help=f"frames per segment, rounded down to 1 + 16K (default {DEFAULT_MAX_FRAMES})",
+    )
+    p.add_argument(
+        "--segments",
+        choices=("first", "all"),
+        default="first",
+        help="first: one segment per video (default); all: consecutive segments covering it",
+    )
+    p.add_argument(
+        "--workers", type=int, help="model actors (default: one per GPU, else 1 on the CPU)"
+    )
+    p.add_argument("--ray-address", help="join a cluster (auto, ray://host:10001); default local")
+    p.add_argument(
+        "--rows-per-shard", type=int, default=1000, help="rows per Parquet shard (default 1000)"
+    )
+    p.add_argument(
+        "--model",
+        help="checkpoint dir, .safetensors or Hub id (default: assets/demo-model if present)",
+    )
+    p.set_defaults(func=cmd_tokenize_dataset)
     return parser
 
 
