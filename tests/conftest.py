@@ -21,7 +21,7 @@ TINY = REFERENCE / "tiny"  # reference checkpoint: random weights, 32x48, 16 tok
 # ("path::name"), relative to tests/. Everything else is the fast subset (`-m "not e2e"`).
 E2E = (
     "app/",  # a real Gradio server per module, gradio_client, Chromium
-    "dataset/",  # a local Ray cluster
+    "dataset/test_dataset.py",  # a local Ray cluster
     "training/",  # the training pipeline, the demo model's quality on held-out and real clips
     "test_cli.py",  # `python -m videoflextok_core` in subprocesses
     "model/test_checkpoint.py::test_hub_repo_id_from_the_huggingface_cache_offline",  # subprocess

@@ -29,7 +29,7 @@ ray = pytest.importorskip("ray", reason="ray[data] is not installed (requirement
 pytest.importorskip("ray.data", reason="ray[data] is not installed (requirements-scale.txt)")
 from videoflextok_core.dataset.runner import DatasetJob, run_dataset  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _env() -> dict:
