@@ -61,12 +61,12 @@ from videoflextok_core.figures import ladder_figure
 from videoflextok_core.media.compose import budget_grid, comparison
 from videoflextok_core.media.video import VideoInfo, write_video
 from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.paths import EXAMPLES
 from videoflextok_core.tokenfile import check_same_model, read_tokens, save_tokens, token_metadata
 
 from .startup import (
     ModelChoice,
-    Sampler,
     app_defaults,
     as_float,
     as_int,
@@ -236,10 +236,12 @@ class DemoService:
         """Checked decode settings; None takes the page's default."""
         d = self.defaults
         return Sampler(
-            as_int(d.timesteps if steps is None else steps, "denoising steps", 1, MAX_STEPS),
-            as_float(d.guidance_scale if guidance is None else guidance, "guidance scale", 0, 100),
-            bool(d.apg if apg is None else apg),
-            as_int(d.seed if seed is None else seed, "seed", 0, 2**63 - 1),
+            steps=as_int(d.timesteps if steps is None else steps, "denoising steps", 1, MAX_STEPS),
+            guidance=as_float(
+                d.guidance_scale if guidance is None else guidance, "guidance scale", 0, 100
+            ),
+            apg=bool(d.apg if apg is None else apg),
+            seed=as_int(d.seed if seed is None else seed, "seed", 0, 2**63 - 1),
         )
 
     def _check_k(self, k, n: int | None = None) -> int:
@@ -292,7 +294,7 @@ class DemoService:
         clip = self.clip(video, start, frames, progress)
         sampler = sampler or self.sampler()
         k = self.defaults.k if k is None else self._check_k(k)
-        settings = sampler.metadata(k)
+        settings = decode_metadata(k, sampler)
         path = clip.folder / _key(settings) / f"{Path(clip.info.path).stem}.tokens.safetensors"
         if not path.exists():
             meta = token_metadata(
@@ -316,7 +318,7 @@ class DemoService:
     @staticmethod
     def _decode_key(clip: Clip, k: int, sampler: Sampler) -> str:
         s = sampler
-        return _key(clip.key, k, s.timesteps, s.guidance_scale, s.apg, s.seed)
+        return _key(clip.key, k, s.steps, s.guidance, s.apg, s.seed)
 
     def decode(self, clip: Clip, k, sampler: Sampler, progress=None) -> tuple[Decoded, bool]:
         """Decode the first k tokens of every timestep; -> (decode, whether it was cached)."""
@@ -339,16 +341,9 @@ class DemoService:
 
         t0 = time.perf_counter()
         with self._on_device():
-            video = decode_tokens(
-                self.model,
-                tokens.to(self.model.device),
-                [k],
-                sampler.timesteps,
-                sampler.guidance_scale,
-                sampler.apg,
-                sampler.seed,
-                on_step,
-            )[0]
+            video = decode_tokens(self.model, tokens.to(self.model.device), [k], sampler, on_step)[
+                0
+            ]
         return video, time.perf_counter() - t0
 
     def reconstruct(
@@ -419,10 +414,7 @@ class DemoService:
             self.model,
             clip.video,
             self.ladder_budgets(),
-            sampler.timesteps,
-            sampler.guidance_scale,
-            sampler.apg,
-            sampler.seed,
+            sampler,
             self.ladder_batch,
             _share(progress, 0.05, 1.0),
             self.curves,
@@ -467,14 +459,7 @@ class DemoService:
             return None
         if clip is None:
             return None
-        settings = CurveSettings.make(
-            self.model.n_registers,
-            self.ladder_budgets(),
-            sampler.timesteps,
-            sampler.guidance_scale,
-            sampler.apg,
-            sampler.seed,
-        )
+        settings = CurveSettings.make(self.model.n_registers, self.ladder_budgets(), sampler)
         hit = self.curves.get(cache_key(clip.content_hash, self.model_id, settings))
         return None if hit is None else self._curve_view(clip, hit, k)
 
@@ -614,6 +599,16 @@ class DemoService:
         path = write_video(video, folder / f"{Path(name).stem.split('.')[0]}_k{k}.mp4", fps)
         _, T, H, W = video.shape
         return path, token_stats(t, k, self.model.codebook_size, T, H, W, seconds)
+
+
+def decode_metadata(k: int, sampler: Sampler) -> dict:
+    """The settings a tokens file records, to decode it as the page did."""
+    official = sampler.official("steps", "guidance", "apg")
+    return {
+        "decode_k": k,
+        **{f"decode_{n}": v for n, v in official.items()},
+        "decode_seed": sampler.seed,
+    }
 
 
 def _share(progress: Progress | None, lo: float, hi: float) -> Progress | None:

@@ -179,26 +179,6 @@ def as_float(value, name: str, lo: float = -math.inf, hi: float = math.inf) -> f
     return float(value)
 
 
-@dataclass(frozen=True)
-class Sampler:
-    """Validated decode settings (part of the decode cache key)."""
-
-    timesteps: int
-    guidance_scale: float
-    apg: bool
-    seed: int
-
-    def metadata(self, k: int) -> dict:
-        """The settings a tokens file records, to decode it as the page did."""
-        return {
-            "decode_k": k,
-            "decode_timesteps": self.timesteps,
-            "decode_guidance_scale": self.guidance_scale,
-            "decode_perform_norm_guidance": self.apg,
-            "decode_seed": self.seed,
-        }
-
-
 # ---------------------------------------------------------------------------------------------
 # ZeroGPU
 # ---------------------------------------------------------------------------------------------
@@ -249,7 +229,6 @@ def gpu_task(duration: Callable[..., int]):
 __all__ = [
     "Defaults",
     "ModelChoice",
-    "Sampler",
     "app_defaults",
     "as_float",
     "as_int",

@@ -20,6 +20,7 @@ from videoflextok_core import __main__ as cli
 from videoflextok_core.curve import config_hash, load_clip
 from videoflextok_core.media.video import write_video
 from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model.sampling import Sampler
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}  # 2 shared cores
 
@@ -251,10 +252,8 @@ def test_demo_defaults_fill_unset_flags(tmp_path):
     cfg["demo_defaults"] = {"timesteps": 7, "guidance_scale": 3.5, "perform_norm_guidance": True}
     model = VideoFlexTok(cfg)
     args = cli.build_parser().parse_args(["detokenize", "t", "--out", "o", "--steps", "2"])
-    assert cli.sampler_settings(args, model) == {
-        "timesteps": 2,
-        "guidance_scale": 3.5,
-        "perform_norm_guidance": True,
-    }
-    args = cli.build_parser().parse_args(["detokenize", "t", "--out", "o", "--no-apg"])
-    assert cli.sampler_settings(args, model)["perform_norm_guidance"] is False
+    assert cli.sampler_settings(args, model) == Sampler(steps=2, guidance=3.5, apg=True, seed=0)
+    args = cli.build_parser().parse_args(
+        ["detokenize", "t", "--out", "o", "--no-apg", "--seed", "5"]
+    )
+    assert cli.sampler_settings(args, model) == Sampler(steps=7, guidance=3.5, apg=False, seed=5)

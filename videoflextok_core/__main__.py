@@ -97,19 +97,18 @@ def load_model(ref: str, device: str | None):
     return VideoFlexTok.from_pretrained(ref, device=device)
 
 
-def sampler_settings(args, model) -> dict:
-    """CLI flags over the checkpoint's demo defaults."""
-    from .curve import demo_defaults
+def sampler_settings(args, model):
+    """The `Sampler` of --steps, --guidance, --apg and --seed (the flags are its field names);
+    unset flags take the checkpoint's demo defaults."""
+    from dataclasses import replace
 
-    d = demo_defaults(model)
-    for key, flag in (
-        ("timesteps", "steps"),
-        ("guidance_scale", "guidance"),
-        ("perform_norm_guidance", "apg"),
-    ):
-        if getattr(args, flag) is not None:
-            d[key] = getattr(args, flag)
-    return d
+    from .curve import demo_defaults
+    from .model.sampling import Sampler
+
+    given = {
+        f: getattr(args, f) for f in ("steps", "guidance", "apg") if getattr(args, f) is not None
+    }
+    return replace(Sampler.from_official(**demo_defaults(model)), seed=args.seed, **given)
 
 
 def check_same_model(meta: dict, path: str, ref: str, key: str, ours: str, what: str) -> None:
@@ -190,10 +189,7 @@ def cmd_detokenize(args) -> None:
         model,
         tokens.to(model.device),
         [k],
-        s["timesteps"],
-        s["guidance_scale"],
-        s["perform_norm_guidance"],
-        args.seed,
+        s,
         lambda done, total: bar(done / total, f"decoding k={k} (step {done}/{total})"),
     )[0]
     fps = float(meta.get("fps", model_fps(config)))
@@ -201,11 +197,10 @@ def cmd_detokenize(args) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     write_video(recon, out, fps)
     total = k * tokens.shape[1]
-    g = s["guidance_scale"]
-    guidance = "off" if g == 1 else f"{g:g}" + (" (APG)" if s["perform_norm_guidance"] else "")
+    guidance = "off" if s.guidance == 1 else f"{s.guidance:g}" + (" (APG)" if s.apg else "")
     print(
-        f"{out}: {_frames_of(recon, fps)}, k={k} ({total} tokens), {s['timesteps']} steps, "
-        f"guidance {guidance}, seed {args.seed}"
+        f"{out}: {_frames_of(recon, fps)}, k={k} ({total} tokens), {s.steps} steps, "
+        f"guidance {guidance}, seed {s.seed}"
     )
     if args.side_by_side:
         start = float(meta.get("start", 0.0))
@@ -240,15 +235,11 @@ def cmd_curve(args) -> None:
     config = load_config(ref)
     video, info = load_clip(args.video, config, args.fps, args.start, args.max_frames)
     model = load_model(ref, args.device)
-    s = sampler_settings(args, model)
     result = quality_curve(
         model,
         video,
         budgets,
-        s["timesteps"],
-        s["guidance_scale"],
-        s["perform_norm_guidance"],
-        args.seed,
+        sampler_settings(args, model),
         args.max_batch,
         TextProgress(),
         cache=None,

@@ -68,12 +68,12 @@ def curve_figure(result: "CurveResult", selected_k: int | None = None):
                 secondary_y=second,
             )
         fig.add_vline(x=r.k, line={"color": "crimson", "width": 1, "dash": "dash"})
-    s = result.settings
-    guidance = "off" if s.guidance_scale == 1.0 else f"{s.guidance_scale:g}"
-    guidance += " (APG)" if s.perform_norm_guidance and s.guidance_scale != 1.0 else ""
+    s = result.settings.sampler
+    guidance = "off" if s.guidance == 1.0 else f"{s.guidance:g}"
+    guidance += " (APG)" if s.apg and s.guidance != 1.0 else ""
     T = result.original.shape[1]
     fig.update_layout(
-        title=f"Reconstruction quality vs token budget ({T} frames, {s.timesteps} steps, "
+        title=f"Reconstruction quality vs token budget ({T} frames, {s.steps} steps, "
         f"guidance {guidance}, seed {s.seed})",
         hovermode="closest",
         legend={"orientation": "h", "y": -0.2},

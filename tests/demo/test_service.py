@@ -13,19 +13,21 @@ import pytest
 import torch
 from conftest import ROOT, TINY
 
+from demo import startup
 from demo.service import DemoService
 from demo.startup import app_defaults, estimate_gpu_seconds, load_model
 from demo.views import token_stats
-from demo import startup
 from videoflextok_core.cache import LRU
 from videoflextok_core.curve import iter_quality_curve, quality_curve
 from videoflextok_core.figures import token_figure
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.checkpoint import CheckpointError
+from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.tokenfile import TokenFileError, read_tokens, save_tokens
 
 EXAMPLE = ROOT / "assets" / "examples" / "scene_1_seed1000003.mp4"
 STEPS = 2
+FAST = Sampler(steps=STEPS)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # and `model`: conftest.py
 
@@ -363,18 +365,18 @@ def test_gpu_task_only_on_zero_gpu(monkeypatch):
 def test_iter_quality_curve_partials_and_given_tokens(model, service):
     clip = service.clip(str(EXAMPLE))
     steps = list(
-        iter_quality_curve(model, clip.video, [1, 4, 16], timesteps=STEPS, max_batch=2, cache=None)
+        iter_quality_curve(model, clip.video, [1, 4, 16], sampler=FAST, max_batch=2, cache=None)
     )
     assert [s.budgets for s in steps] == [(1, 4), (1, 4, 16)]
     assert [s.complete for s in steps] == [False, True]
     given = quality_curve(
-        model, clip.video, [1, 4, 16], timesteps=STEPS, max_batch=2, cache=None, tokens=clip.tokens
+        model, clip.video, [1, 4, 16], sampler=FAST, max_batch=2, cache=None, tokens=clip.tokens
     )
     assert given.tokenize_seconds == 0 and torch.equal(given.tokens, steps[-1].tokens)
     for k in (1, 4, 16):
         assert torch.equal(given.reconstructions[k], steps[-1].reconstructions[k])
     with pytest.raises(ValueError, match=r"tokens must be \(1, t, 16\)"):
-        quality_curve(model, clip.video, [1], timesteps=STEPS, cache=None, tokens=clip.tokens[0])
+        quality_curve(model, clip.video, [1], sampler=FAST, cache=None, tokens=clip.tokens[0])
 
 
 def test_file_digest_is_read_once_and_follows_edits(tmp_path):

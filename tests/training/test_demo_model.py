@@ -16,6 +16,7 @@ from synthetic import make_clip_tensor
 from videoflextok_core.curve import demo_defaults, quality_curve
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.checkpoint import ours_to_official
+from videoflextok_core.model.sampling import Sampler
 
 DEMO = ROOT / "assets" / "demo-model"
 EVAL_SEED_BASE = 1_000_000  # training.config.EVAL_SEED_BASE: never used for training
@@ -47,12 +48,7 @@ def test_checkpoint_layout_and_size(model):
 
 @pytest.mark.slow
 def test_coarse_to_fine_on_held_out_clips(model):
-    d = demo_defaults(model)
-    settings = dict(
-        timesteps=d["timesteps"],
-        guidance_scale=d["guidance_scale"],
-        perform_norm_guidance=d["perform_norm_guidance"],
-    )
+    sampler = Sampler.from_official(**demo_defaults(model))  # seed 0
     N = model.n_registers
     budgets = [1, 4, 16, N]
     psnr = {k: 0.0 for k in budgets}
@@ -61,7 +57,7 @@ def test_coarse_to_fine_on_held_out_clips(model):
     clips, full = [], []
     for seed in seeds:
         clip = make_clip_tensor(seed, 33, model.resolution[0])
-        result = quality_curve(model, clip, budgets, seed=0, cache=None, **settings)
+        result = quality_curve(model, clip, budgets, sampler, cache=None)
         for k in budgets:
             psnr[k] += result.row(k).psnr / len(seeds)
             ssim[k] += result.row(k).ssim / len(seeds)
@@ -85,7 +81,7 @@ def test_coarse_to_fine_on_held_out_clips(model):
 def test_real_clips_run(model, name):
     """Real footage (never seen in training) goes through; no quality threshold."""
     result = quality_curve(
-        model, str(VIDEOS / name), [1, model.n_registers], timesteps=4, cache=None
+        model, str(VIDEOS / name), [1, model.n_registers], sampler=Sampler(steps=4), cache=None
     )
     for k in result.budgets:
         assert result.reconstructions[k].shape[2:] == model.resolution
