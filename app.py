@@ -77,6 +77,7 @@ def bar(progress: gr.Progress):
 
 def build_demo(service: DemoService) -> gr.Blocks:
     d, N = service.defaults, service.model.n_registers
+    s = d.sampler
 
     @gpu_task(service.tokenize_seconds)  # outermost: on ZeroGPU the message travels as gr.Error
     @user_errors
@@ -123,7 +124,7 @@ def build_demo(service: DemoService) -> gr.Blocks:
         return str(path), stats.line()
 
     def example(video):
-        return reconstruct(video, d.k, d.guidance_scale, d.timesteps, d.seed, d.apg, 0, d.frames)
+        return reconstruct(video, d.k, s.guidance, s.steps, s.seed, s.apg, 0, d.frames)
 
     # delete_cache: Gradio's copies of the outputs older than 2 h go, checked every hour.
     with gr.Blocks(title="VideoFlexTok", fill_width=True, delete_cache=(3600, 7200)) as demo:
@@ -178,7 +179,7 @@ def build_demo(service: DemoService) -> gr.Blocks:
                     elem_id="k",
                 )
                 with gr.Accordion("Sampler", open=False), gr.Row():
-                    g = d.guidance_scale  # the range holds any tuned default
+                    g = s.guidance  # the range holds any tuned default
                     guidance = gr.Slider(
                         min(1.0, g),
                         max(30.0, g),
@@ -186,9 +187,9 @@ def build_demo(service: DemoService) -> gr.Blocks:
                         step=0.25,
                         label="Guidance scale (1 = off)",
                     )
-                    steps = gr.Slider(1, 100, value=d.timesteps, step=1, label="Denoising steps")
-                    seed = gr.Number(d.seed, label="Seed", precision=0, minimum=0)
-                    apg = gr.Checkbox(d.apg, label="APG (adaptive projected guidance)")
+                    steps = gr.Slider(1, 100, value=s.steps, step=1, label="Denoising steps")
+                    seed = gr.Number(s.seed, label="Seed", precision=0, minimum=0)
+                    apg = gr.Checkbox(s.apg, label="APG (adaptive projected guidance)")
                     decode_btn = gr.Button("Decode", variant="primary")
                 sbs.render()
                 stats.render()

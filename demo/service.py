@@ -49,18 +49,16 @@ from videoflextok_core.curve import (
     CurveSettings,
     cache_key,
     clip_hash,
-    config_hash,
     decode_tokens,
     default_budgets,
     iter_quality_curve,
-    load_clip,
-    model_identity,
-    weights_fingerprint,
 )
 from videoflextok_core.figures import ladder_figure
+from videoflextok_core.media.clip import load_clip
 from videoflextok_core.media.compose import budget_grid, comparison
 from videoflextok_core.media.video import VideoInfo, write_video
 from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model.identity import config_hash, model_identity, weights_fingerprint
 from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.paths import EXAMPLES
 from videoflextok_core.tokenfile import check_same_model, read_tokens, save_tokens, token_metadata
@@ -219,7 +217,7 @@ class DemoService:
         run = self.choice.device + (" (bf16 autocast)" if self.choice.device == "cuda" else "")
         return (
             f"**{display_name(self.choice.ref)}** on {run}  \n"
-            f"{H}×{W} pixels at {self.defaults.fps:g} fps · **{m.n_registers} tokens per "
+            f"{H}×{W} pixels at {self.model.config.fps:g} fps · **{m.n_registers} tokens per "
             f"timestep** (registers per latent frame)  \n"
             f"chunks of {c.chunk} frames overlapping by {c.overlap}, {c.time_factor}× temporal "
             f"compression: {t} timesteps per chunk  \n"
@@ -229,16 +227,16 @@ class DemoService:
 
     def length_choices(self) -> list[tuple[str, int]]:
         """(label, frames) for the clip length control."""
-        fps = self.defaults.fps
+        fps = self.model.config.fps
         return [(f"{n} ({n / fps:.1f} s)", n) for n in self.defaults.frame_choices]
 
     def sampler(self, guidance=None, steps=None, seed=None, apg=None) -> Sampler:
         """Checked decode settings; None takes the page's default."""
-        d = self.defaults
+        d = self.defaults.sampler
         return Sampler(
-            steps=as_int(d.timesteps if steps is None else steps, "denoising steps", 1, MAX_STEPS),
+            steps=as_int(d.steps if steps is None else steps, "denoising steps", 1, MAX_STEPS),
             guidance=as_float(
-                d.guidance_scale if guidance is None else guidance, "guidance scale", 0, 100
+                d.guidance if guidance is None else guidance, "guidance scale", 0, 100
             ),
             apg=bool(d.apg if apg is None else apg),
             seed=as_int(d.seed if seed is None else seed, "seed", 0, 2**63 - 1),
@@ -524,12 +522,13 @@ class DemoService:
         d = self.defaults
         try:
             frames = as_int(d.frames if frames is None else frames, "frames", 1)
-            steps = as_int(d.timesteps if steps is None else steps, "steps", 1, MAX_STEPS)
-            guidance = as_float(d.guidance_scale if guidance is None else guidance, "guidance")
+            steps = as_int(d.sampler.steps if steps is None else steps, "steps", 1, MAX_STEPS)
+            guidance = as_float(d.sampler.guidance if guidance is None else guidance, "guidance")
         except ValueError:
-            frames, steps, guidance = d.frames, d.timesteps, d.guidance_scale
+            frames, steps, guidance = d.frames, d.sampler.steps, d.sampler.guidance
         c = self.model.chunking
-        return estimate_gpu_seconds(frames, steps, guidance, budgets, c.chunk, c.overlap)
+        sampler = Sampler(steps=steps, guidance=guidance)
+        return estimate_gpu_seconds(frames, sampler, budgets, c.chunk, c.overlap)
 
     def tokenize_seconds(self, video=None, start=None, frames=None, *args, **kwargs) -> int:
         """ZeroGPU duration of a tokenize handler (same arguments): the VAE and encoder only."""
@@ -593,7 +592,7 @@ class DemoService:
         k = min(self._check_k(k), n)
         sampler = self.sampler(guidance, steps, seed, apg)
         video, seconds = self._decode_ids(tokens, k, sampler, progress)
-        fps = float(meta.get("fps", self.defaults.fps))
+        fps = float(meta.get("fps", self.model.config.fps))
         folder = self.workdir / "decoded" / _key(_file_digest(tokens_file), k, repr(sampler))
         folder.mkdir(parents=True, exist_ok=True)
         path = write_video(video, folder / f"{Path(name).stem.split('.')[0]}_k{k}.mp4", fps)

@@ -13,13 +13,13 @@ the checks of the values it sends back, and how long a ZeroGPU Space reserves a 
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from videoflextok_core.curve import demo_defaults, model_fps
 from videoflextok_core.device import check_device, default_device
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.checkpoint import CheckpointError
+from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.paths import DEMO_MODEL
 
 HUB_MODEL = "EPFL-VILAB/videoflextok_d18_d28"  # the default on a GPU
@@ -124,37 +124,28 @@ class Defaults:
     """What the page starts with."""
 
     k: int  # tokens per latent frame
-    guidance_scale: float
-    apg: bool  # adaptive projected guidance
-    timesteps: int
-    seed: int
     frames: int  # clip length
     frame_choices: tuple[int, ...]  # valid lengths, 1 + 16K
-    fps: float
+    sampler: Sampler  # steps, guidance, APG, seed
 
 
 def app_defaults(model: VideoFlexTok, device: str | None = None) -> Defaults:
-    """Sampler settings from the checkpoint's "demo_defaults" when it has them (the demo model);
-    otherwise the released models' guidance 20 with APG. Steps: 25 on a GPU, else the demo
-    defaults' (16 for the demo model). Clip lengths up to 8 chunks on a GPU, 4 on a CPU."""
+    """Sampler settings from the checkpoint's "demo_defaults" where it has them (the demo model),
+    else the released models' guidance 20 with APG. Steps: 25 on a GPU, else the demo defaults'
+    (16 for the demo model). Clip lengths up to 8 chunks on a GPU, 4 on a CPU."""
     device = (device or model.device.type).split(":")[0]
     gpu = "cuda" if device == "cuda" else "cpu"
-    d = demo_defaults(model)
-    if "demo_defaults" not in model.config.raw_dict:
-        d["guidance_scale"], d["perform_norm_guidance"] = RELEASED_GUIDANCE, True
-    steps = CUDA_STEPS if gpu == "cuda" else d["timesteps"]
+    sampler = model.config.demo_sampler(Sampler(steps=25, guidance=RELEASED_GUIDANCE, apg=True))
+    if gpu == "cuda":
+        sampler = replace(sampler, steps=CUDA_STEPS)
     c = model.chunking
     choices = tuple(c.valid_frames(n) for n in range(1, MAX_CHUNKS[gpu] + 1))
     N = model.n_registers
     return Defaults(
         k=max(1, N // 4),
-        guidance_scale=float(d["guidance_scale"]),
-        apg=bool(d["perform_norm_guidance"]),
-        timesteps=int(steps),
-        seed=0,
         frames=choices[DEFAULT_CHUNKS[gpu] - 1],
         frame_choices=choices,
-        fps=model_fps(model.config),
+        sampler=sampler,
     )
 
 
@@ -190,19 +181,14 @@ GPU_MAX_SECONDS = 300
 
 
 def estimate_gpu_seconds(
-    frames: int,
-    timesteps: int,
-    guidance_scale: float,
-    budgets: int = 1,
-    chunk: int = 17,
-    overlap: int = 1,
+    frames: int, sampler: Sampler, budgets: int = 1, chunk: int = 17, overlap: int = 1
 ) -> int:
     """Seconds to reserve on a ZeroGPU Space for decoding `budgets` budgets of a clip of
-    `frames` frames: chunks x (steps x forwards (2 with guidance) x per-step cost + VAE), plus a
-    fixed part, rounded up, capped at `GPU_MAX_SECONDS`."""
+    `frames` frames with `sampler`: chunks x (steps x forwards (2 with guidance) x per-step cost
+    + VAE), plus a fixed part, rounded up, capped at `GPU_MAX_SECONDS`."""
     chunks = max(1, math.ceil((frames - overlap) / (chunk - overlap)))
-    forwards = 1 if guidance_scale == 1 else 2  # cond + uncond in one batched forward
-    per_chunk = budgets * (timesteps * forwards * GPU_SECONDS_PER_STEP + GPU_SECONDS_VAE)
+    forwards = 2 if sampler.guided else 1  # cond + uncond in one batched forward
+    per_chunk = budgets * (sampler.steps * forwards * GPU_SECONDS_PER_STEP + GPU_SECONDS_VAE)
     return min(GPU_MAX_SECONDS, math.ceil(GPU_SECONDS_FIXED + chunks * per_chunk))
 
 

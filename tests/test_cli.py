@@ -1,7 +1,7 @@
 """`python -m videoflextok_core`: the real commands in subprocesses on a small clip file.
 
 The tiny reference checkpoint decodes 32x48 frames; `read_video` makes square frames, so the CLI
-reads at max(H, W) = 48 and centre-crops to 32x48 (`curve.load_clip`). The clip is 48x48.
+reads at max(H, W) = 48 and centre-crops to 32x48 (`media.clip.load_clip`). The clip is 48x48.
 """
 
 import json
@@ -17,9 +17,10 @@ from safetensors import safe_open
 
 from synthetic import make_clip
 from videoflextok_core import __main__ as cli
-from videoflextok_core.curve import config_hash, load_clip
+from videoflextok_core.media.clip import load_clip
 from videoflextok_core.media.video import write_video
 from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model.identity import config_hash
 from videoflextok_core.model.sampling import Sampler
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}  # 2 shared cores

@@ -4,7 +4,6 @@ The tiny model is random-init, so nothing here asserts reconstruction quality: o
 determinism, caching, progress and input checks.
 """
 
-import copy
 import csv
 import io
 import math
@@ -17,9 +16,8 @@ import torch
 from synthetic import make_batch
 from videoflextok_core import curve, figures
 from videoflextok_core.curve import CurveCache, CurveSettings, quality_curve
+from videoflextok_core.media.clip import load_clip
 from videoflextok_core.media.video import write_video
-from videoflextok_core.model import VideoFlexTok
-from videoflextok_core.model.config import parse_config
 from videoflextok_core.model.sampling import Sampler
 
 STEPS = 2
@@ -111,13 +109,13 @@ def test_figure(ladder):
     assert list(fig.data[0].x) == [1, 2, 4, 8, 16]
     assert fig.layout.xaxis.type == "log"
     assert fig.data[1].yaxis == "y2"  # SSIM on the second axis
-    fig = ladder.figure(selected_k=4)
+    fig = figures.curve_figure(ladder, selected_k=4)
     names = [t.name for t in fig.data]
     assert names == ["PSNR", "SSIM", "selected k=4", "selected k=4"]
     assert fig.data[2].y[0] == ladder.row(4).psnr and fig.data[3].y[0] == ladder.row(4).ssim
     assert any(s.x0 == 4 for s in fig.layout.shapes)  # the vertical line
     with pytest.raises(ValueError, match="k=5"):
-        ladder.figure(selected_k=5)
+        figures.curve_figure(ladder, selected_k=5)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,16 +208,6 @@ def test_disk_cache_round_trip(model, clip, tmp_path):
     assert not redone.from_cache and redone.rows[0].psnr == first.rows[0].psnr
 
 
-def test_model_identity(model):
-    ident = curve.model_identity(model)
-    assert ident == curve.model_identity(model)
-    assert ident.startswith(curve.config_hash(model.config))
-    other = VideoFlexTok(model.config)  # same config, fresh random weights
-    assert curve.weights_fingerprint(other) != curve.weights_fingerprint(model)
-    half = copy.deepcopy(model).to(torch.bfloat16)
-    assert curve.weights_fingerprint(half) == curve.weights_fingerprint(model)
-
-
 def test_progress_callback(model, clip):
     seen = []
     quality_curve(
@@ -284,29 +272,12 @@ def test_settings_sorted_and_unique():
     assert s.budgets == (1, 4, 8)
 
 
-def test_demo_defaults(model):
-    assert curve.demo_defaults(model) == {
-        "timesteps": 25,
-        "guidance_scale": 1.0,
-        "perform_norm_guidance": False,
-    }
-    raw = model.config.raw_dict
-    raw["demo_defaults"] = {"timesteps": 12, "guidance_scale": 3.0}
-    config = parse_config(raw)
-    assert curve.demo_defaults(config) == {
-        "timesteps": 12,
-        "guidance_scale": 3.0,
-        "perform_norm_guidance": False,
-    }
-    assert curve.config_hash(config) == curve.config_hash(model.config)  # presets don't count
-
-
 def test_load_clip_non_square_and_path_input(model, tmp_path):
     """read_video makes square frames; load_clip reads at max(H, W) and centre-crops to H x W."""
     rgb = np.zeros((20, 60, 60, 3), np.uint8)
     rgb[:, :, :, 0] = np.arange(60, dtype=np.uint8)[:, None] * 4  # rows ramp in red
     path = write_video(rgb, tmp_path / "ramp.mp4", fps=8)
-    video, info = curve.load_clip(path, model)
+    video, info = load_clip(path, model)
     assert video.shape == (3, 17, 32, 48) and info.target_fps == 8
     red = video[0, 0, :, 24]
     assert red[0] > -0.9 and red[-1] < 0.9  # the middle rows: top and bottom were cropped

@@ -25,10 +25,9 @@ from PIL import Image  # noqa: E402
 
 from demo.views import grid_budgets  # noqa: E402
 from synthetic import make_clip_tensor  # noqa: E402
-from videoflextok_core.curve import demo_defaults, quality_curve  # noqa: E402
+from videoflextok_core.curve import quality_curve  # noqa: E402
 from videoflextok_core.media.video import to_uint8_frames  # noqa: E402
 from videoflextok_core.model import VideoFlexTok  # noqa: E402
-from videoflextok_core.model.sampling import Sampler  # noqa: E402
 
 from .config import EVAL_SEED_BASE  # noqa: E402
 
@@ -75,7 +74,7 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     model = VideoFlexTok.from_pretrained(args.model, device="cpu")
-    sampler = Sampler.from_official(**demo_defaults(model))  # seed 0
+    sampler = model.config.demo_sampler()  # seed 0
     settings = sampler.official("steps", "guidance", "apg")  # as the checkpoint spells them
     size = model.resolution[0]
     print(f"model {args.model}: {settings}", flush=True)

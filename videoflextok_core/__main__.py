@@ -102,13 +102,10 @@ def sampler_settings(args, model):
     unset flags take the checkpoint's demo defaults."""
     from dataclasses import replace
 
-    from .curve import demo_defaults
-    from .model.sampling import Sampler
-
     given = {
         f: getattr(args, f) for f in ("steps", "guidance", "apg") if getattr(args, f) is not None
     }
-    return replace(Sampler.from_official(**demo_defaults(model)), seed=args.seed, **given)
+    return replace(model.config.demo_sampler(), seed=args.seed, **given)
 
 
 def check_same_model(meta: dict, path: str, ref: str, key: str, ours: str, what: str) -> None:
@@ -136,7 +133,7 @@ def _frames_of(video, fps: float) -> str:
 def cmd_tokenize(args) -> None:
     import torch
 
-    from .curve import load_clip
+    from .media.clip import load_clip
 
     ref = model_ref(args)
     config = load_config(ref)
@@ -155,9 +152,11 @@ def cmd_tokenize(args) -> None:
 
 
 def cmd_detokenize(args) -> None:
-    from .curve import config_hash, decode_tokens, load_clip, model_fps, weights_fingerprint
+    from .curve import decode_tokens
+    from .media.clip import load_clip
     from .media.compose import comparison
     from .media.video import write_video
+    from .model.identity import config_hash, weights_fingerprint
 
     tokens, meta = read_tokens(args.tokens)
     ref = model_ref(args)
@@ -192,7 +191,7 @@ def cmd_detokenize(args) -> None:
         s,
         lambda done, total: bar(done / total, f"decoding k={k} (step {done}/{total})"),
     )[0]
-    fps = float(meta.get("fps", model_fps(config)))
+    fps = float(meta.get("fps", config.fps))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_video(recon, out, fps)
@@ -226,7 +225,9 @@ def parse_budgets(text: str | None) -> list[int] | None:
 
 
 def cmd_curve(args) -> None:
-    from .curve import load_clip, quality_curve
+    from .curve import quality_curve
+    from .figures import curve_figure
+    from .media.clip import load_clip
     from .media.compose import budget_grid, comparison
     from .media.video import write_video
 
@@ -247,7 +248,7 @@ def cmd_curve(args) -> None:
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fps, k = info.target_fps, result.budgets[-1]
-    result.figure(selected_k=k).write_html(out / "curve.html", include_plotlyjs=True)
+    curve_figure(result, selected_k=k).write_html(out / "curve.html", include_plotlyjs=True)
     (out / "curve.csv").write_text(result.to_csv())
     save_tokens(
         out / "tokens.safetensors",

@@ -4,7 +4,7 @@
     from videoflextok_core.model.sampling import Sampler
     result = quality_curve(model, "clip.mp4", budgets=[1, 4, 16, 64, 256], sampler=Sampler(25))
     print(result.to_csv())
-    result.figure(selected_k=16).write_html("curve.html", include_plotlyjs=True)
+    curve_figure(result, selected_k=16).write_html("curve.html")   # videoflextok_core.figures
     result.reconstructions[16]          # (3, T, H, W) in [-1, 1], no second decode needed
 
 The clip is tokenized ONCE, from the VAE posterior mean (`sample_posterior=False`), so its tokens
@@ -20,8 +20,9 @@ than one chunk: `detokenize` draws the noise of later chunks per sample, in batc
 re-encodes decoded frames with global-RNG draws sized by the batch (VAE posterior, FSQ), so there
 a batched budget does not match its single decode; `max_batch=1` restores the property (slower).
 
-Results are cached by (clip content, model identity, settings) in a bounded in-memory LRU
-(`cache.LRU`), optionally mirrored on disk (`CurveCache(directory=...)`).
+With `cache=CurveCache()` (the caller keeps it), results are kept by (clip content, model
+identity, settings) in a bounded in-memory LRU (`cache.LRU`), optionally mirrored on disk
+(`CurveCache(directory=...)`).
 
 Legend: T frames, H/W pixels, t latent (token) frames, N tokens per latent frame, k budget.
 """
@@ -43,19 +44,15 @@ import torch
 from torch import Tensor
 
 from .cache import LRU, tensor_bytes
-from .figures import curve_figure
+from .media.clip import load_clip
 from .media.metrics import compute_metrics
-from .media.video import DEFAULT_MAX_FRAMES, VideoInfo, read_video
 from .model import VideoFlexTok
-from .model.config import ModelConfig
+from .model.identity import model_identity
 from .model.sampling import Sampler
 
 Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
 
-DEFAULT_TIMESTEPS = 25  # Euler steps when the checkpoint carries no demo defaults
-DEFAULT_GUIDANCE = 1.0  # guidance off: one decoder forward per step (CPU friendly)
-DEFAULT_SAMPLER = Sampler(steps=DEFAULT_TIMESTEPS, guidance=DEFAULT_GUIDANCE)
-DEFAULT_FPS = 8.0  # the released models' frame rate
+DEFAULT_SAMPLER = Sampler(steps=25)  # guidance off: one decoder forward per step (CPU friendly)
 MEMORY_FRACTION = 0.5  # share of the free memory a ladder batch may use
 TOKENIZE_SHARE = 0.05  # progress fraction reported once tokenizing is done
 CSV_COLUMNS = (
@@ -80,27 +77,6 @@ def default_budgets(n: int) -> tuple[int, ...]:
     if n < 1:
         raise ValueError(f"tokens per latent frame must be >= 1, got {n}")
     return tuple(2**i for i in range(n.bit_length()) if 2**i < n) + (n,)
-
-
-def demo_defaults(model: VideoFlexTok | ModelConfig) -> dict:
-    """Sampler defaults for the demo: the checkpoint config's top-level "demo_defaults" dict
-    ({"timesteps", "guidance_scale", "perform_norm_guidance"}) over 25 steps, guidance off."""
-    config = model.config if isinstance(model, VideoFlexTok) else model
-    out = {
-        "timesteps": DEFAULT_TIMESTEPS,
-        "guidance_scale": DEFAULT_GUIDANCE,
-        "perform_norm_guidance": False,
-    }
-    given = config.raw_dict.get("demo_defaults") or {}
-    if not isinstance(given, dict):
-        raise ValueError(f"config demo_defaults must be a dict, got {type(given).__name__}")
-    out.update({k: given[k] for k in out if k in given})
-    return out
-
-
-def model_fps(config: ModelConfig) -> float:
-    """Frame rate the model was trained at (`video_preprocess_args["fps"]`), else 8."""
-    return float(dict(config.video_preprocess_args).get("fps", DEFAULT_FPS))
 
 
 @dataclass(frozen=True)
@@ -148,7 +124,7 @@ class CurveSettings:
 
 
 # ---------------------------------------------------------------------------------------------
-# Identity: clip content, model config and weights
+# Identity of a clip (the model's: model/identity.py)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -158,66 +134,6 @@ def clip_hash(clip: Tensor) -> str:
     h = hashlib.blake2b(str(tuple(x.shape)).encode(), digest_size=16)
     h.update(x.numpy().tobytes())
     return h.hexdigest()
-
-
-def config_hash(config: ModelConfig | dict) -> str:
-    """Hash of what the weights mean: the config JSON with sorted keys, minus "demo_defaults"
-    (sampler presets do not change what tokens mean)."""
-    raw = config.raw_dict if isinstance(config, ModelConfig) else dict(config)
-    raw.pop("demo_defaults", None)
-    text = json.dumps(raw, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def weights_fingerprint(model: torch.nn.Module, samples: int = 1024) -> str:
-    """Cheap fingerprint of the weights: names, shapes and up to `samples` evenly strided values
-    of every tensor, rounded to bf16 so float32 and bf16 copies of a checkpoint agree."""
-    h = hashlib.sha256()
-    picks = []
-    for name, p in sorted(model.state_dict().items()):
-        h.update(f"{name}{tuple(p.shape)};".encode())
-        flat = p.detach().reshape(-1)
-        if flat.numel() and p.is_floating_point():
-            step = max(1, flat.numel() // samples)
-            picks.append(flat[::step][:samples].to(torch.bfloat16))
-    if picks:
-        h.update(torch.cat(picks).cpu().view(torch.int16).numpy().tobytes())  # one transfer
-    return h.hexdigest()[:16]
-
-
-def model_identity(model: VideoFlexTok) -> str:
-    """config hash + weights fingerprint + how it runs (device type, dtype, autocast), since all
-    of them change the decoded pixels."""
-    dtype = next(model.parameters()).dtype
-    run = f"{model.device.type}-{str(dtype).removeprefix('torch.')}-ac{int(model.use_autocast)}"
-    return f"{config_hash(model.config)}-{weights_fingerprint(model)}-{run}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading a clip at the model's resolution
-# ---------------------------------------------------------------------------------------------
-
-
-def load_clip(
-    path: str | os.PathLike,
-    model: VideoFlexTok | ModelConfig,
-    fps: float | None = None,
-    start: float = 0.0,
-    max_frames: int = DEFAULT_MAX_FRAMES,
-) -> tuple[Tensor, VideoInfo]:
-    """Read a video file as the model's input: (3, T, H, W) in [-1, 1] and its `VideoInfo`.
-
-    Square models get the official preprocessing; a non-square one (the tiny test model) gets
-    frames scaled to cover H x W and centre-cropped. fps: default the model's training rate.
-    T follows the model's chunking (1 + 16K for chunk 17, overlap 1).
-    """
-    config = model.config if isinstance(model, VideoFlexTok) else model
-    H, W = config.resolution
-    fps = model_fps(config) if fps is None else fps
-    size = H if H == W else (H, W)
-    return read_video(
-        path, fps, size, start, max_frames, config.chunk_size, config.overlap_size_frames
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -366,10 +282,6 @@ class CurveResult:
             )
         return buf.getvalue()
 
-    def figure(self, selected_k: int | None = None):
-        """`figures.curve_figure` of this result."""
-        return curve_figure(self, selected_k)
-
 
 # ---------------------------------------------------------------------------------------------
 # Cache
@@ -465,9 +377,6 @@ class CurveCache:
             return None
 
 
-CACHE = CurveCache()  # the process-wide default
-
-
 def cache_key(clip_id: str, model_id: str, settings: CurveSettings) -> str:
     text = json.dumps([clip_id, model_id, settings.key()])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -507,7 +416,7 @@ def quality_curve(
     sampler: Sampler | None = None,
     max_batch: int | None = None,
     progress: Progress | None = None,
-    cache: CurveCache | None = CACHE,
+    cache: CurveCache | None = None,
     tokens: Tensor | None = None,
 ) -> CurveResult:
     """Tokenize `clip` once, decode it at every budget, measure PSNR / SSIM against it.
@@ -521,7 +430,7 @@ def quality_curve(
             docstring on determinism); default `DEFAULT_SAMPLER`, 25 steps with guidance off.
         max_batch: budgets per `detokenize` call; default `auto_max_batch` (from free memory).
         progress: callback(fraction in [0, 1], message), e.g. (0.4, "decoding k=4 (step 3/16)").
-        cache: where results are kept; None to always compute.
+        cache: where results are kept (the caller's `CurveCache`); None: always compute.
         tokens: the clip's tokens (1, t, N), if already at hand; they must be what
             `model.tokenize(clip[None], sample_posterior=False)` gives (not checked). Skips
             tokenizing; `tokenize_seconds` is then 0.
@@ -549,7 +458,7 @@ def iter_quality_curve(
     sampler: Sampler | None = None,
     max_batch: int | None = None,
     progress: Progress | None = None,
-    cache: CurveCache | None = CACHE,
+    cache: CurveCache | None = None,
     tokens: Tensor | None = None,
 ) -> Iterator[CurveResult]:
     """`quality_curve` step by step: yields a partial `CurveResult` (the rows of the budgets
@@ -650,9 +559,6 @@ __all__ = [
     "CurveSettings",
     "decode_tokens",
     "default_budgets",
-    "demo_defaults",
     "iter_quality_curve",
-    "load_clip",
-    "model_identity",
     "quality_curve",
 ]

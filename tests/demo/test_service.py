@@ -98,10 +98,11 @@ def test_unusable_device():
 
 def test_defaults_released_model(model):
     d = app_defaults(model, "cpu")  # no demo_defaults in the config: the released models' 20 + APG
-    assert (d.guidance_scale, d.apg, d.timesteps) == (20.0, True, 25)
+    assert d.sampler == Sampler(steps=25, guidance=20.0, apg=True, seed=0)
     assert d.frame_choices == (17, 33, 49, 65) and d.frames == 17 and d.k == 4
     gpu = app_defaults(model, "cuda")
-    assert gpu.timesteps == startup.CUDA_STEPS and gpu.frame_choices[-1] == 129 and gpu.frames == 33
+    assert gpu.sampler.steps == startup.CUDA_STEPS and gpu.frame_choices[-1] == 129
+    assert gpu.frames == 33
 
 
 def test_defaults_demo_model():
@@ -109,8 +110,8 @@ def test_defaults_demo_model():
     cfg["demo_defaults"] = {"timesteps": 16, "guidance_scale": 3.5, "perform_norm_guidance": False}
     model = VideoFlexTok(cfg)
     d = app_defaults(model, "cpu")
-    assert (d.guidance_scale, d.apg, d.timesteps) == (3.5, False, 16)
-    assert app_defaults(model, "cuda").timesteps == startup.CUDA_STEPS
+    assert d.sampler == Sampler(steps=16, guidance=3.5, apg=False)
+    assert app_defaults(model, "cuda").sampler.steps == startup.CUDA_STEPS
 
 
 @pytest.mark.parametrize(
@@ -325,13 +326,15 @@ def test_read_tokens_refuses_junk(tmp_path):
 
 
 def test_gpu_seconds_estimate():
-    one = estimate_gpu_seconds(17, 25, 20.0)
+    guided = Sampler(steps=25, guidance=20.0)
+    one = estimate_gpu_seconds(17, guided)
     assert one == 10 + 25 * 2 * 0.12 + 1  # fixed + steps x (cond + uncond) x per-step + VAE
-    assert estimate_gpu_seconds(17, 25, 1.0) < one  # no guidance: one forward per step
-    assert estimate_gpu_seconds(33, 25, 20.0) > one  # two chunks
-    assert estimate_gpu_seconds(17, 50, 20.0) > one
-    assert estimate_gpu_seconds(17, 25, 20.0, budgets=9) > 5 * one - 50
-    assert estimate_gpu_seconds(129, 100, 20.0, budgets=9) == startup.GPU_MAX_SECONDS
+    assert estimate_gpu_seconds(17, Sampler(steps=25)) < one  # no guidance: one forward per step
+    assert estimate_gpu_seconds(33, guided) > one  # two chunks
+    assert estimate_gpu_seconds(17, Sampler(steps=50, guidance=20.0)) > one
+    assert estimate_gpu_seconds(17, guided, budgets=9) > 5 * one - 50
+    long = Sampler(steps=100, guidance=20.0)
+    assert estimate_gpu_seconds(129, long, budgets=9) == startup.GPU_MAX_SECONDS
 
 
 def test_gpu_seconds_of_page_values(service):

@@ -1,11 +1,15 @@
 """The public API on the tiny reference checkpoint: contract, batching, bad input."""
 
+import copy
+
 import pytest
 import torch
 from conftest import TINY
 from safetensors.torch import load_file
 
 from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model.config import parse_config
+from videoflextok_core.model.identity import config_hash, model_identity, weights_fingerprint
 from videoflextok_core.model.sampling import Sampler
 
 
@@ -210,3 +214,39 @@ def test_sampler_values_and_official_names():
         Sampler.from_official(timesteps=0)  # errors name the keyword the caller used
     with pytest.raises(ValueError, match="unknown sampler settings"):
         Sampler.from_official(steps=4)
+
+
+def test_config_demo_sampler_and_fps(model):
+    """The checkpoint's "demo_defaults" (upstream's keywords) over the fallback, and its fps."""
+    config = model.config
+    assert config.demo_sampler() == Sampler(steps=25)  # none in the tiny config
+    released = Sampler(steps=25, guidance=20.0, apg=True)
+    assert config.demo_sampler(released) == released
+    assert config.fps == 8.0
+    raw = config.raw_dict
+    raw["demo_defaults"] = {"timesteps": 12, "guidance_scale": 3.0}
+    tuned = parse_config(raw)
+    assert tuned.demo_sampler() == Sampler(steps=12, guidance=3.0, apg=False)
+    assert tuned.demo_sampler(released) == Sampler(steps=12, guidance=3.0, apg=True)
+    assert config_hash(tuned) == config_hash(config)  # presets don't count
+    raw["demo_defaults"] = {"timesteps": 0}
+    with pytest.raises(ValueError, match="timesteps must be an int >= 1"):
+        parse_config(raw).demo_sampler()
+    raw["demo_defaults"] = [16]
+    with pytest.raises(ValueError, match="demo_defaults must be a dict"):
+        parse_config(raw).demo_sampler()
+
+
+# ----------------------------------------------------------------------------------------------
+# Identity (model/identity.py)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_model_identity(model):
+    ident = model_identity(model)
+    assert ident == model_identity(model)
+    assert ident.startswith(config_hash(model.config))
+    other = VideoFlexTok(model.config)  # same config, fresh random weights
+    assert weights_fingerprint(other) != weights_fingerprint(model)
+    half = copy.deepcopy(model).to(torch.bfloat16)
+    assert weights_fingerprint(half) == weights_fingerprint(model)

@@ -13,7 +13,7 @@ import torch
 from conftest import ROOT, VIDEOS
 
 from synthetic import make_clip_tensor
-from videoflextok_core.curve import demo_defaults, quality_curve
+from videoflextok_core.curve import quality_curve
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.checkpoint import ours_to_official
 from videoflextok_core.model.sampling import Sampler
@@ -42,13 +42,13 @@ def test_checkpoint_layout_and_size(model):
     assert (model.chunking.chunk, model.chunking.overlap) == (17, 1)
     names = {ours_to_official(k) for k in model.state_dict()}
     assert all(n.startswith("video_tokenizer.") for n in names)
-    d = demo_defaults(model)
-    assert d["timesteps"] >= 1 and d["guidance_scale"] >= 1.0
+    d = model.config.demo_sampler(fallback=Sampler(steps=1, guidance=0.5))
+    assert d.steps >= 1 and d.guidance >= 1.0  # tuned values, not the fallback's
 
 
 @pytest.mark.slow
 def test_coarse_to_fine_on_held_out_clips(model):
-    sampler = Sampler.from_official(**demo_defaults(model))  # seed 0
+    sampler = model.config.demo_sampler()  # seed 0
     N = model.n_registers
     budgets = [1, 4, 16, N]
     psnr = {k: 0.0 for k in budgets}
