@@ -1,11 +1,10 @@
-"""What the demo app runs with: which model (and why), on which device, the page's defaults and
-the checks of the values it sends back, and how long a ZeroGPU Space reserves a GPU per handler.
+"""What the demo app runs with: which model (and why), on which device, the page's defaults, and
+how long a ZeroGPU Space reserves a GPU per handler (the page's values: `request.py`).
 
     from demo.startup import app_defaults, load_model
     model, choice = load_model()              # --model / $VIDEOFLEXTOK_MODEL / GPU / CPU policy
     choice.notice                             # one Markdown paragraph for the top of the page
     app_defaults(model).k                     # the k the page starts with
-    as_int(4.0, "k", 1, 16)                   # 4: Gradio sends floats; bad values: ValueError
 
 `demo.DemoService` wraps the loaded model; `app.py` wraps handlers with `gpu_task`.
 """
@@ -115,7 +114,7 @@ def load_model(
 
 
 # ---------------------------------------------------------------------------------------------
-# Defaults and input checks
+# Defaults
 # ---------------------------------------------------------------------------------------------
 
 
@@ -147,27 +146,6 @@ def app_defaults(model: VideoFlexTok, device: str | None = None) -> Defaults:
         frame_choices=choices,
         sampler=sampler,
     )
-
-
-def as_int(value, name: str, lo: int, hi: int | None = None) -> int:
-    """A whole number from the page (Gradio sends floats) in lo..hi, else ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    if value != int(value):
-        raise ValueError(f"{name} must be a whole number, got {value:g}")
-    value = int(value)
-    if value < lo or (hi is not None and value > hi):
-        upper = "" if hi is None else f"..{hi}"
-        raise ValueError(f"{name} must be in {lo}{upper}, got {value}")
-    return value
-
-
-def as_float(value, name: str, lo: float = -math.inf, hi: float = math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value:g}")
-    return float(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,8 +194,6 @@ __all__ = [
     "Defaults",
     "ModelChoice",
     "app_defaults",
-    "as_float",
-    "as_int",
     "estimate_gpu_seconds",
     "gpu_task",
     "load_model",
