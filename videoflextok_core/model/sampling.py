@@ -51,13 +51,10 @@ def _checked(field: str, value, label: str):
     """The check of one sampler setting: -> the value as stored (ints, floats, a bool), else a
     ValueError naming `label` (the field, or upstream's keyword) and the value."""
     if field in ("steps", "seed"):
-        lo, hi = (1, None) if field == "steps" else (0, MAX_SEED)
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-            ok = False
-        else:
-            ok = lo <= value and (hi is None or value <= hi)
-        if not ok:
-            upper = "" if hi is None else f" and <= {hi}"
+        lo, hi = (1, math.inf) if field == "steps" else (0, MAX_SEED)
+        whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        if not whole or not lo <= value <= hi:
+            upper = "" if hi == math.inf else f" and <= {hi}"
             raise ValueError(f"{label} must be an int >= {lo}{upper}, got {value!r}")
         return int(value)
     if field == "guidance":

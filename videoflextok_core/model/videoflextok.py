@@ -288,7 +288,8 @@ class VideoFlexTok(nn.Module):
             return Sampler.from_official(**official)
         if not isinstance(sampler, Sampler):
             raise ValueError(f"sampler must be a Sampler, got {type(sampler).__name__}")
-        given = {k: v for k, v in official.items() if v != Sampler().official()[k]}
+        defaults = Sampler().official()  # the keywords' defaults
+        given = {k: v for k, v in official.items() if v != defaults[k]}
         if given:
             raise ValueError(f"pass sampler= or the sampler keywords, not both (got {given})")
         return sampler
