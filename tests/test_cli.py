@@ -210,6 +210,14 @@ def _main(capsys, *args):
             "--budgets takes comma-separated ints",
         ),
         (
+            lambda w, c, t: ("detokenize", t, "--model", TINY, "--out", w / "o.mp4", "--steps", 0),
+            "steps must be an int >= 1, got 0",
+        ),
+        (
+            lambda w, c, t: ("curve", c, "--model", TINY, "--out-dir", w, "--seed", -1),
+            "seed must be an int >= 0",
+        ),
+        (
             lambda w, c, t: (
                 "curve",
                 c,
