@@ -18,7 +18,6 @@ if os.environ.get("SPACES_ZERO_GPU"):
         pass
 
 import argparse  # noqa: E402
-import functools  # noqa: E402
 import html  # noqa: E402
 import inspect  # noqa: E402
 import sys  # noqa: E402
@@ -26,6 +25,7 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from demo.request import Request  # noqa: E402
 from demo.service import DemoService  # noqa: E402
 from demo.startup import gpu_task  # noqa: E402
 from videoflextok_core.figures import token_figure  # noqa: E402
@@ -42,88 +42,128 @@ HEAVY = {"concurrency_limit": 1, "concurrency_id": "device"}  # one model call p
 NO_VIDEO = "Upload a video or pick an example."
 PROGRESS = gr.Progress()  # Gradio's progress bar; the event it reports to comes from the context
 
+# Each event's inputs by name, in the order of its API (README "### API"): the page's controls
+# (`page` in build_demo), read into one Request by `DemoService.request`, except FILES.
+TOKENIZE = ("video", "start", "length")
+RECONSTRUCT = ("video", "k", "guidance", "steps", "seed", "apg", "start", "length")
+CURVE = ("video", "guidance", "steps", "seed", "apg", "start", "length", "k")
+GRID = CURVE[:-1]
+DECODE_TOKENS = ("tokens_file", "k", "guidance", "steps", "seed", "apg")
+FILES = ("tokens_file",)  # handed to the handler as they are
 
-def user_errors(fn):
-    """ValueError (bad video, tokens file, setting) -> gr.Error with its message, no traceback."""
 
-    def error(e: ValueError) -> gr.Error:
-        message = html.escape(" ".join(str(e).split()), quote=False)
-        return gr.Error(message, print_exception=False)
-
-    if inspect.isgeneratorfunction(fn):
-
-        @functools.wraps(fn)
-        def gen_wrapper(*args, **kwargs):
-            try:
-                yield from fn(*args, **kwargs)
-            except ValueError as e:
-                raise error(e) from None
-
-        return gen_wrapper
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ValueError as e:
-            raise error(e) from None
-
-    return wrapper
+def user_error(e: ValueError) -> gr.Error:
+    """A bad video, tokens file or setting: its message on the page, no traceback."""
+    return gr.Error(html.escape(" ".join(str(e).split()), quote=False), print_exception=False)
 
 
 def bar(progress: gr.Progress):
     return lambda fraction, message: progress(fraction, desc=message)
 
 
+def page_handler(service: DemoService, names: tuple[str, ...], seconds=None):
+    """Decorator: `fn(request[, progress])`, or `fn(tokens_file, request[, progress])`, becomes
+    the Gradio handler of the inputs `names` (in that order, the API's). Their values are read
+    into one `Request` here, by name (`service.request`); `progress` is a (fraction, message)
+    callback; a ValueError becomes `user_error`. On ZeroGPU the handler is a GPU task of
+    `seconds(request)` (the defaults' request if the values are bad: it must never fail)."""
+    P = inspect.Parameter
+
+    def wrap(fn):
+        takes_progress = "progress" in inspect.signature(fn).parameters
+        params = [P(n, P.POSITIONAL_OR_KEYWORD) for n in names]
+        if takes_progress:  # Gradio passes its tracker where a parameter defaults to one
+            params.append(P("progress", P.POSITIONAL_OR_KEYWORD, default=PROGRESS))
+        signature = inspect.Signature(params)
+
+        def read(args, kwargs) -> tuple[list, Request, list]:
+            """Gradio's values -> (the files, one Request, [the progress bar] or [])."""
+            values = signature.bind(*args, **kwargs).arguments
+            progress = [bar(values.pop("progress", PROGRESS))] if takes_progress else []
+            files = [values.pop(n) for n in names if n in FILES]
+            return files, service.request(**values), progress
+
+        def call(args, kwargs):
+            files, request, progress = read(args, kwargs)
+            return fn(*files, request, *progress)
+
+        if inspect.isgeneratorfunction(fn):
+
+            def handler(*args, **kwargs):
+                try:
+                    yield from call(args, kwargs)
+                except ValueError as e:
+                    raise user_error(e) from None
+
+        else:
+
+            def handler(*args, **kwargs):
+                try:
+                    return call(args, kwargs)
+                except ValueError as e:
+                    raise user_error(e) from None
+
+        handler.__name__ = handler.__qualname__ = fn.__name__
+        handler.__signature__ = signature  # what Gradio reads: the API's parameter names
+
+        def duration(*args, **kwargs) -> int:
+            try:
+                request = read(args, kwargs)[1]
+            except (ValueError, TypeError):
+                request = service.request()
+            return seconds(request)
+
+        # outermost: on ZeroGPU the message travels as gr.Error
+        return handler if seconds is None else gpu_task(duration)(handler)
+
+    return wrap
+
+
 def build_demo(service: DemoService) -> gr.Blocks:
     d, N = service.defaults, service.model.n_registers
+    s = d.sampler
 
-    @gpu_task(service.tokenize_seconds)  # outermost: on ZeroGPU the message travels as gr.Error
-    @user_errors
-    def tokenize(video, start, length, progress=PROGRESS):
-        if not video:
+    @page_handler(service, TOKENIZE, service.tokenize_seconds)
+    def tokenize(request, progress):
+        if request.video is None:
             return None, NO_VIDEO
-        path, info = service.tokenize(video, start, length, bar(progress))
+        path, info = service.tokenize(request, progress)
         return str(path), info
 
-    @gpu_task(service.decode_seconds)  # outermost: on ZeroGPU the message travels as gr.Error
-    @user_errors
-    def reconstruct(video, k, guidance, steps, seed, apg, start, length, progress=PROGRESS):
-        if not video:
+    @page_handler(service, RECONSTRUCT, service.decode_seconds)
+    def reconstruct(request, progress):
+        if request.video is None:
             return None, NO_VIDEO
-        r = service.reconstruct(video, k, guidance, steps, seed, apg, start, length, bar(progress))
+        r = service.reconstruct(request, progress)
         return str(r.side_by_side), r.stats.line()
 
-    @gpu_task(service.decode_seconds)  # decodes only if the reconstruction was evicted
-    @user_errors
-    def views(video, k, guidance, steps, seed, apg, start, length):
-        if not video:
+    @page_handler(service, ("video",), service.decode_seconds)
+    def example(request, progress):  # an example clip at the page's defaults
+        r = service.reconstruct(request, progress)
+        return str(r.side_by_side), r.stats.line()
+
+    @page_handler(service, RECONSTRUCT, service.decode_seconds)  # decodes only if evicted
+    def views(request):
+        if request.video is None:
             return None, None, None
-        v = service.views(video, k, guidance, steps, seed, apg, start, length)
+        v = service.views(request)
         curve = v.curve.figure if v.curve is not None else gr.skip()
         return token_figure(v.tokens, v.k), [str(p) for p in v.downloads], curve
 
-    @gpu_task(service.ladder_seconds)  # outermost: on ZeroGPU the message travels as gr.Error
-    @user_errors
-    def curve(video, guidance, steps, seed, apg, start, length, k, progress=PROGRESS):
-        for view in service.curve(
-            video, guidance, steps, seed, apg, start, length, k, bar(progress)
-        ):
+    @page_handler(service, CURVE, service.ladder_seconds)
+    def curve(request, progress):
+        for view in service.curve(request, progress):
             yield (str(view.csv) if view.csv else None), view.figure
 
-    @user_errors
-    def grid(video, guidance, steps, seed, apg, start, length):
-        path = service.grid_for(video, guidance, steps, seed, apg, start, length)
+    @page_handler(service, GRID)
+    def grid(request):
+        path = service.grid_for(request)
         return str(path) if path else gr.skip()
 
-    @gpu_task(service.file_seconds)  # outermost: on ZeroGPU the message travels as gr.Error
-    @user_errors
-    def decode_tokens(tokens_file, k, guidance, steps, seed, apg, progress=PROGRESS):
-        path, stats = service.decode_file(tokens_file, k, guidance, steps, seed, apg, bar(progress))
+    @page_handler(service, DECODE_TOKENS, service.file_seconds)
+    def decode_tokens(tokens_file, request, progress):
+        path, stats = service.decode_file(tokens_file, request, progress)
         return str(path), stats.line()
-
-    def example(video):
-        return reconstruct(video, d.k, d.guidance_scale, d.timesteps, d.seed, d.apg, 0, d.frames)
 
     # delete_cache: Gradio's copies of the outputs older than 2 h go, checked every hour.
     with gr.Blocks(title="VideoFlexTok", fill_width=True, delete_cache=(3600, 7200)) as demo:
@@ -178,7 +218,7 @@ def build_demo(service: DemoService) -> gr.Blocks:
                     elem_id="k",
                 )
                 with gr.Accordion("Sampler", open=False), gr.Row():
-                    g = d.guidance_scale  # the range holds any tuned default
+                    g = s.guidance  # the range holds any tuned default
                     guidance = gr.Slider(
                         min(1.0, g),
                         max(30.0, g),
@@ -186,9 +226,9 @@ def build_demo(service: DemoService) -> gr.Blocks:
                         step=0.25,
                         label="Guidance scale (1 = off)",
                     )
-                    steps = gr.Slider(1, 100, value=d.timesteps, step=1, label="Denoising steps")
-                    seed = gr.Number(d.seed, label="Seed", precision=0, minimum=0)
-                    apg = gr.Checkbox(d.apg, label="APG (adaptive projected guidance)")
+                    steps = gr.Slider(1, 100, value=s.steps, step=1, label="Denoising steps")
+                    seed = gr.Number(s.seed, label="Seed", precision=0, minimum=0)
+                    apg = gr.Checkbox(s.apg, label="APG (adaptive projected guidance)")
                     decode_btn = gr.Button("Decode", variant="primary")
                 sbs.render()
                 stats.render()
@@ -220,11 +260,15 @@ def build_demo(service: DemoService) -> gr.Blocks:
                 decode_file_btn = gr.Button("Decode tokens file (k and sampler from above)")
                 decoded = gr.Video(label="Decoded", autoplay=True, loop=True, interactive=False)
                 decoded_stats = gr.Markdown()
-        tokens_file = gr.File(visible=False)
+        tokens_out = gr.File(visible=False)
 
-        sampler = [guidance, steps, seed, apg]
-        recon_in = [video, k, *sampler, start, length]
-        clip_in = [video, *sampler, start, length]
+        page = dict(video=video, start=start, length=length, k=k, guidance=guidance, steps=steps)
+        page.update(seed=seed, apg=apg, tokens_file=tokens_in)
+
+        def inputs(names: tuple[str, ...]) -> list:
+            return [page[n] for n in names]
+
+        recon_in = inputs(RECONSTRUCT)
         show = dict(
             fn=views,
             inputs=recon_in,
@@ -239,15 +283,15 @@ def build_demo(service: DemoService) -> gr.Blocks:
         )
         ladder_btn.click(
             curve,
-            [*clip_in, k],
+            inputs(CURVE),
             [csv_file, curve_plot],
             api_name="curve",
             show_progress_on=grid_video,
             **HEAVY,
-        ).success(grid, clip_in, grid_video, api_visibility="private", **HEAVY)
+        ).success(grid, inputs(GRID), grid_video, api_visibility="private", **HEAVY)
         decode_file_btn.click(
             decode_tokens,
-            [tokens_in, k, *sampler],
+            inputs(DECODE_TOKENS),
             [decoded, decoded_stats],
             api_name="decode_tokens",
             **HEAVY,
@@ -255,8 +299,8 @@ def build_demo(service: DemoService) -> gr.Blocks:
         gr.on(
             [video.change, length.change, start.submit, start.blur],
             tokenize,
-            [video, start, length],
-            [tokens_file, clip_info],
+            inputs(TOKENIZE),
+            [tokens_out, clip_info],
             api_name="tokenize",
             **HEAVY,
         ).success(reconstruct, recon_in, [sbs, stats], api_visibility="private", **HEAVY).success(

@@ -3,15 +3,17 @@ the files the page offers, for one loaded model.
 
     from demo.service import DemoService
     service = DemoService.start()                        # model policy: see `startup.load_model`
-    out = service.reconstruct("clip.mp4", k=16)          # defaults for the rest
+    request = service.request(video="clip.mp4", k=16)   # the page's values; defaults for the rest
+    out = service.reconstruct(request)
     out.side_by_side, out.stats                          # an mp4 path and one line of text
-    for view in service.curve("clip.mp4"):               # partial curves as budgets finish
+    for view in service.curve(request):                  # partial curves as budgets finish
         view.figure
 
-`app.py` is a thin Gradio layer over `DemoService`: each handler calls one method here. Every
-method takes the page's raw values (Gradio gives floats for sliders and numbers), checks them and
-raises `ValueError` (or its subclasses `VideoReadError`, `TokenFileError`, `CheckpointError`) with
-a message for a person; anything else is a bug. Which model runs, the page's defaults and the
+`app.py` is a thin Gradio layer over `DemoService`: each handler calls one method here. What the
+page sends (Gradio gives floats for sliders and numbers) is read once into a `request.Request`
+(`service.request`), which every method takes whole; bad values, files and settings raise
+`ValueError` (or its subclasses `VideoReadError`, `TokenFileError`, `CheckpointError`) with a
+message for a person; anything else is a bug. Which model runs, the page's defaults and the
 ZeroGPU reservations are in `startup.py`; the stats line and what the page gets back in
 `views.py`; the plots in `figures.py`.
 
@@ -36,7 +38,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -49,27 +51,24 @@ from videoflextok_core.curve import (
     CurveSettings,
     cache_key,
     clip_hash,
-    config_hash,
     decode_tokens,
     default_budgets,
     iter_quality_curve,
-    load_clip,
-    model_identity,
-    weights_fingerprint,
 )
 from videoflextok_core.figures import ladder_figure
+from videoflextok_core.media.clip import load_clip
 from videoflextok_core.media.compose import budget_grid, comparison, grid_budgets
 from videoflextok_core.media.video import VideoInfo, write_video
 from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model.identity import config_hash, model_identity, weights_fingerprint
+from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.paths import EXAMPLES
 from videoflextok_core.tokenfile import check_same_model, read_tokens, save_tokens, token_metadata
 
+from .request import Request, page_request
 from .startup import (
     ModelChoice,
-    Sampler,
     app_defaults,
-    as_float,
-    as_int,
     display_name,
     estimate_gpu_seconds,
     load_model,
@@ -85,7 +84,6 @@ from .views import (
 
 Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
 
-MAX_STEPS = 100
 LADDER_BATCH = {"cuda": 4, "cpu": 1}  # ladder budgets per decode call: partial curves on a CPU
 
 
@@ -218,7 +216,7 @@ class DemoService:
         run = self.choice.device + (" (bf16 autocast)" if self.choice.device == "cuda" else "")
         return (
             f"**{display_name(self.choice.ref)}** on {run}  \n"
-            f"{H}×{W} pixels at {self.defaults.fps:g} fps · **{m.n_registers} tokens per "
+            f"{H}×{W} pixels at {self.model.config.fps:g} fps · **{m.n_registers} tokens per "
             f"timestep** (registers per latent frame)  \n"
             f"chunks of {c.chunk} frames overlapping by {c.overlap}, {c.time_factor}× temporal "
             f"compression: {t} timesteps per chunk  \n"
@@ -228,50 +226,54 @@ class DemoService:
 
     def length_choices(self) -> list[tuple[str, int]]:
         """(label, frames) for the clip length control."""
-        fps = self.defaults.fps
+        fps = self.model.config.fps
         return [(f"{n} ({n / fps:.1f} s)", n) for n in self.defaults.frame_choices]
 
-    def sampler(self, guidance=None, steps=None, seed=None, apg=None) -> Sampler:
-        """Checked decode settings; None takes the page's default."""
-        d = self.defaults
-        return Sampler(
-            as_int(d.timesteps if steps is None else steps, "denoising steps", 1, MAX_STEPS),
-            as_float(d.guidance_scale if guidance is None else guidance, "guidance scale", 0, 100),
-            bool(d.apg if apg is None else apg),
-            as_int(d.seed if seed is None else seed, "seed", 0, 2**63 - 1),
+    def request(
+        self,
+        video=None,
+        start=None,
+        length=None,
+        k=None,
+        guidance=None,
+        steps=None,
+        seed=None,
+        apg=None,
+    ) -> Request:
+        """The page's raw values -> a checked `Request` (`request.page_request`); None takes the
+        page's default."""
+        return page_request(
+            self.defaults,
+            self.model.n_registers,
+            video=video,
+            start=start,
+            length=length,
+            k=k,
+            guidance=guidance,
+            steps=steps,
+            seed=seed,
+            apg=apg,
         )
-
-    def _check_k(self, k, n: int | None = None) -> int:
-        return as_int(k, "k (tokens per timestep)", 1, n or self.model.n_registers)
 
     # -- clips ----------------------------------------------------------------------------------
 
-    def _clip_key(self, video, start, frames) -> tuple[Path, float, int, str]:
-        """Checked (path, start, frames) and the clip's cache key (file content, not name)."""
-        if not video:
+    def _clip_key(self, request: Request) -> str:
+        """The clip's cache key: file content (not name), start, length, model."""
+        if request.video is None:
             raise ValueError("No video: upload one or pick an example first.")
-        path = Path(video)
-        if not path.is_file():
-            raise ValueError(f"{path.name}: no such file")
-        start = as_float(0.0 if start is None else start, "start time (s)", 0.0)
-        frames = as_int(self.defaults.frames if frames is None else frames, "clip length", 1)
-        if frames not in self.defaults.frame_choices:
-            raise ValueError(
-                f"clip length must be one of {list(self.defaults.frame_choices)} "
-                f"frames, got {frames}"
-            )
-        return path, start, frames, _key(_file_digest(path), start, frames, self.model_id)
+        r = request
+        return _key(_file_digest(r.video), r.start, r.frames, self.model_id)
 
-    def clip(self, video, start=0.0, frames=None, progress: Progress | None = None) -> Clip:
-        """Read and tokenize a clip, or take it from the cache (same file content, start,
-        length and model)."""
-        path, start, frames, key = self._clip_key(video, start, frames)
+    def clip(self, request: Request, progress: Progress | None = None) -> Clip:
+        """Read and tokenize the request's clip, or take it from the cache (same file content,
+        start, length and model)."""
+        key = self._clip_key(request)
         hit = self.clips.get(key)
         if hit is not None:
             return hit
         report = progress or (lambda f, m: None)
         report(0.0, "reading the video")
-        video_t, info = load_clip(path, self.model, None, start, frames)
+        video_t, info = load_clip(request.video, self.model, None, request.start, request.frames)
         report(0.3, "tokenizing")
         t0 = time.perf_counter()
         with self._on_device():
@@ -283,15 +285,11 @@ class DemoService:
         self.clips.put(key, clip)
         return clip
 
-    def tokenize(
-        self, video, start=0.0, frames=None, progress=None, k=None, sampler: Sampler | None = None
-    ) -> tuple[Path, str]:
+    def tokenize(self, request: Request, progress=None) -> tuple[Path, str]:
         """-> (tokens .safetensors, Markdown about them). The file records the model, the clip
-        and the decode settings (k and `sampler`, default the page's)."""
-        clip = self.clip(video, start, frames, progress)
-        sampler = sampler or self.sampler()
-        k = self.defaults.k if k is None else self._check_k(k)
-        settings = sampler.metadata(k)
+        and the request's decode settings (k and sampler)."""
+        clip = self.clip(request, progress)
+        settings = request.metadata()
         path = clip.folder / _key(settings) / f"{Path(clip.info.path).stem}.tokens.safetensors"
         if not path.exists():
             meta = token_metadata(
@@ -315,11 +313,14 @@ class DemoService:
     @staticmethod
     def _decode_key(clip: Clip, k: int, sampler: Sampler) -> str:
         s = sampler
-        return _key(clip.key, k, s.timesteps, s.guidance_scale, s.apg, s.seed)
+        return _key(clip.key, k, s.steps, s.guidance, s.apg, s.seed)
 
-    def decode(self, clip: Clip, k, sampler: Sampler, progress=None) -> tuple[Decoded, bool]:
-        """Decode the first k tokens of every timestep; -> (decode, whether it was cached)."""
-        k = self._check_k(k)
+    def decode(self, request: Request, progress=None) -> tuple[Decoded, bool]:
+        """Decode the first k tokens of every timestep of the request's clip; -> (decode,
+        whether it was cached)."""
+        return self._decode(self.clip(request), request.k, request.sampler, progress)
+
+    def _decode(self, clip: Clip, k: int, sampler: Sampler, progress=None):
         key = self._decode_key(clip, k, sampler)
         hit = self.decodes.get(key)
         if hit is not None:
@@ -338,36 +339,17 @@ class DemoService:
 
         t0 = time.perf_counter()
         with self._on_device():
-            video = decode_tokens(
-                self.model,
-                tokens.to(self.model.device),
-                [k],
-                sampler.timesteps,
-                sampler.guidance_scale,
-                sampler.apg,
-                sampler.seed,
-                on_step,
-            )[0]
+            video = decode_tokens(self.model, tokens.to(self.model.device), [k], sampler, on_step)[
+                0
+            ]
         return video, time.perf_counter() - t0
 
-    def reconstruct(
-        self,
-        video,
-        k,
-        guidance=None,
-        steps=None,
-        seed=None,
-        apg=None,
-        start=0.0,
-        frames=None,
-        progress=None,
-    ) -> Reconstruction:
+    def reconstruct(self, request: Request, progress=None) -> Reconstruction:
         """Tokenize (once) and decode at k: side-by-side mp4 original | reconstruction | error,
-        the reconstruction mp4 and the stats line. None takes the page's default."""
-        sampler = self.sampler(guidance, steps, seed, apg)
-        clip = self.clip(video, start, frames, _share(progress, 0.0, 0.1))
-        k = self._check_k(k)
-        decoded, cached = self.decode(clip, k, sampler, _share(progress, 0.1, 0.95))
+        the reconstruction mp4 and the stats line."""
+        clip = self.clip(request, _share(progress, 0.0, 0.1))
+        k = request.k
+        decoded, cached = self._decode(clip, k, request.sampler, _share(progress, 0.1, 0.95))
         files = self._files(clip, decoded, k)
         _, T, H, W = clip.video.shape
         t = clip.tokens.shape[1]
@@ -397,31 +379,16 @@ class DemoService:
         N = self.model.n_registers
         return tuple(sorted(set(default_budgets(N)) | set(grid_budgets(N))))
 
-    def curve(
-        self,
-        video,
-        guidance=None,
-        steps=None,
-        seed=None,
-        apg=None,
-        start=0.0,
-        frames=None,
-        k=None,
-        progress=None,
-    ) -> Iterator[CurveView]:
+    def curve(self, request: Request, progress=None) -> Iterator[CurveView]:
         """Decode the clip at every ladder budget; yields the curve so far after each batch
-        (marking k if decoded), the last one complete with its CSV. Fills the decode cache."""
-        sampler = self.sampler(guidance, steps, seed, apg)
-        k = None if k is None else self._check_k(k)
-        clip = self.clip(video, start, frames, _share(progress, 0.0, 0.05))
+        (marking the request's k if decoded), the last one complete with its CSV. Fills the
+        decode cache."""
+        clip = self.clip(request, _share(progress, 0.0, 0.05))
         steps_iter = iter_quality_curve(
             self.model,
             clip.video,
             self.ladder_budgets(),
-            sampler.timesteps,
-            sampler.guidance_scale,
-            sampler.apg,
-            sampler.seed,
+            request.sampler,
             self.ladder_batch,
             _share(progress, 0.05, 1.0),
             self.curves,
@@ -432,8 +399,8 @@ class DemoService:
                 result = next(steps_iter, None)
             if result is None:
                 return
-            self._remember_ladder(clip, result, sampler)
-            yield self._curve_view(clip, result, k)
+            self._remember_ladder(clip, result, request.sampler)
+            yield self._curve_view(clip, result, request.k)
 
     def _remember_ladder(self, clip: Clip, result: CurveResult, sampler: Sampler) -> None:
         for row in result.rows:
@@ -442,7 +409,7 @@ class DemoService:
                 video = result.reconstructions[row.k]
                 self.decodes.put(key, Decoded(video, row.seconds, clip.folder / key, {}))
 
-    def _curve_view(self, clip: Clip, result: CurveResult, k: int | None) -> CurveView:
+    def _curve_view(self, clip: Clip, result: CurveResult, k: int) -> CurveView:
         fig = ladder_figure(result, k)
         csv = None
         if result.complete:
@@ -453,29 +420,20 @@ class DemoService:
                     csv.write_text(result.to_csv())
         return CurveView(fig, csv, result, clip.folder, clip.info.target_fps)
 
-    def finished_curve(
-        self, video, guidance=None, steps=None, seed=None, apg=None, start=0.0, frames=None, k=None
-    ) -> CurveView | None:
-        """The complete ladder for these settings if it has run, else None (never decodes or
-        reads a video; None for inputs that are not valid either)."""
+    def finished_curve(self, request: Request) -> CurveView | None:
+        """The complete ladder for the request if it has run (k marked), else None (never
+        decodes or reads a video; None without a video or for a file that is gone)."""
         try:
-            sampler = self.sampler(guidance, steps, seed, apg)
-            k = None if k is None else self._check_k(k)
-            clip = self.clips.get(self._clip_key(video, start, frames)[3])
-        except (ValueError, TypeError, OSError):
+            clip = self.clips.get(self._clip_key(request))
+        except (ValueError, OSError):
             return None
         if clip is None:
             return None
         settings = CurveSettings.make(
-            self.model.n_registers,
-            self.ladder_budgets(),
-            sampler.timesteps,
-            sampler.guidance_scale,
-            sampler.apg,
-            sampler.seed,
+            self.model.n_registers, self.ladder_budgets(), request.sampler
         )
         hit = self.curves.get(cache_key(clip.content_hash, self.model_id, settings))
-        return None if hit is None else self._curve_view(clip, hit, k)
+        return None if hit is None else self._curve_view(clip, hit, request.k)
 
     def grid(self, view: CurveView) -> Path:
         """The budget grid mp4 (original, then k = 1, 4, 16, 64, N) of a complete ladder."""
@@ -491,22 +449,17 @@ class DemoService:
                 write_video(frames, path, view.fps)
         return path
 
-    def grid_for(
-        self, video, guidance=None, steps=None, seed=None, apg=None, start=0.0, frames=None
-    ) -> Path | None:
-        """The budget grid mp4 of the finished ladder for these settings, else None."""
-        view = self.finished_curve(video, guidance, steps, seed, apg, start, frames)
+    def grid_for(self, request: Request) -> Path | None:
+        """The budget grid mp4 of the finished ladder for the request, else None."""
+        view = self.finished_curve(request)
         return None if view is None else self.grid(view)
 
-    def views(
-        self, video, k, guidance=None, steps=None, seed=None, apg=None, start=0.0, frames=None
-    ) -> PageViews:
+    def views(self, request: Request) -> PageViews:
         """Token view, downloads and curve marker for a reconstruction (decodes only if it is
         not cached, e.g. evicted)."""
-        r = self.reconstruct(video, k, guidance, steps, seed, apg, start, frames)
-        sampler = self.sampler(guidance, steps, seed, apg)
-        tokens, _ = self.tokenize(video, start, frames, k=r.k, sampler=sampler)
-        curve = self.finished_curve(video, guidance, steps, seed, apg, start, frames, r.k)
+        r = self.reconstruct(request)
+        tokens, _ = self.tokenize(request)
+        curve = self.finished_curve(request)
         return PageViews(r.tokens, r.k, (tokens, r.video), curve)
 
     # -- start-up and ZeroGPU -------------------------------------------------------------------
@@ -523,75 +476,41 @@ class DemoService:
     def warm_up(self, examples: str | Path = EXAMPLES) -> int:
         """Tokenize and decode every example clip at the page's defaults (fills the caches, so
         clicking an example answers at once). Returns the number of clips done."""
-        d, done = self.defaults, 0
+        done = 0
         for path in sorted(Path(examples).glob("*.mp4")):
             try:
-                self.reconstruct(path, d.k)
+                self.reconstruct(self.request(video=path))
                 done += 1
             except ValueError:
                 continue  # a broken example shows its message when clicked
         return done
 
-    def gpu_seconds(self, frames=None, steps=None, guidance=None, budgets: int = 1) -> int:
-        """`estimate_gpu_seconds` for page values, which may be missing or bad (then the
-        defaults: the ZeroGPU reservation must never fail)."""
-        d = self.defaults
-        try:
-            frames = as_int(d.frames if frames is None else frames, "frames", 1)
-            steps = as_int(d.timesteps if steps is None else steps, "steps", 1, MAX_STEPS)
-            guidance = as_float(d.guidance_scale if guidance is None else guidance, "guidance")
-        except ValueError:
-            frames, steps, guidance = d.frames, d.timesteps, d.guidance_scale
+    def gpu_seconds(self, request: Request, budgets: int = 1) -> int:
+        """`estimate_gpu_seconds` of decoding `budgets` budgets of the request's clip."""
         c = self.model.chunking
-        return estimate_gpu_seconds(frames, steps, guidance, budgets, c.chunk, c.overlap)
+        return estimate_gpu_seconds(request.frames, request.sampler, budgets, c.chunk, c.overlap)
 
-    def tokenize_seconds(self, video=None, start=None, frames=None, *args, **kwargs) -> int:
-        """ZeroGPU duration of a tokenize handler (same arguments): the VAE and encoder only."""
-        return self.gpu_seconds(frames, 1, 1.0)
+    def tokenize_seconds(self, request: Request) -> int:
+        """ZeroGPU duration of a tokenize handler: the VAE and encoder only (as 1 step)."""
+        return self.gpu_seconds(replace(request, sampler=Sampler(steps=1)))
 
-    def decode_seconds(
-        self,
-        video=None,
-        k=None,
-        guidance=None,
-        steps=None,
-        seed=None,
-        apg=None,
-        start=None,
-        frames=None,
-        *args,
-        **kwargs,
-    ) -> int:
-        """ZeroGPU duration of a reconstruct handler (same arguments)."""
-        return self.gpu_seconds(frames, steps, guidance)
+    def decode_seconds(self, request: Request) -> int:
+        """ZeroGPU duration of a reconstruct handler."""
+        return self.gpu_seconds(request)
 
-    def ladder_seconds(
-        self,
-        video=None,
-        guidance=None,
-        steps=None,
-        seed=None,
-        apg=None,
-        start=None,
-        frames=None,
-        *args,
-        **kwargs,
-    ) -> int:
-        """ZeroGPU duration of a ladder handler (same arguments)."""
-        return self.gpu_seconds(frames, steps, guidance, len(self.ladder_budgets()))
+    def ladder_seconds(self, request: Request) -> int:
+        """ZeroGPU duration of a ladder handler: every ladder budget."""
+        return self.gpu_seconds(request, len(self.ladder_budgets()))
 
-    def file_seconds(
-        self, tokens_file=None, k=None, guidance=None, steps=None, *args, **kwargs
-    ) -> int:
-        """ZeroGPU duration of a tokens-file decode (same arguments): the longest clip."""
-        return self.gpu_seconds(self.defaults.frame_choices[-1], steps, guidance)
+    def file_seconds(self, request: Request) -> int:
+        """ZeroGPU duration of a tokens-file decode: its length is unknown, so the longest clip."""
+        return self.gpu_seconds(replace(request, frames=self.defaults.frame_choices[-1]))
 
     # -- tokens files ---------------------------------------------------------------------------
 
-    def decode_file(
-        self, tokens_file, k, guidance=None, steps=None, seed=None, apg=None, progress=None
-    ) -> tuple[Path, Stats]:
-        """Decode a tokens file made by the app or the CLI; refuses one from another model.
+    def decode_file(self, tokens_file, request: Request, progress=None) -> tuple[Path, Stats]:
+        """Decode a tokens file made by the app or the CLI at the request's k (capped by the
+        tokens in the file) and sampler; refuses one from another model.
         -> (reconstruction mp4, stats)."""
         if not tokens_file:
             raise ValueError("No tokens file: upload a .safetensors made by the app or the CLI.")
@@ -604,10 +523,9 @@ class DemoService:
             meta, name, "model_weights_fingerprint", self.fingerprint, "weights", here, advice
         )
         t, n = tokens.shape[1:]  # ids and lengths are checked by detokenize (ValueError)
-        k = min(self._check_k(k), n)
-        sampler = self.sampler(guidance, steps, seed, apg)
+        k, sampler = min(request.k, n), request.sampler
         video, seconds = self._decode_ids(tokens, k, sampler, progress)
-        fps = float(meta.get("fps", self.defaults.fps))
+        fps = float(meta.get("fps", self.model.config.fps))
         folder = self.workdir / "decoded" / _key(_file_digest(tokens_file), k, repr(sampler))
         folder.mkdir(parents=True, exist_ok=True)
         path = write_video(video, folder / f"{Path(name).stem.split('.')[0]}_k{k}.mp4", fps)

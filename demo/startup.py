@@ -1,11 +1,10 @@
-"""What the demo app runs with: which model (and why), on which device, the page's defaults and
-the checks of the values it sends back, and how long a ZeroGPU Space reserves a GPU per handler.
+"""What the demo app runs with: which model (and why), on which device, the page's defaults, and
+how long a ZeroGPU Space reserves a GPU per handler (the page's values: `request.py`).
 
     from demo.startup import app_defaults, load_model
     model, choice = load_model()              # --model / $VIDEOFLEXTOK_MODEL / GPU / CPU policy
     choice.notice                             # one Markdown paragraph for the top of the page
     app_defaults(model).k                     # the k the page starts with
-    as_int(4.0, "k", 1, 16)                   # 4: Gradio sends floats; bad values: ValueError
 
 `demo.DemoService` wraps the loaded model; `app.py` wraps handlers with `gpu_task`.
 """
@@ -13,13 +12,13 @@ the checks of the values it sends back, and how long a ZeroGPU Space reserves a 
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from videoflextok_core.curve import demo_defaults, model_fps
 from videoflextok_core.device import check_device, default_device
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.checkpoint import CheckpointError
+from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.paths import DEMO_MODEL
 
 HUB_MODEL = "EPFL-VILAB/videoflextok_d18_d28"  # the default on a GPU
@@ -115,7 +114,7 @@ def load_model(
 
 
 # ---------------------------------------------------------------------------------------------
-# Defaults and input checks
+# Defaults
 # ---------------------------------------------------------------------------------------------
 
 
@@ -124,79 +123,29 @@ class Defaults:
     """What the page starts with."""
 
     k: int  # tokens per latent frame
-    guidance_scale: float
-    apg: bool  # adaptive projected guidance
-    timesteps: int
-    seed: int
     frames: int  # clip length
     frame_choices: tuple[int, ...]  # valid lengths, 1 + 16K
-    fps: float
+    sampler: Sampler  # steps, guidance, APG, seed
 
 
 def app_defaults(model: VideoFlexTok, device: str | None = None) -> Defaults:
-    """Sampler settings from the checkpoint's "demo_defaults" when it has them (the demo model);
-    otherwise the released models' guidance 20 with APG. Steps: 25 on a GPU, else the demo
-    defaults' (16 for the demo model). Clip lengths up to 8 chunks on a GPU, 4 on a CPU."""
+    """Sampler settings from the checkpoint's "demo_defaults" where it has them (the demo model),
+    else the released models' guidance 20 with APG. Steps: 25 on a GPU, else the demo defaults'
+    (16 for the demo model). Clip lengths up to 8 chunks on a GPU, 4 on a CPU."""
     device = (device or model.device.type).split(":")[0]
     gpu = "cuda" if device == "cuda" else "cpu"
-    d = demo_defaults(model)
-    if "demo_defaults" not in model.config.raw_dict:
-        d["guidance_scale"], d["perform_norm_guidance"] = RELEASED_GUIDANCE, True
-    steps = CUDA_STEPS if gpu == "cuda" else d["timesteps"]
+    sampler = model.config.demo_sampler(Sampler(steps=25, guidance=RELEASED_GUIDANCE, apg=True))
+    if gpu == "cuda":
+        sampler = replace(sampler, steps=CUDA_STEPS)
     c = model.chunking
     choices = tuple(c.valid_frames(n) for n in range(1, MAX_CHUNKS[gpu] + 1))
     N = model.n_registers
     return Defaults(
         k=max(1, N // 4),
-        guidance_scale=float(d["guidance_scale"]),
-        apg=bool(d["perform_norm_guidance"]),
-        timesteps=int(steps),
-        seed=0,
         frames=choices[DEFAULT_CHUNKS[gpu] - 1],
         frame_choices=choices,
-        fps=model_fps(model.config),
+        sampler=sampler,
     )
-
-
-def as_int(value, name: str, lo: int, hi: int | None = None) -> int:
-    """A whole number from the page (Gradio sends floats) in lo..hi, else ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    if value != int(value):
-        raise ValueError(f"{name} must be a whole number, got {value:g}")
-    value = int(value)
-    if value < lo or (hi is not None and value > hi):
-        upper = "" if hi is None else f"..{hi}"
-        raise ValueError(f"{name} must be in {lo}{upper}, got {value}")
-    return value
-
-
-def as_float(value, name: str, lo: float = -math.inf, hi: float = math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value:g}")
-    return float(value)
-
-
-@dataclass(frozen=True)
-class Sampler:
-    """Validated decode settings (part of the decode cache key)."""
-
-    timesteps: int
-    guidance_scale: float
-    apg: bool
-    seed: int
-
-    def metadata(self, k: int) -> dict:
-        """The settings a tokens file records, to decode it as the page did."""
-        return {
-            "decode_k": k,
-            "decode_timesteps": self.timesteps,
-            "decode_guidance_scale": self.guidance_scale,
-            "decode_perform_norm_guidance": self.apg,
-            "decode_seed": self.seed,
-        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,19 +159,14 @@ GPU_MAX_SECONDS = 300
 
 
 def estimate_gpu_seconds(
-    frames: int,
-    timesteps: int,
-    guidance_scale: float,
-    budgets: int = 1,
-    chunk: int = 17,
-    overlap: int = 1,
+    frames: int, sampler: Sampler, budgets: int = 1, chunk: int = 17, overlap: int = 1
 ) -> int:
     """Seconds to reserve on a ZeroGPU Space for decoding `budgets` budgets of a clip of
-    `frames` frames: chunks x (steps x forwards (2 with guidance) x per-step cost + VAE), plus a
-    fixed part, rounded up, capped at `GPU_MAX_SECONDS`."""
+    `frames` frames with `sampler`: chunks x (steps x forwards (2 with guidance) x per-step cost
+    + VAE), plus a fixed part, rounded up, capped at `GPU_MAX_SECONDS`."""
     chunks = max(1, math.ceil((frames - overlap) / (chunk - overlap)))
-    forwards = 1 if guidance_scale == 1 else 2  # cond + uncond in one batched forward
-    per_chunk = budgets * (timesteps * forwards * GPU_SECONDS_PER_STEP + GPU_SECONDS_VAE)
+    forwards = 2 if sampler.guided else 1  # cond + uncond in one batched forward
+    per_chunk = budgets * (sampler.steps * forwards * GPU_SECONDS_PER_STEP + GPU_SECONDS_VAE)
     return min(GPU_MAX_SECONDS, math.ceil(GPU_SECONDS_FIXED + chunks * per_chunk))
 
 
@@ -249,10 +193,7 @@ def gpu_task(duration: Callable[..., int]):
 __all__ = [
     "Defaults",
     "ModelChoice",
-    "Sampler",
     "app_defaults",
-    "as_float",
-    "as_int",
     "estimate_gpu_seconds",
     "gpu_task",
     "load_model",

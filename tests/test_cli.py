@@ -1,7 +1,7 @@
 """`python -m videoflextok_core`: the real commands in subprocesses on a small clip file.
 
 The tiny reference checkpoint decodes 32x48 frames; `read_video` makes square frames, so the CLI
-reads at max(H, W) = 48 and centre-crops to 32x48 (`curve.load_clip`). The clip is 48x48.
+reads at max(H, W) = 48 and centre-crops to 32x48 (`media.clip.load_clip`). The clip is 48x48.
 """
 
 import json
@@ -17,9 +17,11 @@ from safetensors import safe_open
 
 from synthetic import make_clip
 from videoflextok_core import __main__ as cli
-from videoflextok_core.curve import config_hash, load_clip
+from videoflextok_core.media.clip import load_clip
 from videoflextok_core.media.video import write_video
 from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model.identity import config_hash
+from videoflextok_core.model.sampling import Sampler
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}  # 2 shared cores
 
@@ -208,6 +210,14 @@ def _main(capsys, *args):
             "--budgets takes comma-separated ints",
         ),
         (
+            lambda w, c, t: ("detokenize", t, "--model", TINY, "--out", w / "o.mp4", "--steps", 0),
+            "steps must be an int >= 1, got 0",
+        ),
+        (
+            lambda w, c, t: ("curve", c, "--model", TINY, "--out-dir", w, "--seed", -1),
+            "seed must be an int >= 0",
+        ),
+        (
             lambda w, c, t: (
                 "curve",
                 c,
@@ -251,10 +261,8 @@ def test_demo_defaults_fill_unset_flags(tmp_path):
     cfg["demo_defaults"] = {"timesteps": 7, "guidance_scale": 3.5, "perform_norm_guidance": True}
     model = VideoFlexTok(cfg)
     args = cli.build_parser().parse_args(["detokenize", "t", "--out", "o", "--steps", "2"])
-    assert cli.sampler_settings(args, model) == {
-        "timesteps": 2,
-        "guidance_scale": 3.5,
-        "perform_norm_guidance": True,
-    }
-    args = cli.build_parser().parse_args(["detokenize", "t", "--out", "o", "--no-apg"])
-    assert cli.sampler_settings(args, model)["perform_norm_guidance"] is False
+    assert cli.sampler_settings(args, model) == Sampler(steps=2, guidance=3.5, apg=True, seed=0)
+    args = cli.build_parser().parse_args(
+        ["detokenize", "t", "--out", "o", "--no-apg", "--seed", "5"]
+    )
+    assert cli.sampler_settings(args, model) == Sampler(steps=7, guidance=3.5, apg=False, seed=5)

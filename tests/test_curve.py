@@ -4,7 +4,6 @@ The tiny model is random-init, so nothing here asserts reconstruction quality: o
 determinism, caching, progress and input checks.
 """
 
-import copy
 import csv
 import io
 import math
@@ -17,11 +16,12 @@ import torch
 from synthetic import make_batch
 from videoflextok_core import curve, figures
 from videoflextok_core.curve import CurveCache, CurveSettings, quality_curve
+from videoflextok_core.media.clip import load_clip
 from videoflextok_core.media.video import write_video
-from videoflextok_core.model import VideoFlexTok
-from videoflextok_core.model.config import parse_config
+from videoflextok_core.model.sampling import Sampler
 
 STEPS = 2
+FAST = Sampler(steps=STEPS)  # guidance off, seed 0
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # and `model`: conftest.py
 
@@ -38,15 +38,7 @@ def clip():
 
 @pytest.fixture(scope="module")
 def ladder(model, clip):
-    return quality_curve(
-        model,
-        clip,
-        timesteps=STEPS,
-        guidance_scale=2.0,
-        perform_norm_guidance=True,
-        seed=3,
-        cache=None,
-    )
+    return quality_curve(model, clip, sampler=Sampler(STEPS, 2.0, apg=True, seed=3), cache=None)
 
 
 def alone(model, tokens, k, seed, **kw):
@@ -117,13 +109,13 @@ def test_figure(ladder):
     assert list(fig.data[0].x) == [1, 2, 4, 8, 16]
     assert fig.layout.xaxis.type == "log"
     assert fig.data[1].yaxis == "y2"  # SSIM on the second axis
-    fig = ladder.figure(selected_k=4)
+    fig = figures.curve_figure(ladder, selected_k=4)
     names = [t.name for t in fig.data]
     assert names == ["PSNR", "SSIM", "selected k=4", "selected k=4"]
     assert fig.data[2].y[0] == ladder.row(4).psnr and fig.data[3].y[0] == ladder.row(4).ssim
     assert any(s.x0 == 4 for s in fig.layout.shapes)  # the vertical line
     with pytest.raises(ValueError, match="k=5"):
-        ladder.figure(selected_k=5)
+        figures.curve_figure(ladder, selected_k=5)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,16 +133,8 @@ def test_ladder_equals_single_budget_decodes(model, ladder):
 
 
 def test_seed_changes_the_noise(model, clip, ladder):
-    other = quality_curve(
-        model,
-        clip,
-        budgets=[4],
-        timesteps=STEPS,
-        guidance_scale=2.0,
-        perform_norm_guidance=True,
-        seed=4,
-        cache=None,
-    )
+    sampler = Sampler(STEPS, 2.0, apg=True, seed=4)
+    other = quality_curve(model, clip, budgets=[4], sampler=sampler, cache=None)
     assert torch.equal(other.tokens, ladder.tokens)  # tokenized from the posterior mean
     assert (other.reconstructions[4] - ladder.reconstructions[4]).abs().max() > 1e-3
 
@@ -158,16 +142,16 @@ def test_seed_changes_the_noise(model, clip, ladder):
 @pytest.fixture(scope="module")
 def two_chunks(model):
     clip = tiny_clip(33, seed=1)
-    result = quality_curve(model, clip, budgets=[2, 16], timesteps=STEPS, seed=7, cache=None)
+    sampler = Sampler(steps=STEPS, seed=7)
+    result = quality_curve(model, clip, budgets=[2, 16], sampler=sampler, cache=None)
     singles = {k: alone(model, result.tokens, k, seed=7) for k in (2, 16)}
     return clip, result, singles
 
 
 def test_multi_chunk_one_budget_per_call_equals_single_decodes(model, two_chunks):
     clip, _, singles = two_chunks
-    result = quality_curve(
-        model, clip, budgets=[2, 16], timesteps=STEPS, seed=7, max_batch=1, cache=None
-    )
+    sampler = Sampler(steps=STEPS, seed=7)
+    result = quality_curve(model, clip, budgets=[2, 16], sampler=sampler, max_batch=1, cache=None)
     assert result.batch_size == 1
     for k in (2, 16):
         assert torch.equal(result.reconstructions[k], singles[k]), k
@@ -187,7 +171,7 @@ def test_multi_chunk_ladder_equals_single_decodes(two_chunks):
 
 def test_cache_hit_and_miss(model, clip):
     cache = CurveCache(max_entries=2)
-    kw = {"budgets": [1, 16], "timesteps": STEPS, "cache": cache}
+    kw = {"budgets": [1, 16], "sampler": FAST, "cache": cache}
     first = quality_curve(model, clip, **kw)
     assert not first.from_cache and len(cache) == 1
     seen = []
@@ -197,7 +181,11 @@ def test_cache_hit_and_miss(model, clip):
     assert again.from_cache and seen == ["cached"]
     assert again.rows == first.rows and again.reconstructions[16] is first.reconstructions[16]
     # different settings, different clip content: misses
-    for change in ({"seed": 1}, {"budgets": [1, 8]}, {"guidance_scale": 1.5}):
+    for change in (
+        {"sampler": Sampler(steps=STEPS, seed=1)},
+        {"budgets": [1, 8]},
+        {"sampler": Sampler(steps=STEPS, guidance=1.5)},
+    ):
         seen.clear()
         other = quality_curve(model, clip, **{**kw, **change}, progress=lambda f, m: seen.append(m))
         assert not other.from_cache and seen[0] == "tokenize", change
@@ -208,7 +196,7 @@ def test_cache_hit_and_miss(model, clip):
 
 
 def test_disk_cache_round_trip(model, clip, tmp_path):
-    kw = {"budgets": [2], "timesteps": STEPS}
+    kw = {"budgets": [2], "sampler": FAST}
     first = quality_curve(model, clip, cache=CurveCache(directory=tmp_path), **kw)
     assert len(list(tmp_path.glob("*.json"))) == 1 and len(list(tmp_path.glob("*.safetensors")))
     again = quality_curve(model, clip, cache=CurveCache(directory=tmp_path), **kw)
@@ -220,23 +208,13 @@ def test_disk_cache_round_trip(model, clip, tmp_path):
     assert not redone.from_cache and redone.rows[0].psnr == first.rows[0].psnr
 
 
-def test_model_identity(model):
-    ident = curve.model_identity(model)
-    assert ident == curve.model_identity(model)
-    assert ident.startswith(curve.config_hash(model.config))
-    other = VideoFlexTok(model.config)  # same config, fresh random weights
-    assert curve.weights_fingerprint(other) != curve.weights_fingerprint(model)
-    half = copy.deepcopy(model).to(torch.bfloat16)
-    assert curve.weights_fingerprint(half) == curve.weights_fingerprint(model)
-
-
 def test_progress_callback(model, clip):
     seen = []
     quality_curve(
         model,
         clip,
         budgets=[1, 2, 16],
-        timesteps=STEPS,
+        sampler=FAST,
         max_batch=2,
         cache=None,
         progress=lambda f, m: seen.append((f, m)),
@@ -261,10 +239,10 @@ def test_progress_callback(model, clip):
         ({"budgets": [17]}, "1..16"),
         ({"budgets": [2.0]}, "1..16"),
         ({"budgets": 4}, "list of ints"),
-        ({"timesteps": 0}, "timesteps must be an int >= 1"),
-        ({"guidance_scale": float("nan")}, "finite"),
-        ({"seed": -1}, "seed"),
         ({"max_batch": 0}, "max_batch"),
+        ({"sampler": {"steps": 2}}, "sampler must be a Sampler"),
+        ({"sampler": Sampler(guidance=lambda tau: 2.0)}, "numeric guidance"),
+        ({"sampler": Sampler(cfg_rescaler=lambda v, c, u: v)}, "no cfg_rescaler"),
     ],
 )
 def test_bad_settings(model, clip, kw, fragment):
@@ -285,7 +263,7 @@ def test_bad_settings(model, clip, kw, fragment):
 )
 def test_bad_clip(model, clip, make, fragment):
     with pytest.raises(ValueError) as e:
-        quality_curve(model, make(clip), budgets=[1], timesteps=1, cache=None)
+        quality_curve(model, make(clip), budgets=[1], sampler=Sampler(steps=1), cache=None)
     assert fragment in str(e.value), str(e.value)
 
 
@@ -294,31 +272,14 @@ def test_settings_sorted_and_unique():
     assert s.budgets == (1, 4, 8)
 
 
-def test_demo_defaults(model):
-    assert curve.demo_defaults(model) == {
-        "timesteps": 25,
-        "guidance_scale": 1.0,
-        "perform_norm_guidance": False,
-    }
-    raw = model.config.raw_dict
-    raw["demo_defaults"] = {"timesteps": 12, "guidance_scale": 3.0}
-    config = parse_config(raw)
-    assert curve.demo_defaults(config) == {
-        "timesteps": 12,
-        "guidance_scale": 3.0,
-        "perform_norm_guidance": False,
-    }
-    assert curve.config_hash(config) == curve.config_hash(model.config)  # presets don't count
-
-
 def test_load_clip_non_square_and_path_input(model, tmp_path):
     """read_video makes square frames; load_clip reads at max(H, W) and centre-crops to H x W."""
     rgb = np.zeros((20, 60, 60, 3), np.uint8)
     rgb[:, :, :, 0] = np.arange(60, dtype=np.uint8)[:, None] * 4  # rows ramp in red
     path = write_video(rgb, tmp_path / "ramp.mp4", fps=8)
-    video, info = curve.load_clip(path, model)
+    video, info = load_clip(path, model)
     assert video.shape == (3, 17, 32, 48) and info.target_fps == 8
     red = video[0, 0, :, 24]
     assert red[0] > -0.9 and red[-1] < 0.9  # the middle rows: top and bottom were cropped
-    result = quality_curve(model, path, budgets=[16], timesteps=1, cache=None)
+    result = quality_curve(model, path, budgets=[16], sampler=Sampler(steps=1), cache=None)
     assert torch.equal(result.original, video) and result.extra["fps"] == 8

@@ -24,7 +24,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from synthetic import make_clip_tensor  # noqa: E402
-from videoflextok_core.curve import demo_defaults, quality_curve  # noqa: E402
+from videoflextok_core.curve import quality_curve  # noqa: E402
 from videoflextok_core.media.compose import grid_budgets  # noqa: E402
 from videoflextok_core.media.video import to_uint8_frames  # noqa: E402
 from videoflextok_core.model import VideoFlexTok  # noqa: E402
@@ -34,8 +34,8 @@ from .config import EVAL_SEED_BASE  # noqa: E402
 REAL_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
 
 
-def curve_of(model, clip, settings):
-    return quality_curve(model, clip, seed=0, cache=None, **settings)
+def curve_of(model, clip, sampler):
+    return quality_curve(model, clip, sampler=sampler, cache=None)
 
 
 def mean_table(results) -> dict[int, dict]:
@@ -74,7 +74,8 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     model = VideoFlexTok.from_pretrained(args.model, device="cpu")
-    settings = demo_defaults(model)  # timesteps, guidance_scale, perform_norm_guidance
+    sampler = model.config.demo_sampler()  # seed 0
+    settings = sampler.official("steps", "guidance", "apg")  # as the checkpoint spells them
     size = model.resolution[0]
     print(f"model {args.model}: {settings}", flush=True)
 
@@ -82,17 +83,17 @@ def main():
     clip = make_clip_tensor(EVAL_SEED_BASE, args.frames, size)
     tokens = model.tokenize(clip[None], sample_posterior=False)
     t0 = time.perf_counter()
-    model.detokenize(tokens, generator=torch.Generator().manual_seed(0), **settings)
+    model.detokenize(tokens, sampler=sampler, generator=sampler.generator())
     one = time.perf_counter() - t0
     t0 = time.perf_counter()
-    first = curve_of(model, clip, settings)
+    first = curve_of(model, clip, sampler)
     ladder = time.perf_counter() - t0
     print(f"one 33-frame reconstruction: {one:.1f} s; whole ladder: {ladder:.1f} s", flush=True)
 
     results = [first]
     for i in range(1, args.clips):
         clip_i = make_clip_tensor(EVAL_SEED_BASE + i, args.frames, size)
-        results.append(curve_of(model, clip_i, settings))
+        results.append(curve_of(model, clip_i, sampler))
         print(f"clip {i + 1}/{args.clips}", flush=True)
     table = mean_table(results)
     ks = list(table)
@@ -109,7 +110,7 @@ def main():
 
     real = {}
     for path in sorted(REAL_CLIPS.glob("*.mp4")):
-        r = curve_of(model, str(path), settings)
+        r = curve_of(model, str(path), sampler)
         real[path.name] = {k: {"psnr": r.row(k).psnr, "ssim": r.row(k).ssim} for k in r.budgets}
         print(path.name, {k: round(v["psnr"], 2) for k, v in real[path.name].items()})
 

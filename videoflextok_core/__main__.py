@@ -98,19 +98,15 @@ def load_model(ref: str, device: str | None):
     return VideoFlexTok.from_pretrained(ref, device=device)
 
 
-def sampler_settings(args, model) -> dict:
-    """CLI flags over the checkpoint's demo defaults."""
-    from .curve import demo_defaults
+def sampler_settings(args, model):
+    """The `Sampler` of --steps, --guidance, --apg and --seed (the flags are its field names);
+    unset flags take the checkpoint's demo defaults."""
+    from dataclasses import replace
 
-    d = demo_defaults(model)
-    for key, flag in (
-        ("timesteps", "steps"),
-        ("guidance_scale", "guidance"),
-        ("perform_norm_guidance", "apg"),
-    ):
-        if getattr(args, flag) is not None:
-            d[key] = getattr(args, flag)
-    return d
+    given = {
+        f: getattr(args, f) for f in ("steps", "guidance", "apg") if getattr(args, f) is not None
+    }
+    return replace(model.config.demo_sampler(), seed=args.seed, **given)
 
 
 def check_same_model(meta: dict, path: str, ref: str, key: str, ours: str, what: str) -> None:
@@ -138,7 +134,7 @@ def _frames_of(video, fps: float) -> str:
 def cmd_tokenize(args) -> None:
     import torch
 
-    from .curve import load_clip
+    from .media.clip import load_clip
 
     ref = model_ref(args)
     config = load_config(ref)
@@ -157,9 +153,11 @@ def cmd_tokenize(args) -> None:
 
 
 def cmd_detokenize(args) -> None:
-    from .curve import config_hash, decode_tokens, load_clip, model_fps, weights_fingerprint
+    from .curve import decode_tokens
+    from .media.clip import load_clip
     from .media.compose import comparison
     from .media.video import write_video
+    from .model.identity import config_hash, weights_fingerprint
 
     tokens, meta = read_tokens_arg(args)
     ref = model_ref(args)
@@ -191,22 +189,18 @@ def cmd_detokenize(args) -> None:
         model,
         tokens.to(model.device),
         [k],
-        s["timesteps"],
-        s["guidance_scale"],
-        s["perform_norm_guidance"],
-        args.seed,
+        s,
         lambda done, total: bar(done / total, f"decoding k={k} (step {done}/{total})"),
     )[0]
-    fps = float(meta.get("fps", model_fps(config)))
+    fps = float(meta.get("fps", config.fps))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_video(recon, out, fps)
     total = k * tokens.shape[1]
-    g = s["guidance_scale"]
-    guidance = "off" if g == 1 else f"{g:g}" + (" (APG)" if s["perform_norm_guidance"] else "")
+    guidance = "off" if s.guidance == 1 else f"{s.guidance:g}" + (" (APG)" if s.apg else "")
     print(
-        f"{out}: {_frames_of(recon, fps)}, k={k} ({total} tokens), {s['timesteps']} steps, "
-        f"guidance {guidance}, seed {args.seed}"
+        f"{out}: {_frames_of(recon, fps)}, k={k} ({total} tokens), {s.steps} steps, "
+        f"guidance {guidance}, seed {s.seed}"
     )
     if args.side_by_side:
         start = float(meta.get("start", 0.0))
@@ -278,7 +272,9 @@ def parse_budgets(text: str | None) -> list[int] | None:
 
 
 def cmd_curve(args) -> None:
-    from .curve import load_clip, quality_curve
+    from .curve import quality_curve
+    from .figures import curve_figure
+    from .media.clip import load_clip
     from .media.compose import budget_grid, comparison
     from .media.video import write_video
 
@@ -287,15 +283,11 @@ def cmd_curve(args) -> None:
     config = load_config(ref)
     video, info = load_clip(args.video, config, args.fps, args.start, args.max_frames)
     model = load_model(ref, args.device)
-    s = sampler_settings(args, model)
     result = quality_curve(
         model,
         video,
         budgets,
-        s["timesteps"],
-        s["guidance_scale"],
-        s["perform_norm_guidance"],
-        args.seed,
+        sampler_settings(args, model),
         args.max_batch,
         TextProgress(),
         cache=None,
@@ -303,7 +295,7 @@ def cmd_curve(args) -> None:
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fps, k = info.target_fps, result.budgets[-1]
-    result.figure(selected_k=k).write_html(out / "curve.html", include_plotlyjs=True)
+    curve_figure(result, selected_k=k).write_html(out / "curve.html", include_plotlyjs=True)
     (out / "curve.csv").write_text(result.to_csv())
     save_tokens(
         out / "tokens.safetensors",

@@ -1,9 +1,10 @@
 """Quality curve: how well one clip reconstructs at each token budget k (tokens per timestep).
 
     from videoflextok_core.curve import quality_curve
-    result = quality_curve(model, "clip.mp4", budgets=[1, 4, 16, 64, 256], timesteps=25)
+    from videoflextok_core.model.sampling import Sampler
+    result = quality_curve(model, "clip.mp4", budgets=[1, 4, 16, 64, 256], sampler=Sampler(25))
     print(result.to_csv())
-    result.figure(selected_k=16).write_html("curve.html", include_plotlyjs=True)
+    curve_figure(result, selected_k=16).write_html("curve.html")   # videoflextok_core.figures
     result.reconstructions[16]          # (3, T, H, W) in [-1, 1], no second decode needed
 
 The clip is tokenized ONCE, from the VAE posterior mean (`sample_posterior=False`), so its tokens
@@ -12,15 +13,16 @@ decoded several at a time in one `detokenize` call (it batches samples and runs 
 branches in one forward), which is what makes a ladder fast.
 
 Same seed, same noise: decoding a budget inside the ladder gives the video that decoding it
-alone gives (`decode_tokens`, or `model.detokenize` with `generator=Generator().manual_seed(seed)`
-after `torch.manual_seed(seed)`). The first chunk's noise is drawn once per seed, exactly as a
+alone gives (`decode_tokens`, or `model.detokenize` with `generator=sampler.generator()` after
+`torch.manual_seed(sampler.seed)`). The first chunk's noise is drawn once per seed, exactly as a
 single-sample call draws it, and handed to every budget through `noise_list`. Caveat, clips longer
 than one chunk: `detokenize` draws the noise of later chunks per sample, in batch order, and
 re-encodes decoded frames with global-RNG draws sized by the batch (VAE posterior, FSQ), so there
 a batched budget does not match its single decode; `max_batch=1` restores the property (slower).
 
-Results are cached by (clip content, model identity, settings) in a bounded in-memory LRU
-(`cache.LRU`), optionally mirrored on disk (`CurveCache(directory=...)`).
+With `cache=CurveCache()` (the caller keeps it), results are kept by (clip content, model
+identity, settings) in a bounded in-memory LRU (`cache.LRU`), optionally mirrored on disk
+(`CurveCache(directory=...)`).
 
 Legend: T frames, H/W pixels, t latent (token) frames, N tokens per latent frame, k budget.
 """
@@ -42,17 +44,15 @@ import torch
 from torch import Tensor
 
 from .cache import LRU, tensor_bytes
-from .figures import curve_figure
+from .media.clip import load_clip
 from .media.metrics import compute_metrics
-from .media.video import DEFAULT_MAX_FRAMES, VideoInfo, read_video
 from .model import VideoFlexTok
-from .model.config import ModelConfig
+from .model.identity import model_identity
+from .model.sampling import Sampler
 
 Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
 
-DEFAULT_TIMESTEPS = 25  # Euler steps when the checkpoint carries no demo defaults
-DEFAULT_GUIDANCE = 1.0  # guidance off: one decoder forward per step (CPU friendly)
-DEFAULT_FPS = 8.0  # the released models' frame rate
+DEFAULT_SAMPLER = Sampler(steps=25)  # guidance off: one decoder forward per step (CPU friendly)
 MEMORY_FRACTION = 0.5  # share of the free memory a ladder batch may use
 TOKENIZE_SHARE = 0.05  # progress fraction reported once tokenizing is done
 CSV_COLUMNS = (
@@ -79,48 +79,19 @@ def default_budgets(n: int) -> tuple[int, ...]:
     return tuple(2**i for i in range(n.bit_length()) if 2**i < n) + (n,)
 
 
-def demo_defaults(model: VideoFlexTok | ModelConfig) -> dict:
-    """Sampler defaults for the demo: the checkpoint config's top-level "demo_defaults" dict
-    ({"timesteps", "guidance_scale", "perform_norm_guidance"}) over 25 steps, guidance off."""
-    config = model.config if isinstance(model, VideoFlexTok) else model
-    out = {
-        "timesteps": DEFAULT_TIMESTEPS,
-        "guidance_scale": DEFAULT_GUIDANCE,
-        "perform_norm_guidance": False,
-    }
-    given = config.raw_dict.get("demo_defaults") or {}
-    if not isinstance(given, dict):
-        raise ValueError(f"config demo_defaults must be a dict, got {type(given).__name__}")
-    out.update({k: given[k] for k in out if k in given})
-    return out
-
-
-def model_fps(config: ModelConfig) -> float:
-    """Frame rate the model was trained at (`video_preprocess_args["fps"]`), else 8."""
-    return float(dict(config.video_preprocess_args).get("fps", DEFAULT_FPS))
-
-
 @dataclass(frozen=True)
 class CurveSettings:
     """What a curve depends on besides the clip and the model (part of the cache key)."""
 
     budgets: tuple[int, ...]  # ascending, unique, each in 1..N
-    timesteps: int = DEFAULT_TIMESTEPS
-    guidance_scale: float = DEFAULT_GUIDANCE
-    perform_norm_guidance: bool = False  # APG instead of plain CFG
-    seed: int = 0
+    sampler: Sampler = DEFAULT_SAMPLER  # a numeric guidance and no cfg_rescaler: a cache key
 
     @classmethod
     def make(
-        cls,
-        n_registers: int,
-        budgets: Sequence[int] | None = None,
-        timesteps: int = DEFAULT_TIMESTEPS,
-        guidance_scale: float = DEFAULT_GUIDANCE,
-        perform_norm_guidance: bool = False,
-        seed: int = 0,
+        cls, n_registers: int, budgets: Sequence[int] | None = None, sampler: Sampler | None = None
     ) -> "CurveSettings":
-        """Validated settings; `budgets=None` gives `default_budgets(n_registers)`."""
+        """Validated settings; `budgets=None` gives `default_budgets(n_registers)`,
+        `sampler=None` `DEFAULT_SAMPLER` (25 steps, guidance off, seed 0)."""
         N = n_registers
         if budgets is None:
             budgets = default_budgets(N)
@@ -133,25 +104,27 @@ class CurveSettings:
                 raise ValueError(
                     f"budgets must be ints in 1..{N} (tokens per latent frame), got {k!r}"
                 )
-        if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
-            raise ValueError(f"timesteps must be an int >= 1, got {timesteps!r}")
-        if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)):
-            raise ValueError(f"guidance_scale must be a number, got {guidance_scale!r}")
-        if not math.isfinite(guidance_scale):
-            raise ValueError(f"guidance_scale must be finite, got {guidance_scale!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-            raise ValueError(f"seed must be an int in 0..2**63-1, got {seed!r}")
-        return cls(
-            tuple(sorted(set(budgets))),
-            timesteps,
-            float(guidance_scale),
-            bool(perform_norm_guidance),
-            seed,
-        )
+        sampler = DEFAULT_SAMPLER if sampler is None else sampler
+        if not isinstance(sampler, Sampler):
+            raise ValueError(f"sampler must be a Sampler, got {type(sampler).__name__}")
+        if callable(sampler.guidance) or sampler.cfg_rescaler is not None:
+            raise ValueError(
+                "a curve's sampler needs a numeric guidance and no cfg_rescaler (they key its "
+                f"cache), got guidance {sampler.guidance!r}, cfg_rescaler {sampler.cfg_rescaler!r}"
+            )
+        return cls(tuple(sorted(set(budgets))), sampler)
+
+    def key(self) -> dict:
+        """The settings as JSON values (cache key, disk copy)."""
+        return {"budgets": list(self.budgets), "sampler": asdict(self.sampler)}
+
+    @classmethod
+    def from_key(cls, key: dict) -> "CurveSettings":
+        return cls(tuple(key["budgets"]), Sampler(**key["sampler"]))
 
 
 # ---------------------------------------------------------------------------------------------
-# Identity: clip content, model config and weights
+# Identity of a clip (the model's: model/identity.py)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -163,66 +136,6 @@ def clip_hash(clip: Tensor) -> str:
     return h.hexdigest()
 
 
-def config_hash(config: ModelConfig | dict) -> str:
-    """Hash of what the weights mean: the config JSON with sorted keys, minus "demo_defaults"
-    (sampler presets do not change what tokens mean)."""
-    raw = config.raw_dict if isinstance(config, ModelConfig) else dict(config)
-    raw.pop("demo_defaults", None)
-    text = json.dumps(raw, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def weights_fingerprint(model: torch.nn.Module, samples: int = 1024) -> str:
-    """Cheap fingerprint of the weights: names, shapes and up to `samples` evenly strided values
-    of every tensor, rounded to bf16 so float32 and bf16 copies of a checkpoint agree."""
-    h = hashlib.sha256()
-    picks = []
-    for name, p in sorted(model.state_dict().items()):
-        h.update(f"{name}{tuple(p.shape)};".encode())
-        flat = p.detach().reshape(-1)
-        if flat.numel() and p.is_floating_point():
-            step = max(1, flat.numel() // samples)
-            picks.append(flat[::step][:samples].to(torch.bfloat16))
-    if picks:
-        h.update(torch.cat(picks).cpu().view(torch.int16).numpy().tobytes())  # one transfer
-    return h.hexdigest()[:16]
-
-
-def model_identity(model: VideoFlexTok) -> str:
-    """config hash + weights fingerprint + how it runs (device type, dtype, autocast), since all
-    of them change the decoded pixels."""
-    dtype = next(model.parameters()).dtype
-    run = f"{model.device.type}-{str(dtype).removeprefix('torch.')}-ac{int(model.use_autocast)}"
-    return f"{config_hash(model.config)}-{weights_fingerprint(model)}-{run}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading a clip at the model's resolution
-# ---------------------------------------------------------------------------------------------
-
-
-def load_clip(
-    path: str | os.PathLike,
-    model: VideoFlexTok | ModelConfig,
-    fps: float | None = None,
-    start: float = 0.0,
-    max_frames: int = DEFAULT_MAX_FRAMES,
-) -> tuple[Tensor, VideoInfo]:
-    """Read a video file as the model's input: (3, T, H, W) in [-1, 1] and its `VideoInfo`.
-
-    Square models get the official preprocessing; a non-square one (the tiny test model) gets
-    frames scaled to cover H x W and centre-cropped. fps: default the model's training rate.
-    T follows the model's chunking (1 + 16K for chunk 17, overlap 1).
-    """
-    config = model.config if isinstance(model, VideoFlexTok) else model
-    H, W = config.resolution
-    fps = model_fps(config) if fps is None else fps
-    size = H if H == W else (H, W)
-    return read_video(
-        path, fps, size, start, max_frames, config.chunk_size, config.overlap_size_frames
-    )
-
-
 # ---------------------------------------------------------------------------------------------
 # Decoding with per-seed noise
 # ---------------------------------------------------------------------------------------------
@@ -232,35 +145,30 @@ def decode_tokens(
     model: VideoFlexTok,
     tokens: Tensor,
     budgets: Sequence[int],
-    timesteps: int = DEFAULT_TIMESTEPS,
-    guidance_scale: float = DEFAULT_GUIDANCE,
-    perform_norm_guidance: bool = False,
-    seed: int = 0,
+    sampler: Sampler = DEFAULT_SAMPLER,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Tensor]:
     """Decode one clip's tokens (1, t, N) at several budgets in ONE `detokenize` call.
 
     Every budget starts from the same noise: the first chunk's noise as a single-sample call with
-    `torch.Generator().manual_seed(seed)` draws it; the generator then continues as it would for
-    that call, and `shared_noise=True` gives every budget the same later-chunk noise and
-    re-encoding draws, so each budget decodes exactly as it would alone. The global torch RNGs
-    (used to re-encode decoded frames from chunk 2 on) are seeded with `seed` inside `fork_rng`,
-    so the caller's RNG state is left untouched.
+    `sampler.generator()` draws it; the generator then continues as it would for that call, and
+    `shared_noise=True` gives every budget the same later-chunk noise and re-encoding draws, so
+    each budget decodes exactly as it would alone. The global torch RNGs (used to re-encode
+    decoded frames from chunk 2 on) are seeded with `sampler.seed` inside `fork_rng`, so the
+    caller's RNG state is left untouched.
 
     Returns:
         one (3, T, H, W) float32 CPU tensor per budget, clamped to [-1, 1].
     """
-    generator = torch.Generator(model.device).manual_seed(seed)
+    generator = sampler.generator(model.device)
     noise = model.initial_noise(1, generator)  # (1, z, t, h, w), the draw a single decode makes
     B = len(budgets)
     devices = [model.device] if model.device.type == "cuda" else []  # FSQ draws on the device
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+        torch.manual_seed(sampler.seed)
         videos = model.detokenize(
             [tokens] * B,
-            timesteps=timesteps,
-            guidance_scale=guidance_scale,
-            perform_norm_guidance=perform_norm_guidance,
+            sampler=sampler,
             generator=generator,
             num_keep_tokens_list=list(budgets),
             noise_list=[noise] * B,
@@ -374,10 +282,6 @@ class CurveResult:
             )
         return buf.getvalue()
 
-    def figure(self, selected_k: int | None = None):
-        """`figures.curve_figure` of this result."""
-        return curve_figure(self, selected_k)
-
 
 # ---------------------------------------------------------------------------------------------
 # Cache
@@ -433,7 +337,7 @@ class CurveCache:
         tensors.update({f"recon_k{k}": v for k, v in r.reconstructions.items()})
         meta = {
             "rows": [asdict(row) for row in r.rows],
-            "settings": asdict(r.settings),
+            "settings": r.settings.key(),
             "model_id": r.model_id,
             "clip_id": r.clip_id,
             "batch_size": r.batch_size,
@@ -456,8 +360,7 @@ class CurveCache:
             meta = json.loads(base.with_suffix(".json").read_text())
             tensors = load_file(str(base.with_suffix(".safetensors")))
             rows = tuple(CurveRow(**row) for row in meta["rows"])
-            s = meta["settings"]
-            settings = CurveSettings(**{**s, "budgets": tuple(s["budgets"])})
+            settings = CurveSettings.from_key(meta["settings"])
             return CurveResult(
                 rows=rows,
                 reconstructions={r.k: tensors[f"recon_k{r.k}"] for r in rows},
@@ -474,11 +377,8 @@ class CurveCache:
             return None
 
 
-CACHE = CurveCache()  # the process-wide default
-
-
 def cache_key(clip_id: str, model_id: str, settings: CurveSettings) -> str:
-    text = json.dumps([clip_id, model_id, asdict(settings)])
+    text = json.dumps([clip_id, model_id, settings.key()])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -513,13 +413,10 @@ def quality_curve(
     model: VideoFlexTok,
     clip: Tensor | str | os.PathLike,
     budgets: Sequence[int] | None = None,
-    timesteps: int = DEFAULT_TIMESTEPS,
-    guidance_scale: float = DEFAULT_GUIDANCE,
-    perform_norm_guidance: bool = False,
-    seed: int = 0,
+    sampler: Sampler | None = None,
     max_batch: int | None = None,
     progress: Progress | None = None,
-    cache: CurveCache | None = CACHE,
+    cache: CurveCache | None = None,
     tokens: Tensor | None = None,
 ) -> CurveResult:
     """Tokenize `clip` once, decode it at every budget, measure PSNR / SSIM against it.
@@ -529,11 +426,11 @@ def quality_curve(
         clip: (3, T, H, W) or (1, 3, T, H, W) in [-1, 1] at the model's resolution, or a video
             path (read with `load_clip` at the model's resolution and frame rate).
         budgets: tokens per latent frame, each in 1..N; default `default_budgets(N)`.
-        timesteps, guidance_scale, perform_norm_guidance: the sampler, as in `detokenize`.
-        seed: the noise of every budget (see the module docstring on determinism).
+        sampler: steps, guidance, APG and the seed of every budget's noise (see the module
+            docstring on determinism); default `DEFAULT_SAMPLER`, 25 steps with guidance off.
         max_batch: budgets per `detokenize` call; default `auto_max_batch` (from free memory).
         progress: callback(fraction in [0, 1], message), e.g. (0.4, "decoding k=4 (step 3/16)").
-        cache: where results are kept; None to always compute.
+        cache: where results are kept (the caller's `CurveCache`); None: always compute.
         tokens: the clip's tokens (1, t, N), if already at hand; they must be what
             `model.tokenize(clip[None], sample_posterior=False)` gives (not checked). Skips
             tokenizing; `tokenize_seconds` is then 0.
@@ -545,10 +442,7 @@ def quality_curve(
         model,
         clip,
         budgets=budgets,
-        timesteps=timesteps,
-        guidance_scale=guidance_scale,
-        perform_norm_guidance=perform_norm_guidance,
-        seed=seed,
+        sampler=sampler,
         max_batch=max_batch,
         progress=progress,
         cache=cache,
@@ -561,13 +455,10 @@ def iter_quality_curve(
     model: VideoFlexTok,
     clip: Tensor | str | os.PathLike,
     budgets: Sequence[int] | None = None,
-    timesteps: int = DEFAULT_TIMESTEPS,
-    guidance_scale: float = DEFAULT_GUIDANCE,
-    perform_norm_guidance: bool = False,
-    seed: int = 0,
+    sampler: Sampler | None = None,
     max_batch: int | None = None,
     progress: Progress | None = None,
-    cache: CurveCache | None = CACHE,
+    cache: CurveCache | None = None,
     tokens: Tensor | None = None,
 ) -> Iterator[CurveResult]:
     """`quality_curve` step by step: yields a partial `CurveResult` (the rows of the budgets
@@ -576,9 +467,7 @@ def iter_quality_curve(
 
     An app draws the curve as it fills in: `for partial in iter_quality_curve(...): show(partial)`.
     """
-    settings = CurveSettings.make(
-        model.n_registers, budgets, timesteps, guidance_scale, perform_norm_guidance, seed
-    )
+    settings = CurveSettings.make(model.n_registers, budgets, sampler)
     if max_batch is not None and (
         isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1
     ):
@@ -593,8 +482,7 @@ def iter_quality_curve(
     report = progress or (lambda fraction, message: None)
 
     T = clip.shape[1]
-    guided = settings.guidance_scale != 1.0
-    batch = max_batch or auto_max_batch(model, T, guided)
+    batch = max_batch or auto_max_batch(model, T, settings.sampler.guided)
     batch = min(batch, len(settings.budgets))
     # Results do not depend on how budgets are batched (shared noise, see decode_tokens).
     model_id, clip_id = model_identity(model), clip_hash(clip)
@@ -626,16 +514,7 @@ def iter_quality_curve(
             report(min(frac, 1.0), f"decoding k={names} (step {done}/{total})")
 
         t0 = time.perf_counter()
-        videos = decode_tokens(
-            model,
-            tokens.to(model.device),
-            ks,
-            settings.timesteps,
-            settings.guidance_scale,
-            settings.perform_norm_guidance,
-            settings.seed,
-            on_step,
-        )
+        videos = decode_tokens(model, tokens.to(model.device), ks, settings.sampler, on_step)
         share = (time.perf_counter() - t0) / len(ks)
         for k, video in zip(ks, videos):
             t0 = time.perf_counter()
@@ -680,9 +559,6 @@ __all__ = [
     "CurveSettings",
     "decode_tokens",
     "default_budgets",
-    "demo_defaults",
     "iter_quality_curve",
-    "load_clip",
-    "model_identity",
     "quality_curve",
 ]

@@ -8,15 +8,13 @@ Legend: t latent frames (timesteps), N tokens per latent frame, k budget.
 """
 
 import math
-from typing import TYPE_CHECKING
 
 from torch import Tensor
 
-if TYPE_CHECKING:  # for hints only: curve.py imports this module
-    from .curve import CurveResult
+from .curve import CurveResult
 
 
-def curve_figure(result: "CurveResult", selected_k: int | None = None):
+def curve_figure(result: CurveResult, selected_k: int | None = None):
     """Plotly figure: PSNR (left axis) and SSIM (right axis) against tokens per timestep on a
     log2 axis, with a marker and a vertical line at `selected_k` if given."""
     import plotly.graph_objects as go
@@ -68,12 +66,12 @@ def curve_figure(result: "CurveResult", selected_k: int | None = None):
                 secondary_y=second,
             )
         fig.add_vline(x=r.k, line={"color": "crimson", "width": 1, "dash": "dash"})
-    s = result.settings
-    guidance = "off" if s.guidance_scale == 1.0 else f"{s.guidance_scale:g}"
-    guidance += " (APG)" if s.perform_norm_guidance and s.guidance_scale != 1.0 else ""
+    s = result.settings.sampler
+    guidance = "off" if s.guidance == 1.0 else f"{s.guidance:g}"
+    guidance += " (APG)" if s.apg and s.guidance != 1.0 else ""
     T = result.original.shape[1]
     fig.update_layout(
-        title=f"Reconstruction quality vs token budget ({T} frames, {s.timesteps} steps, "
+        title=f"Reconstruction quality vs token budget ({T} frames, {s.steps} steps, "
         f"guidance {guidance}, seed {s.seed})",
         hovermode="closest",
         legend={"orientation": "h", "y": -0.2},
@@ -90,10 +88,10 @@ def curve_figure(result: "CurveResult", selected_k: int | None = None):
     return fig
 
 
-def ladder_figure(result: "CurveResult", k: int | None = None):
+def ladder_figure(result: CurveResult, k: int | None = None):
     """The curve so far on the whole ladder's log axis, so partial curves stay put; k is a star
     when it is a ladder budget, else a dashed line."""
-    fig = result.figure(selected_k=k if k in result.budgets else None)
+    fig = curve_figure(result, selected_k=k if k in result.budgets else None)
     ladder = result.settings.budgets  # the whole ladder's axis, so partial curves stay put
     fig.update_xaxes(
         range=[math.log10(ladder[0]) - 0.1, math.log10(ladder[-1]) + 0.1],

@@ -36,11 +36,11 @@ def token_metadata(
 
     Args:
         model: the `VideoFlexTok` that made `tokens`; ref: how it was loaded (dir, file, Hub id).
-        info: the clip's `VideoInfo` (from `read_video` / `curve.load_clip`).
+        info: the clip's `VideoInfo` (from `read_video` / `media.clip.load_clip`).
         num_frames: frames the tokens encode (T); tokens: (1, t, N) ids.
         extra: more entries, e.g. {"k": 16, "timesteps": 25}; values are turned into strings.
     """
-    from .curve import config_hash, weights_fingerprint
+    from .model.identity import config_hash, weights_fingerprint
 
     H, W = model.resolution
     ref_path = Path(ref)

@@ -20,9 +20,10 @@ from conftest import ROOT
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from videoflextok_core.curve import CSV_COLUMNS, config_hash
+from videoflextok_core.curve import CSV_COLUMNS
 from videoflextok_core.media.compose import side_by_side
 from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model.identity import config_hash
 from videoflextok_core.tokenfile import read_tokens, save_tokens
 
 EXAMPLE = ROOT / "assets" / "examples" / "scene_1_seed1000003.mp4"
@@ -89,24 +90,45 @@ def test_queue_runs_one_model_call_at_a_time(demo):
     assert public == {"tokenize", "reconstruct", "curve", "decode_tokens"}
 
 
-def test_zero_gpu_wraps_every_model_call(demo, service, monkeypatch):
-    """On a ZeroGPU Space each handler that may run the model is a `spaces.GPU` task."""
+def test_zero_gpu_wraps_every_model_call(service, monkeypatch):
+    """On a ZeroGPU Space each handler that may run the model is a `spaces.GPU` task; its
+    duration reads the page's values by the event's own inputs, as the handler does."""
     import app
 
-    wrapped = {}
+    durations = {}
 
     def gpu(duration):
         def wrap(fn):
-            wrapped[fn.__name__] = duration(None, 4, 20.0, 25, 0, True, 0.0, 17)
+            durations[fn.__name__] = duration
             return fn
 
         return wrap
 
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
-    app.build_demo(service)
-    assert set(wrapped) == {"tokenize", "reconstruct", "views", "curve", "decode_tokens"}
-    assert all(isinstance(s, int) and s > 0 for s in wrapped.values()), wrapped
+    page = app.build_demo(service)
+    names = {"tokenize", "reconstruct", "example", "views", "curve", "decode_tokens"}
+    assert set(durations) == names
+    fns = {fn.api_name: fn for fn in page.fns.values()}
+
+    def values(name, length=None):  # the page's values in the event's input order
+        inputs = fns[name].inputs
+        return [length if c.label == "Clip length (frames)" else c.value for c in inputs]
+
+    long = service.request(length=65)
+    for name, seconds in (
+        ("tokenize", service.tokenize_seconds),
+        ("reconstruct", service.decode_seconds),
+        ("views", service.decode_seconds),
+        ("curve", service.ladder_seconds),
+    ):
+        assert durations[name](*values(name, 65)) == seconds(long), name
+        assert 0 < durations[name](*values(name, 17)) < seconds(long), name
+    assert durations["curve"](*values("curve", 65), app.PROGRESS) == service.ladder_seconds(long)
+    assert durations["decode_tokens"](*values("decode_tokens")) == service.file_seconds(long)
+    bad = values("reconstruct", 17)
+    bad[3] = 0.0  # steps: not a valid value, so the defaults' reservation (it must never fail)
+    assert durations["reconstruct"](*bad) == service.decode_seconds(service.request())
 
 
 def test_no_google_fonts(server):

@@ -8,12 +8,14 @@ import shutil
 import sys
 import time
 import types
+from dataclasses import replace
 
 import pytest
 import torch
 from conftest import ROOT, TINY
 
 from demo import startup
+from demo.request import Request
 from demo.service import DemoService
 from demo.startup import app_defaults, estimate_gpu_seconds, load_model
 from demo.views import token_stats
@@ -22,10 +24,12 @@ from videoflextok_core.curve import iter_quality_curve, quality_curve
 from videoflextok_core.figures import token_figure
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.checkpoint import CheckpointError
+from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.tokenfile import TokenFileError, read_tokens, save_tokens
 
 EXAMPLE = ROOT / "assets" / "examples" / "scene_1_seed1000003.mp4"
 STEPS = 2
+FAST = Sampler(steps=STEPS)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # and `model`: conftest.py
 
@@ -96,10 +100,11 @@ def test_unusable_device():
 
 def test_defaults_released_model(model):
     d = app_defaults(model, "cpu")  # no demo_defaults in the config: the released models' 20 + APG
-    assert (d.guidance_scale, d.apg, d.timesteps) == (20.0, True, 25)
+    assert d.sampler == Sampler(steps=25, guidance=20.0, apg=True, seed=0)
     assert d.frame_choices == (17, 33, 49, 65) and d.frames == 17 and d.k == 4
     gpu = app_defaults(model, "cuda")
-    assert gpu.timesteps == startup.CUDA_STEPS and gpu.frame_choices[-1] == 129 and gpu.frames == 33
+    assert gpu.sampler.steps == startup.CUDA_STEPS and gpu.frame_choices[-1] == 129
+    assert gpu.frames == 33
 
 
 def test_defaults_demo_model():
@@ -107,23 +112,24 @@ def test_defaults_demo_model():
     cfg["demo_defaults"] = {"timesteps": 16, "guidance_scale": 3.5, "perform_norm_guidance": False}
     model = VideoFlexTok(cfg)
     d = app_defaults(model, "cpu")
-    assert (d.guidance_scale, d.apg, d.timesteps) == (3.5, False, 16)
-    assert app_defaults(model, "cuda").timesteps == startup.CUDA_STEPS
+    assert d.sampler == Sampler(steps=16, guidance=3.5, apg=False)
+    assert app_defaults(model, "cuda").sampler.steps == startup.CUDA_STEPS
 
 
 @pytest.mark.parametrize(
     "call, fragment",
     [
-        (lambda s: s.reconstruct(None, 4), "No video"),
-        (lambda s: s.reconstruct(EXAMPLE, 0), "k (tokens per timestep) must be in 1..16"),
-        (lambda s: s.reconstruct(EXAMPLE, 2.5), "whole number"),
-        (lambda s: s.reconstruct(EXAMPLE, 4, frames=18), "one of [17, 33, 49, 65]"),
-        (lambda s: s.reconstruct(EXAMPLE, 4, steps=0), "denoising steps must be in 1..100"),
-        (lambda s: s.reconstruct(EXAMPLE, 4, seed=-1), "seed"),
-        (lambda s: s.reconstruct(EXAMPLE, 4, guidance=float("nan")), "guidance scale"),
-        (lambda s: s.reconstruct(EXAMPLE, 4, start=-1), "start time"),
-        (lambda s: s.reconstruct(ROOT / "nope.mp4", 4), "nope.mp4: no such file"),
-        (lambda s: s.decode_file(None, 4), "No tokens file"),
+        (lambda s: s.reconstruct(s.request(video=None, k=4)), "No video"),
+        (lambda s: s.request(video=EXAMPLE, k=0), "k (tokens per timestep) must be in 1..16"),
+        (lambda s: s.request(video=EXAMPLE, k=2.5), "whole number"),
+        (lambda s: s.request(video=EXAMPLE, k=float("inf")), "whole number"),
+        (lambda s: s.request(video=EXAMPLE, length=18), "one of [17, 33, 49, 65]"),
+        (lambda s: s.request(video=EXAMPLE, steps=0), "denoising steps must be in 1..100"),
+        (lambda s: s.request(video=EXAMPLE, seed=-1), "seed"),
+        (lambda s: s.request(video=EXAMPLE, guidance=float("nan")), "guidance scale"),
+        (lambda s: s.request(video=EXAMPLE, start=-1), "start time"),
+        (lambda s: s.request(video=ROOT / "nope.mp4"), "nope.mp4: no such file"),
+        (lambda s: s.decode_file(None, s.request(k=4)), "No tokens file"),
     ],
 )
 def test_bad_inputs(service, call, fragment):
@@ -133,9 +139,26 @@ def test_bad_inputs(service, call, fragment):
 
 
 def test_page_values_as_floats(service):
-    """Gradio sends sliders and numbers as floats."""
-    r = service.reconstruct(str(EXAMPLE), 4.0, 2.0, float(STEPS), 0.0, True, 0.0, 17.0)
+    """Gradio sends sliders and numbers as floats: one Request, checked once."""
+    request = service.request(
+        video=str(EXAMPLE),
+        k=4.0,
+        guidance=2.0,
+        steps=float(STEPS),
+        seed=0.0,
+        apg=True,
+        start=0.0,
+        length=17.0,
+    )
+    assert request == Request(EXAMPLE, 0.0, 17, 4, Sampler(steps=STEPS, guidance=2.0, apg=True))
+    assert isinstance(request.k, int) and isinstance(request.sampler.steps, int)
+    r = service.reconstruct(request)
     assert r.k == 4 and r.stats.k == 4
+
+
+def test_request_defaults_are_the_pages(service):
+    d = service.defaults
+    assert service.request() == Request(None, 0.0, d.frames, d.k, d.sampler)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,39 +180,41 @@ def test_lru_bounded_by_entries_and_bytes():
 
 
 def test_tokenize_once_per_clip(service, tmp_path):
-    a = service.clip(str(EXAMPLE))
+    a = service.clip(service.request(video=str(EXAMPLE)))
     copy = shutil.copy(EXAMPLE, tmp_path / "renamed.mp4")  # same content, another upload
-    assert service.clip(copy) is a
-    assert service.clip(str(EXAMPLE), start=0.5) is not a
+    assert service.clip(service.request(video=copy, k=2, steps=3)) is a  # k, sampler: same clip
+    assert service.clip(service.request(video=str(EXAMPLE), start=0.5)) is not a
 
 
 def test_decode_cache_hit_is_the_same_object_and_fast(service):
-    clip = service.clip(str(EXAMPLE))
-    sampler = service.sampler(2.0, STEPS, 0, True)
-    first, cached = service.decode(clip, 4, sampler)
+    request = service.request(video=str(EXAMPLE), k=4, guidance=2.0, steps=STEPS, apg=True)
+    first, cached = service.decode(request)
     assert not cached
     t0 = time.perf_counter()
-    again, cached = service.decode(clip, 4, sampler)
+    again, cached = service.decode(request)
     assert cached and again is first and time.perf_counter() - t0 < 0.05
-    other, cached = service.decode(clip, 4, service.sampler(2.0, STEPS, 1, True))  # new seed
+    other, cached = service.decode(replace(request, sampler=replace(request.sampler, seed=1)))
     assert not cached and not torch.equal(other.video, first.video)
 
 
 def test_decode_cache_is_bounded_and_drops_files(model, tmp_path):
     service = DemoService(model, workdir=tmp_path, max_decodes=2)
-    outs = [service.reconstruct(str(EXAMPLE), k, steps=STEPS) for k in (1, 2, 3)]
+    outs = [
+        service.reconstruct(service.request(video=EXAMPLE, k=k, steps=STEPS)) for k in (1, 2, 3)
+    ]
     assert len(service.decodes) == 2
     assert not outs[0].side_by_side.exists() and outs[2].side_by_side.exists()
-    r = service.reconstruct(str(EXAMPLE), 3, steps=STEPS)
+    r = service.reconstruct(service.request(video=EXAMPLE, k=3, steps=STEPS))
     assert r.stats.cached and r.side_by_side == outs[2].side_by_side
 
 
 def test_evicted_clip_drops_its_folder_and_cached_decodes_rewrite_files(model, tmp_path):
     service = DemoService(model, workdir=tmp_path, max_clips=1)
-    first = service.reconstruct(str(EXAMPLE), 4, steps=STEPS)
-    service.reconstruct(str(EXAMPLE), 4, steps=STEPS, start=0.5)  # another clip: evicts the first
+    request = service.request(video=str(EXAMPLE), k=4, steps=STEPS)
+    first = service.reconstruct(request)
+    service.reconstruct(replace(request, start=0.5))  # another clip: evicts the first
     assert not first.side_by_side.exists()
-    again = service.reconstruct(str(EXAMPLE), 4, steps=STEPS)
+    again = service.reconstruct(request)
     assert again.stats.cached and again.side_by_side.exists()  # decode kept, mp4 written again
 
 
@@ -216,7 +241,7 @@ def test_stats_numbers():
 
 
 def test_reconstruction_outputs(service):
-    r = service.reconstruct(str(EXAMPLE), 16, steps=STEPS)
+    r = service.reconstruct(service.request(video=str(EXAMPLE), k=16, steps=STEPS))
     assert r.side_by_side.exists() and r.video.exists() and r.tokens.shape == (1, 5, 16)
     assert r.stats.total_tokens == 80 and not r.stats.cached
 
@@ -248,9 +273,8 @@ def test_model_info_and_lengths(service):
 
 def test_ladder_fills_in_and_feeds_the_decode_cache(service, tmp_path):
     seen = []
-    views = list(
-        service.curve(str(EXAMPLE), 2.0, STEPS, 0, True, k=4, progress=lambda f, m: seen.append(f))
-    )
+    ladder = service.request(video=str(EXAMPLE), k=4, guidance=2.0, steps=STEPS, seed=0, apg=True)
+    views = list(service.curve(ladder, progress=lambda f, m: seen.append(f)))
     assert [v.result.budgets for v in views] == [
         (1,),
         (1, 2),
@@ -261,22 +285,24 @@ def test_ladder_fills_in_and_feeds_the_decode_cache(service, tmp_path):
     assert [v.csv is None for v in views] == [True] * 4 + [False]
     assert views[-1].csv.read_text().startswith("k,tokens_per_timestep")
     assert seen == sorted(seen) and seen[-1] == 1.0
-    r = service.reconstruct(str(EXAMPLE), 8, 2.0, STEPS, 0, True)
+    at8 = replace(ladder, k=8)
+    r = service.reconstruct(at8)
     assert r.stats.cached and r.k == 8  # decoded by the ladder
     fresh = DemoService(service.model, workdir=tmp_path / "fresh")
-    single, cached = fresh.decode(fresh.clip(str(EXAMPLE)), 8, fresh.sampler(2.0, STEPS, 0, True))
+    single, cached = fresh.decode(at8)
     assert not cached and torch.equal(single.video, views[-1].result.reconstructions[8])
-    finished = service.finished_curve(str(EXAMPLE), 2.0, STEPS, 0, True, k=8)
+    finished = service.finished_curve(at8)
     assert finished is not None and finished.result.complete
     assert "selected k=8" in [t.name for t in finished.figure.data]  # a measured k: a star
-    between = service.finished_curve(str(EXAMPLE), 2.0, STEPS, 0, True, k=5).figure
+    between = service.finished_curve(replace(ladder, k=5)).figure
     assert [s.x0 for s in between.layout.shapes] == [5]  # between budgets: a line
-    assert service.grid(finished).exists()
-    assert service.finished_curve(str(EXAMPLE), 2.0, STEPS, 1, True) is None  # other seed
+    assert service.grid(finished).exists() and service.grid_for(ladder) == service.grid(finished)
+    other_seed = replace(ladder, sampler=replace(ladder.sampler, seed=1))
+    assert service.finished_curve(other_seed) is None and service.grid_for(other_seed) is None
 
 
 def test_views(service):
-    v = service.views(str(EXAMPLE), 4, 2.0, STEPS, 0, True)
+    v = service.views(service.request(video=str(EXAMPLE), k=4, guidance=2.0, steps=STEPS))
     tokens_file, recon = v.downloads
     tokens, meta = read_tokens(tokens_file)
     assert torch.equal(tokens, v.tokens) and meta["decode_k"] == "4"
@@ -288,7 +314,7 @@ def test_warm_up_decodes_the_examples(service, tmp_path):
     shutil.copy(EXAMPLE, tmp_path / "a.mp4")
     (tmp_path / "b.mp4").write_text("not a video")  # skipped: it shows its message when clicked
     assert service.warm_up(tmp_path) == 1
-    assert service.reconstruct(str(tmp_path / "a.mp4"), service.defaults.k).stats.cached
+    assert service.reconstruct(service.request(video=tmp_path / "a.mp4")).stats.cached
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,17 +323,18 @@ def test_warm_up_decodes_the_examples(service, tmp_path):
 
 
 def test_decode_tokens_file(service, tmp_path):
-    path, info = service.tokenize(str(EXAMPLE))
-    video, stats = service.decode_file(str(path), 16, 2.0, STEPS, 0, True)
+    path, info = service.tokenize(service.request(video=str(EXAMPLE)))
+    request = service.request(k=16, guidance=2.0, steps=STEPS, seed=0, apg=True)
+    video, stats = service.decode_file(str(path), request)
     assert video.exists() and stats.total_tokens == 80
     tokens, meta = read_tokens(path)
     narrow = save_tokens(tmp_path / "narrow.safetensors", tokens[..., :4], meta)
-    _, stats = service.decode_file(str(narrow), 16, 2.0, STEPS, 0, True)
+    _, stats = service.decode_file(str(narrow), request)
     assert stats.k == 4  # k is capped by the tokens in the file
     for key, what in (("model_config_hash", "config"), ("model_weights_fingerprint", "weights")):
         other = save_tokens(tmp_path / f"{what}.safetensors", tokens, {**meta, key: "0" * 16})
         with pytest.raises(TokenFileError, match=f"made with a different model.*has {what}"):
-            service.decode_file(str(other), 4)
+            service.decode_file(str(other), service.request(k=4))
 
 
 def test_read_tokens_refuses_junk(tmp_path):
@@ -323,20 +350,23 @@ def test_read_tokens_refuses_junk(tmp_path):
 
 
 def test_gpu_seconds_estimate():
-    one = estimate_gpu_seconds(17, 25, 20.0)
+    guided = Sampler(steps=25, guidance=20.0)
+    one = estimate_gpu_seconds(17, guided)
     assert one == 10 + 25 * 2 * 0.12 + 1  # fixed + steps x (cond + uncond) x per-step + VAE
-    assert estimate_gpu_seconds(17, 25, 1.0) < one  # no guidance: one forward per step
-    assert estimate_gpu_seconds(33, 25, 20.0) > one  # two chunks
-    assert estimate_gpu_seconds(17, 50, 20.0) > one
-    assert estimate_gpu_seconds(17, 25, 20.0, budgets=9) > 5 * one - 50
-    assert estimate_gpu_seconds(129, 100, 20.0, budgets=9) == startup.GPU_MAX_SECONDS
+    assert estimate_gpu_seconds(17, Sampler(steps=25)) < one  # no guidance: one forward per step
+    assert estimate_gpu_seconds(33, guided) > one  # two chunks
+    assert estimate_gpu_seconds(17, Sampler(steps=50, guidance=20.0)) > one
+    assert estimate_gpu_seconds(17, guided, budgets=9) > 5 * one - 50
+    long = Sampler(steps=100, guidance=20.0)
+    assert estimate_gpu_seconds(129, long, budgets=9) == startup.GPU_MAX_SECONDS
 
 
-def test_gpu_seconds_of_page_values(service):
-    assert service.decode_seconds("v.mp4", 4, 20.0, 25, 0, True, 0.0, 17) == 17
-    assert service.gpu_seconds("junk", None, float("nan")) == service.gpu_seconds()  # defaults
-    assert service.ladder_seconds("v.mp4", 20.0, 25, 0, True, 0.0, 17) > 17
-    assert service.tokenize_seconds("v.mp4", 0.0, 33) < service.decode_seconds("v.mp4", 4)
+def test_gpu_seconds_of_requests(service):
+    r = service.request(k=4, guidance=20.0, steps=25, seed=0, apg=True, start=0.0, length=17)
+    assert service.decode_seconds(r) == 17 == estimate_gpu_seconds(17, r.sampler)
+    assert service.ladder_seconds(r) == estimate_gpu_seconds(17, r.sampler, budgets=5) > 17
+    assert service.tokenize_seconds(replace(r, frames=33)) < service.decode_seconds(r)
+    assert service.file_seconds(r) == service.decode_seconds(replace(r, frames=65))  # longest
 
 
 def test_gpu_task_only_on_zero_gpu(monkeypatch):
@@ -361,20 +391,20 @@ def test_gpu_task_only_on_zero_gpu(monkeypatch):
 
 
 def test_iter_quality_curve_partials_and_given_tokens(model, service):
-    clip = service.clip(str(EXAMPLE))
+    clip = service.clip(service.request(video=str(EXAMPLE)))
     steps = list(
-        iter_quality_curve(model, clip.video, [1, 4, 16], timesteps=STEPS, max_batch=2, cache=None)
+        iter_quality_curve(model, clip.video, [1, 4, 16], sampler=FAST, max_batch=2, cache=None)
     )
     assert [s.budgets for s in steps] == [(1, 4), (1, 4, 16)]
     assert [s.complete for s in steps] == [False, True]
     given = quality_curve(
-        model, clip.video, [1, 4, 16], timesteps=STEPS, max_batch=2, cache=None, tokens=clip.tokens
+        model, clip.video, [1, 4, 16], sampler=FAST, max_batch=2, cache=None, tokens=clip.tokens
     )
     assert given.tokenize_seconds == 0 and torch.equal(given.tokens, steps[-1].tokens)
     for k in (1, 4, 16):
         assert torch.equal(given.reconstructions[k], steps[-1].reconstructions[k])
     with pytest.raises(ValueError, match=r"tokens must be \(1, t, 16\)"):
-        quality_curve(model, clip.video, [1], timesteps=STEPS, cache=None, tokens=clip.tokens[0])
+        quality_curve(model, clip.video, [1], sampler=FAST, cache=None, tokens=clip.tokens[0])
 
 
 def test_file_digest_is_read_once_and_follows_edits(tmp_path):

@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.checkpoint import official_to_ours, ours_to_official
+from videoflextok_core.model.sampling import Sampler
 
 VARIANTS = Path(__file__).parent / "fixtures" / "variants"
 FIXTURES = [REFERENCE / "tiny"] + sorted(p.parent for p in VARIANTS.glob("*/golden.json"))
@@ -243,8 +244,9 @@ def test_detokenize_chunk_latents(fixture):
     torch.manual_seed(global_seed)
     gen = torch.Generator().manual_seed(gen_seed)
     chunks = model.chunking.split_tokens(torch.cat([g["tokens"]] * batch))
+    sampler = Sampler(steps=kw["timesteps"])
     latents = model.sample_latents(
-        chunks[0], model.initial_noise(batch, gen), keep, timesteps=kw["timesteps"]
+        chunks[0], model.initial_noise(batch, gen), keep, sampler=sampler
     )
     close(latents, g[f"{name}_chunk0_latents"], ONE_MODULE, "chunk0 latents")
     if len(chunks) > 1 and model.chunking.overlap > 0:
@@ -257,6 +259,6 @@ def test_detokenize_chunk_latents(fixture):
             model.initial_noise(batch, gen),
             keep,
             cond,
-            timesteps=kw["timesteps"],
+            sampler,
         )
         close(latents, g[f"{name}_chunk1_latents"], 1e-4, "chunk1 latents")

@@ -10,7 +10,7 @@ from videoflextok_core.model.config import PackerSpec
 from videoflextok_core.model.fsq import FSQ
 from videoflextok_core.model.layers import PositionalEmbedding, TimestepEmbedder, sincos_table_2d
 from videoflextok_core.model.resampler import attention_mask, patchify, unpatchify
-from videoflextok_core.model.sampling import MomentumBuffer, apg, sample
+from videoflextok_core.model.sampling import MomentumBuffer, Sampler, apg, sample
 
 # ----------------------------------------------------------------------------------------------
 # Masks: compare with a rule-by-rule reading of ARCHITECTURE.md §9.2, pair by pair
@@ -204,7 +204,7 @@ def test_euler_steps_on_a_known_velocity():
     def model_fn(x, tau, with_uncond):
         return noise - data, None
 
-    out = sample(model_fn, noise, timesteps=7)
+    out = sample(model_fn, noise, Sampler(steps=7))
     assert torch.allclose(out, data, atol=1e-5)
 
 
@@ -233,5 +233,5 @@ def test_clean_conditioning_is_pinned():
         assert torch.equal(x[:, :, :1], cond)
         return torch.ones_like(x), None
 
-    out = sample(model_fn, torch.randn(1, 2, 3, 2, 2), 4, cond_latents=cond)
+    out = sample(model_fn, torch.randn(1, 2, 3, 2, 2), Sampler(steps=4), cond_latents=cond)
     assert torch.equal(out[:, :, :1], cond)

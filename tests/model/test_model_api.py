@@ -1,9 +1,16 @@
 """The public API on the tiny reference checkpoint: contract, batching, bad input."""
 
+import copy
+
 import pytest
 import torch
 from conftest import TINY
 from safetensors.torch import load_file
+
+from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model.config import parse_config
+from videoflextok_core.model.identity import config_hash, model_identity, weights_fingerprint
+from videoflextok_core.model.sampling import Sampler
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +154,93 @@ def test_bad_tokens_and_arguments(model, golden, make, kw, fragment):
     with pytest.raises(ValueError) as e:
         model.detokenize(make(golden["tokens"]), **kw)
     assert fragment in str(e.value), str(e.value)
+
+
+# ----------------------------------------------------------------------------------------------
+# One Sampler: upstream's keywords <-> our fields
+# ----------------------------------------------------------------------------------------------
+
+
+def test_sampler_equals_the_official_keywords(model, golden):
+    """`sampler=` decodes exactly as upstream's keywords (two chunks, APG with momentum)."""
+    tokens = [golden["tokens"]]
+    kw = dict(timesteps=3, guidance_scale=4.0, perform_norm_guidance=True, eta=0.5, momentum=0.2)
+    sampler = Sampler(steps=3, guidance=4.0, apg=True, eta=0.5, momentum=0.2)
+    assert Sampler.from_official(**kw) == sampler
+    assert sampler.official() == {**kw, "norm_threshold": 0.6, "cfg_rescaler": None}
+    by_keywords = decode(model, tokens, **kw)
+    by_sampler = decode(model, tokens, sampler=sampler, timesteps=50)  # 50: the keyword default
+    assert torch.equal(by_keywords[0], by_sampler[0])
+    with pytest.raises(ValueError, match="not both"):
+        model.detokenize(tokens, sampler=sampler, guidance_scale=2.0)
+
+
+@pytest.mark.parametrize(
+    "kw, fragment",
+    [
+        ({"steps": 0}, "steps must be an int >= 1, got 0"),
+        ({"steps": 2.0}, "steps must be an int >= 1, got 2.0"),
+        ({"steps": True}, "steps must be an int"),
+        ({"guidance": float("nan")}, "guidance must be a finite number"),
+        ({"guidance": "7"}, "guidance must be a finite number or a function of tau, got '7'"),
+        ({"apg": "yes"}, "apg must be True or False"),
+        ({"eta": float("inf")}, "eta must be a finite number"),
+        ({"momentum": None}, "momentum must be a finite number"),
+        ({"norm_threshold": "0.6"}, "norm_threshold must be a finite number"),
+        ({"cfg_rescaler": 1.0}, "cfg_rescaler must be None or callable"),
+        ({"seed": -1}, "seed must be an int >= 0 and <= 9223372036854775807, got -1"),
+        ({"seed": 2**63}, "seed must be an int >= 0"),
+    ],
+)
+def test_sampler_checks_each_field(kw, fragment):
+    with pytest.raises(ValueError) as e:
+        Sampler(**kw)
+    assert fragment in str(e.value), str(e.value)
+
+
+def test_sampler_values_and_official_names():
+    s = Sampler(steps=4, guidance=3, apg=1, eta=0, seed=5)
+    assert (s.guidance, s.apg, s.eta) == (3.0, True, 0.0) and isinstance(s.guidance, float)
+    assert s.guided and not Sampler().guided and Sampler(guidance=lambda tau: 1.0).guided
+    assert Sampler(guidance=lambda tau: 2 * tau).scale(0.25) == 0.5
+    assert torch.equal(s.generator().manual_seed(5).get_state(), s.generator().get_state())
+    with pytest.raises(ValueError, match="timesteps must be an int >= 1, got 0"):
+        Sampler.from_official(timesteps=0)  # errors name the keyword the caller used
+    with pytest.raises(ValueError, match="unknown sampler settings"):
+        Sampler.from_official(steps=4)
+
+
+def test_config_demo_sampler_and_fps(model):
+    """The checkpoint's "demo_defaults" (upstream's keywords) over the fallback, and its fps."""
+    config = model.config
+    assert config.demo_sampler() == Sampler(steps=25)  # none in the tiny config
+    released = Sampler(steps=25, guidance=20.0, apg=True)
+    assert config.demo_sampler(released) == released
+    assert config.fps == 8.0
+    raw = config.raw_dict
+    raw["demo_defaults"] = {"timesteps": 12, "guidance_scale": 3.0}
+    tuned = parse_config(raw)
+    assert tuned.demo_sampler() == Sampler(steps=12, guidance=3.0, apg=False)
+    assert tuned.demo_sampler(released) == Sampler(steps=12, guidance=3.0, apg=True)
+    assert config_hash(tuned) == config_hash(config)  # presets don't count
+    raw["demo_defaults"] = {"timesteps": 0}
+    with pytest.raises(ValueError, match="timesteps must be an int >= 1"):
+        parse_config(raw).demo_sampler()
+    raw["demo_defaults"] = [16]
+    with pytest.raises(ValueError, match="demo_defaults must be a dict"):
+        parse_config(raw).demo_sampler()
+
+
+# ----------------------------------------------------------------------------------------------
+# Identity (model/identity.py)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_model_identity(model):
+    ident = model_identity(model)
+    assert ident == model_identity(model)
+    assert ident.startswith(config_hash(model.config))
+    other = VideoFlexTok(model.config)  # same config, fresh random weights
+    assert weights_fingerprint(other) != weights_fingerprint(model)
+    half = copy.deepcopy(model).to(torch.bfloat16)
+    assert weights_fingerprint(half) == weights_fingerprint(model)

@@ -12,8 +12,9 @@ import pytest
 from conftest import VIDEOS
 
 from synthetic import make_clip_tensor
-from videoflextok_core.curve import demo_defaults, quality_curve
+from videoflextok_core.curve import quality_curve
 from videoflextok_core.model.checkpoint import ours_to_official
+from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.paths import DEMO_MODEL as DEMO
 
 EVAL_SEED_BASE = 1_000_000  # training.config.EVAL_SEED_BASE: never used for training
@@ -33,17 +34,12 @@ def test_checkpoint_layout_and_size(demo_model):
     assert (demo_model.chunking.chunk, demo_model.chunking.overlap) == (17, 1)
     names = {ours_to_official(k) for k in demo_model.state_dict()}
     assert all(n.startswith("video_tokenizer.") for n in names)
-    d = demo_defaults(demo_model)
-    assert d["timesteps"] >= 1 and d["guidance_scale"] >= 1.0
+    d = demo_model.config.demo_sampler(fallback=Sampler(steps=1, guidance=0.5))
+    assert d.steps >= 1 and d.guidance >= 1.0  # tuned values, not the fallback's
 
 
 def test_coarse_to_fine_on_held_out_clips(demo_model):
-    d = demo_defaults(demo_model)
-    settings = dict(
-        timesteps=d["timesteps"],
-        guidance_scale=d["guidance_scale"],
-        perform_norm_guidance=d["perform_norm_guidance"],
-    )
+    sampler = demo_model.config.demo_sampler()  # seed 0
     N = demo_model.n_registers
     budgets = [1, 4, 16, N]
     psnr = {k: 0.0 for k in budgets}
@@ -52,7 +48,7 @@ def test_coarse_to_fine_on_held_out_clips(demo_model):
     clips, full = [], []
     for seed in seeds:
         clip = make_clip_tensor(seed, 33, demo_model.resolution[0])
-        result = quality_curve(demo_model, clip, budgets, seed=0, cache=None, **settings)
+        result = quality_curve(demo_model, clip, budgets, sampler, cache=None)
         for k in budgets:
             psnr[k] += result.row(k).psnr / len(seeds)
             ssim[k] += result.row(k).ssim / len(seeds)
@@ -75,7 +71,11 @@ def test_coarse_to_fine_on_held_out_clips(demo_model):
 def test_real_clips_run(demo_model, name):
     """Real footage (never seen in training) goes through; no quality threshold."""
     result = quality_curve(
-        demo_model, str(VIDEOS / name), [1, demo_model.n_registers], timesteps=4, cache=None
+        demo_model,
+        str(VIDEOS / name),
+        [1, demo_model.n_registers],
+        sampler=Sampler(steps=4),
+        cache=None,
     )
     for k in result.budgets:
         assert result.reconstructions[k].shape[2:] == demo_model.resolution

@@ -29,7 +29,7 @@ class ReaderSettings:
     """How frames are read: the same values `tokenize` passes to `read_video` for the model."""
 
     fps: float  # output frame rate (the model's by default)
-    size: int | tuple[int, int]  # S (square model) or (H, W), as `curve.load_clip` passes it
+    size: int | tuple[int, int]  # S (square model) or (H, W), as `media.clip.load_clip` passes it
     chunk: int  # the model's window: T = 1 + K*(chunk - overlap)
     overlap: int
     max_frames: int  # frames per segment, already rounded down to a valid count
@@ -39,8 +39,7 @@ class ReaderSettings:
     def for_model(
         cls, config, fps: float | None, max_frames: int, segments: str = "first"
     ) -> "ReaderSettings":
-        """Settings for a model config (`ModelConfig`), as `curve.load_clip` derives them."""
-        from ..curve import model_fps
+        """Settings for a model config (`ModelConfig`), as `media.clip.load_clip` derives them."""
         from ..media.video import valid_num_frames
 
         if segments not in SEGMENT_MODES:
@@ -50,7 +49,7 @@ class ReaderSettings:
         if cap == 0:
             raise ValueError(f"max_frames must be at least one chunk ({chunk}), got {max_frames}")
         H, W = config.resolution
-        fps = model_fps(config) if fps is None else float(fps)
+        fps = config.fps if fps is None else float(fps)
         return cls(fps, H if H == W else (H, W), chunk, overlap, cap, segments)
 
     def as_json(self) -> dict:
@@ -161,7 +160,7 @@ def load_segment(path: str, config, reader: ReaderSettings, start: float):
 
     Returns (video (3, T, H, W) float32 in [-1, 1], `VideoInfo`); raises `VideoReadError`.
     """
-    from ..curve import load_clip
+    from ..media.clip import load_clip
 
     return load_clip(path, config, reader.fps, start, reader.max_frames)
 

@@ -82,8 +82,8 @@ class Tokenizer:
     def __init__(self, model_ref: str, device: str, fingerprint: str, threads: int):
         import torch
 
-        from ..curve import weights_fingerprint
         from ..model import VideoFlexTok
+        from ..model.identity import weights_fingerprint
 
         if device == "cpu":
             torch.set_num_threads(threads)
@@ -217,8 +217,8 @@ def _counts(folder: Path) -> dict:
 def _identity(job: DatasetJob, reader: plan.ReaderSettings, device: str):
     """The driver's manifest for this run (loads the model once on the CPU for its
     fingerprint), and the values the actors need."""
-    from ..curve import config_hash, weights_fingerprint
     from ..model import VideoFlexTok
+    from ..model.identity import config_hash, weights_fingerprint
     from ..tokenfile import VERSION
 
     model = VideoFlexTok.from_pretrained(job.model_ref, device="cpu")

@@ -10,16 +10,119 @@ arXiv 2410.02416): the guidance direction d = v_c - v_u is optionally accumulate
 clipped to norm `norm_threshold`, split into its part parallel to v_c and the orthogonal rest
 (float64), and v = v_c + (g - 1) (d_orth + eta d_par). Norms are over (t, h, w), per channel.
 
+Every setting of the sampler travels as one `Sampler`:
+
+    sampler = Sampler(steps=25, guidance=7.5, apg=True, seed=0)
+    latents = sample(model_fn, noise, sampler)
+    model.detokenize(tokens, sampler=sampler, generator=sampler.generator())
+
 Legend: B batch, z latent channels, t/h/w latent grid, k conditioning latent frames.
 """
 
+import math
+import numbers
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 import torch
 
 Guidance = float | Callable[[float], float]
 # model_fn(x (B, z, t, h, w), tau: float, with_uncond: bool) -> (v_cond, v_uncond or None)
 ModelFn = Callable[[torch.Tensor, float, bool], tuple[torch.Tensor, torch.Tensor | None]]
+
+# Sampler field -> upstream's `detokenize` keyword: the one place where the two spellings meet.
+OFFICIAL_NAMES = {
+    "steps": "timesteps",
+    "guidance": "guidance_scale",
+    "apg": "perform_norm_guidance",
+    "eta": "eta",
+    "momentum": "momentum",
+    "norm_threshold": "norm_threshold",
+    "cfg_rescaler": "cfg_rescaler",
+}
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a signed 64-bit int
+
+
+def _real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _checked(field: str, value, label: str):
+    """The check of one sampler setting: -> the value as stored (ints, floats, a bool), else a
+    ValueError naming `label` (the field, or upstream's keyword) and the value."""
+    if field in ("steps", "seed"):
+        lo, hi = (1, math.inf) if field == "steps" else (0, MAX_SEED)
+        whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        if not whole or not lo <= value <= hi:
+            upper = "" if hi == math.inf else f" and <= {hi}"
+            raise ValueError(f"{label} must be an int >= {lo}{upper}, got {value!r}")
+        return int(value)
+    if field == "guidance":
+        if callable(value):
+            return value
+        if not _real(value) or not math.isfinite(value):
+            raise ValueError(f"{label} must be a finite number or a function of tau, got {value!r}")
+        return float(value)
+    if field == "apg":
+        if not isinstance(value, (bool, numbers.Integral)):
+            raise ValueError(f"{label} must be True or False, got {value!r}")
+        return bool(value)
+    if field == "cfg_rescaler":
+        if value is not None and not callable(value):
+            raise ValueError(
+                f"{label} must be None or callable(v, v_cond, v_uncond), got {value!r}"
+            )
+        return value
+    if not _real(value) or not math.isfinite(value):  # eta, momentum, norm_threshold
+        raise ValueError(f"{label} must be a finite number, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """Every setting of the flow sampler, checked once (ValueError naming the field and value).
+    The defaults are upstream's `detokenize` defaults."""
+
+    steps: int = 50  # Euler steps S (upstream's `timesteps`)
+    guidance: Guidance = 1.0  # guidance scale g, 1 = off; or a function of the flow time tau
+    apg: bool = False  # adaptive projected guidance instead of plain CFG (`perform_norm_guidance`)
+    eta: float = 0.0  # APG: weight of the guidance part parallel to v_cond
+    momentum: float = 0.0  # APG: running average of the guidance direction (0 = none)
+    norm_threshold: float = 0.6  # APG: clip the guidance direction to this norm (0 = no clip)
+    cfg_rescaler: Callable | None = None  # callable(v_guided, v_cond, v_uncond) -> v
+    seed: int = 0  # the initial noise where our code makes the generator (`generator()`)
+
+    def __post_init__(self):
+        for f in fields(self):  # frozen: store the checked value (ints, floats, a bool)
+            object.__setattr__(self, f.name, _checked(f.name, getattr(self, f.name), f.name))
+
+    @classmethod
+    def from_official(cls, seed: int = 0, **official) -> "Sampler":
+        """A Sampler from upstream's `detokenize` keywords (timesteps, guidance_scale,
+        perform_norm_guidance, eta, momentum, norm_threshold, cfg_rescaler); errors name them."""
+        to_field = {name: field for field, name in OFFICIAL_NAMES.items()}
+        unknown = sorted(set(official) - set(to_field))
+        if unknown:
+            raise ValueError(f"unknown sampler settings {unknown}; known: {sorted(to_field)}")
+        values = {to_field[k]: _checked(to_field[k], v, k) for k, v in official.items()}
+        return cls(**values, seed=seed)
+
+    def official(self, *names: str) -> dict:
+        """The settings `names` (default all but the seed) under upstream's keywords."""
+        return {OFFICIAL_NAMES[n]: getattr(self, n) for n in names or OFFICIAL_NAMES}
+
+    @property
+    def guided(self) -> bool:
+        """Whether a step runs the unconditional branch too (guidance on)."""
+        return callable(self.guidance) or self.guidance != 1.0
+
+    def scale(self, tau: float) -> float:
+        """The guidance scale at flow time tau."""
+        return self.guidance(tau) if callable(self.guidance) else self.guidance
+
+    def generator(self, device: str | torch.device | None = None) -> torch.Generator:
+        """A torch.Generator on `device` (default CPU) seeded with `seed`."""
+        return torch.Generator(device or "cpu").manual_seed(self.seed)
 
 
 class MomentumBuffer:
@@ -66,25 +169,16 @@ def cfg(v_cond: torch.Tensor, v_uncond: torch.Tensor, scale: float) -> torch.Ten
     return v_uncond + scale * (v_cond - v_uncond)
 
 
-def guidance_enabled(guidance_scale: Guidance) -> bool:
-    return callable(guidance_scale) or guidance_scale != 1.0
-
-
 def sample(
     model_fn: ModelFn,
     noise: torch.Tensor,
-    timesteps: int,
-    guidance_scale: Guidance = 1.0,
-    perform_norm_guidance: bool = False,
-    momentum: float = 0.0,
-    eta: float = 0.0,
-    norm_threshold: float = 0.6,
-    cfg_rescaler: Callable | None = None,
+    sampler: Sampler,
     cond_latents: torch.Tensor | None = None,
     cond_type: str = "clean",
     progress: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
-    """Integrate the flow from noise (B, z, t, h, w) to latents (B, z, t, h, w).
+    """Integrate the flow from noise (B, z, t, h, w) to latents (B, z, t, h, w) with `sampler`
+    (its seed is not used: the noise is given).
 
     cond_latents (B, z, k, h, w): clean latents pinned into the first k latent frames before every
     model call and in the output ("clean"), or blended with the initial noise at the current noise
@@ -96,11 +190,11 @@ def sample(
     """
     if cond_type not in ("clean", "sdedit"):
         raise ValueError(f"cond_type must be 'clean' or 'sdedit', got {cond_type!r}")
-    do_guidance = guidance_enabled(guidance_scale)
+    timesteps, do_guidance = sampler.steps, sampler.guided
     x = noise
     initial_noise = noise.clone() if cond_type == "sdedit" else None
     k = 0 if cond_latents is None else cond_latents.shape[2]
-    buffer = MomentumBuffer(momentum) if perform_norm_guidance else None
+    buffer = MomentumBuffer(sampler.momentum) if sampler.apg else None
     dt = 1.0 / timesteps
     for step, i in enumerate(range(timesteps, 0, -1), start=1):
         tau = i / timesteps
@@ -113,16 +207,16 @@ def sample(
         v_cond, v_uncond = model_fn(x, tau, do_guidance)
         v = v_cond
         if do_guidance:
-            scale = guidance_scale(tau) if callable(guidance_scale) else guidance_scale
+            scale = sampler.scale(tau)
             guided = []
             for j in range(x.shape[0]):  # per sample, in batch order (shared buffer, see above)
                 vc, vu = v_cond[j : j + 1], v_uncond[j : j + 1]
-                if perform_norm_guidance:
-                    out = apg(vc, vu, scale, buffer, eta, norm_threshold)
+                if sampler.apg:
+                    out = apg(vc, vu, scale, buffer, sampler.eta, sampler.norm_threshold)
                 else:
                     out = cfg(vc, vu, scale)
-                if cfg_rescaler is not None:
-                    out = cfg_rescaler(out, vc, vu)
+                if sampler.cfg_rescaler is not None:
+                    out = sampler.cfg_rescaler(out, vc, vu)
                 guided.append(out)
             v = torch.cat(guided)
         with torch.autocast(x.device.type, enabled=False):  # fp32 update like upstream

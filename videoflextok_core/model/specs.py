@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .sampling import Sampler
 from .vidtok import VidTokSpec
 
 
@@ -358,3 +359,22 @@ class ModelConfig:
     @property
     def codebook_size(self) -> int:
         return math.prod(self.fsq.levels)
+
+    # What the checkpoint says about running it (the app, the CLI): frame rate, tuned sampler.
+
+    @property
+    def fps(self) -> float:
+        """Frame rate the model was trained at (`video_preprocess_args["fps"]`), else 8."""
+        return float(dict(self.video_preprocess_args).get("fps", 8.0))
+
+    def demo_sampler(self, fallback: Sampler | None = None) -> Sampler:
+        """The checkpoint's tuned sampler: the config's top-level "demo_defaults" dict (upstream's
+        keywords: {"timesteps", "guidance_scale", "perform_norm_guidance"}) over `fallback`,
+        default 25 steps with guidance off (one decoder forward per step, CPU friendly)."""
+        fallback = Sampler(steps=25) if fallback is None else fallback
+        given = self.raw_dict.get("demo_defaults") or {}
+        if not isinstance(given, dict):
+            raise ValueError(f"config demo_defaults must be a dict, got {type(given).__name__}")
+        names = ("timesteps", "guidance_scale", "perform_norm_guidance")
+        tuned = {**fallback.official(), **{k: given[k] for k in names if k in given}}
+        return Sampler.from_official(seed=fallback.seed, **tuned)

@@ -16,7 +16,6 @@ Legend: B batch, T frames, H/W pixels, t latent/token frames, N tokens per laten
 z VAE channels, h/w latent grid, d FSQ channels.
 """
 
-import math
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -37,7 +36,7 @@ from .chunking import Chunking
 from .config import ModelConfig, parse_config
 from .fsq import FSQ
 from .resampler import Encoder, FlowDecoder
-from .sampling import Guidance, sample
+from .sampling import Guidance, Sampler, sample
 from .specs import NestedDropoutSpec
 from .vidtok import VidTok
 
@@ -196,6 +195,7 @@ class VideoFlexTok(nn.Module):
         verbose: bool = False,
         progress: Callable[[int, int], None] | None = None,
         shared_noise: bool = False,
+        sampler: Sampler | None = None,
     ) -> list[torch.Tensor]:
         """Token ids -> list of B videos (1, 3, T, H, W), roughly in [-1, 1].
 
@@ -219,10 +219,21 @@ class VideoFlexTok(nn.Module):
                 the random numbers a single-sample call would get (the first sample's), so
                 decoding B budgets together equals decoding each alone with the same seeds.
                 Off by default: upstream draws noise per sample in batch order.
+            sampler: our addition, all the sampler keywords above as one `Sampler` (then leave
+                them at their defaults); its seed is not used, pass `generator`.
         Note: later chunks re-encode decoded frames, which draws from the global torch RNG.
         """
+        sampler = self._sampler_of(
+            sampler,
+            timesteps=timesteps,
+            guidance_scale=guidance_scale,
+            perform_norm_guidance=perform_norm_guidance,
+            eta=eta,
+            momentum=momentum,
+            norm_threshold=norm_threshold,
+            cfg_rescaler=cfg_rescaler,
+        )
         tokens, keep_k = self._check_tokens(token_ids_list, num_keep_tokens_list)
-        self._check_sampler_args(timesteps, guidance_scale, eta, momentum, norm_threshold)
         B = tokens.shape[0]
         device = self.device
         tokens, keep_k = tokens.to(device), keep_k.to(device)
@@ -230,7 +241,7 @@ class VideoFlexTok(nn.Module):
         first_noise = self._check_noise(noise_list, B)
         chunks = self.chunking.split_tokens(tokens)
         c = self.chunking
-        total = len(chunks) * timesteps
+        total = len(chunks) * sampler.steps
         report = _progress_printer(total) if verbose else None
 
         videos = []
@@ -254,26 +265,14 @@ class VideoFlexTok(nn.Module):
                     noise = self.initial_noise(B, generator)
 
                 def step_done(step, i=i):
-                    done = i * timesteps + step
+                    done = i * sampler.steps + step
                     if progress is not None:
                         progress(done, total)
                     if report is not None:
                         report(done)
 
                 latents = self.sample_latents(
-                    chunk_tokens,
-                    noise,
-                    keep_k,
-                    cond_latents,
-                    timesteps,
-                    guidance_scale,
-                    perform_norm_guidance,
-                    momentum,
-                    eta,
-                    norm_threshold,
-                    cfg_rescaler,
-                    cond_type,
-                    step_done,
+                    chunk_tokens, noise, keep_k, cond_latents, sampler, cond_type, step_done
                 )
                 video = self.vae.decode(latents, self.vae_batch_size)
                 if i > 0 and c.overlap > 0:
@@ -281,6 +280,19 @@ class VideoFlexTok(nn.Module):
                 videos.append(video)
                 prev = video
         return list(torch.cat(videos, dim=2).split(1))
+
+    @staticmethod
+    def _sampler_of(sampler: Sampler | None, **official) -> Sampler:
+        """`detokenize`'s sampler: `sampler`, or one built from upstream's keywords."""
+        if sampler is None:
+            return Sampler.from_official(**official)
+        if not isinstance(sampler, Sampler):
+            raise ValueError(f"sampler must be a Sampler, got {type(sampler).__name__}")
+        defaults = Sampler().official()  # the keywords' defaults
+        given = {k: v for k, v in official.items() if v != defaults[k]}
+        if given:
+            raise ValueError(f"pass sampler= or the sampler keywords, not both (got {given})")
+        return sampler
 
     def _reencode(self, frames: torch.Tensor, shared_noise: bool):
         """Decoded or given frames (B, 3, k, H, W) -> (token ids, clean VAE latents) for
@@ -313,17 +325,12 @@ class VideoFlexTok(nn.Module):
         noise: torch.Tensor,
         keep_k: torch.Tensor | None = None,
         cond_latents: torch.Tensor | None = None,
-        timesteps: int = 50,
-        guidance_scale: Guidance = 1.0,
-        perform_norm_guidance: bool = False,
-        momentum: float = 0.0,
-        eta: float = 0.0,
-        norm_threshold: float = 0.6,
-        cfg_rescaler: Callable | None = None,
+        sampler: Sampler | None = None,
         cond_type: str = "clean",
         progress: Callable[[int], None] | None = None,
     ) -> torch.Tensor:
-        """One chunk: ids (B, t, N) + noise (B, z, t, h, w) -> latents (B, z, t, h, w).
+        """One chunk: ids (B, t, N) + noise (B, z, t, h, w) -> latents (B, z, t, h, w) with
+        `sampler` (default `Sampler()`, upstream's defaults).
         With guidance, the conditional and unconditional branches run as ONE batched forward.
         cond_latents (B, z, k, h, w): the first k latent frames are conditioning (their
         registers are prefix-masked, and their latents pinned if the pipeline does so)."""
@@ -350,20 +357,7 @@ class VideoFlexTok(nn.Module):
             return v[:B], v[B:]
 
         pinned = cond_latents if self.pin_conditioning else None
-        return sample(
-            model_fn,
-            noise,
-            timesteps,
-            guidance_scale,
-            perform_norm_guidance,
-            momentum,
-            eta,
-            norm_threshold,
-            cfg_rescaler,
-            pinned,
-            cond_type,
-            progress,
-        )
+        return sample(model_fn, noise, sampler or Sampler(), pinned, cond_type, progress)
 
     # ------------------------------------------------------------------------------------------
     # Input checks (ValueError with what was expected)
@@ -499,16 +493,6 @@ class VideoFlexTok(nn.Module):
         if not bool(torch.isfinite(noise).all()):
             raise ValueError("noise_list contains NaN or infinite values")
         return noise.to(self.device, torch.float32)
-
-    @staticmethod
-    def _check_sampler_args(timesteps, guidance_scale, eta, momentum, norm_threshold):
-        if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
-            raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
-        if not callable(guidance_scale) and not math.isfinite(float(guidance_scale)):
-            raise ValueError(f"guidance_scale must be finite, got {guidance_scale!r}")
-        for name, v in (("eta", eta), ("momentum", momentum), ("norm_threshold", norm_threshold)):
-            if not math.isfinite(float(v)):
-                raise ValueError(f"{name} must be finite, got {v!r}")
 
 
 def _progress_printer(total: int) -> Callable[[int], None]:
