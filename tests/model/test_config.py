@@ -13,6 +13,7 @@ from videoflextok_core.model.config import (
     T_MINRF_NOISE,
     T_WRAPPER,
     NestedDropoutSpec,
+    Role,
     UnsupportedConfigError,
     parse_config,
 )
@@ -71,8 +72,9 @@ def test_real_config_builds_with_expected_roles():
     cfg = parse_config(REAL)
     assert cfg.n_registers == 256 and cfg.resolution == (256, 256)
     assert cfg.codebook_size == 64000 and cfg.tokens_per_chunk == 5
-    roles = dict(cfg.decoder.streams)
-    assert roles["registers"][:2] == ("dec_from_latents", "dec_registers_posemb_module")
+    assert [s.role for s in cfg.decoder.streams] == [Role.PATCHES, Role.REGISTERS]
+    ops = cfg.decoder.stream(Role.REGISTERS).ops
+    assert ops[:2] == ("dec_from_latents", "dec_registers_posemb_module")
     assert isinstance(cfg.nested_dropout, NestedDropoutSpec)
     assert cfg.decoder.repa_head == "dec_repa_head" and cfg.decoder.repa_layer == 1
 
@@ -88,7 +90,7 @@ def test_module_order_is_file_order():
     )
     items[i], items[j] = items[j], items[i]
     cfg["video_flex_tok"]["decoder"]["module_dict"] = dict(items)
-    ops = dict(parse_config(cfg).decoder.streams)["registers"]
+    ops = parse_config(cfg).decoder.stream(Role.REGISTERS).ops
     assert ops.index("dec_nested_dropout") < ops.index("dec_registers_posemb_module")
 
 
