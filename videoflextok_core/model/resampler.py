@@ -442,7 +442,8 @@ class Trunk(nn.Module):
         """The inner outputs of `run` with the same inputs (and the REPA head's prediction)."""
         return self._forward(latents, quants, tau, keep_k, prefix_len, uncond, with_aux=True)[1]
 
-    def _forward(self, latents, quants, tau, keep_k, prefix_len, uncond, with_aux: bool):
+    def _forward(self, latents, quants, tau, keep_k, prefix_len, uncond, *, with_aux: bool):
+        """-> (head output, TrunkAux if with_aux else None)."""
         B, _, t = latents.shape[:3]
         latents_cl = latents.permute(0, 2, 3, 4, 1)  # (B, t, h, w, z)
         tokens, grids = [], []
