@@ -111,7 +111,7 @@ MASK_MODES = (
     "time_block_causal_last",
     "flexible_time_block_causal_last",
 )
-MODULE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}")
+MODULE_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")  # no ".": it separates state-dict keys
 MODULE_DICT_ATTRS = frozenset(dir(nn.ModuleDict()))  # names nn.ModuleDict cannot register
 
 # ----------------------------------------------------------------------------------------------
@@ -538,7 +538,7 @@ def _module_dict(node: dict, path: str) -> list[tuple[str, ModuleSpec]]:
     for name, sub in node["module_dict"].items():
         where = f"{path}.module_dict.{name}"
         if not MODULE_NAME.fullmatch(name) or name in MODULE_DICT_ATTRS:
-            _fail(where, f"module name {_show(name)} is not a plain identifier nn.ModuleDict takes")
+            _fail(where, f"module name {_show(name)} is not a name nn.ModuleDict can register")
         modules.append((name, build(sub, where, Part.MODULE)))
     return modules
 
