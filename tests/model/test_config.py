@@ -2,6 +2,8 @@
 
 import copy
 import json
+from dataclasses import fields, replace
+from typing import get_args, get_type_hints
 
 import pytest
 import torch
@@ -10,12 +12,37 @@ from conftest import REFERENCE
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.config import (
     ALLOWED_TARGETS,
+    BOUNDS,
     T_MINRF_NOISE,
     T_WRAPPER,
-    NestedDropoutSpec,
+    TARGETS,
+    VIDTOK_OVERRIDABLE,
+    Role,
     UnsupportedConfigError,
     parse_config,
 )
+from videoflextok_core.model.specs import (
+    FSQSpec,
+    LinearHeadSpec,
+    LinearLayerSpec,
+    MinRFNoiseSpec,
+    NestedDropoutSpec,
+    NullCondSpec,
+    PackerSpec,
+    PatchEmbedderSpec,
+    PerSampleOpSpec,
+    PipelineSpec,
+    PosEmbSpec,
+    PrefixDropoutSpec,
+    PrefixMinRFNoiseSpec,
+    RegistersSpec,
+    TimeEmbedderSpec,
+    TransformerHeadSpec,
+    TransformerSpec,
+    UnpackerSpec,
+    VidTokVAESpec,
+)
+from videoflextok_core.model.vidtok import VidTokSpec
 
 TINY = json.loads((REFERENCE / "tiny" / "config.json").read_text())
 REAL = json.loads((REFERENCE / "real_config_inferred.json").read_text())
@@ -50,6 +77,7 @@ def refused(cfg, *fragments):
 def test_allow_list_is_the_official_one():
     assert len(ALLOWED_TARGETS) == len(set(ALLOWED_TARGETS)) == 25
     assert all(t.startswith("videoflextok.") for t in ALLOWED_TARGETS)
+    assert ALLOWED_TARGETS == tuple(TARGETS)  # the table of builders is the allow-list
 
 
 def test_every_allowed_target_builds():
@@ -71,8 +99,9 @@ def test_real_config_builds_with_expected_roles():
     cfg = parse_config(REAL)
     assert cfg.n_registers == 256 and cfg.resolution == (256, 256)
     assert cfg.codebook_size == 64000 and cfg.tokens_per_chunk == 5
-    roles = dict(cfg.decoder.streams)
-    assert roles["registers"][:2] == ("dec_from_latents", "dec_registers_posemb_module")
+    assert [s.role for s in cfg.decoder.streams] == [Role.PATCHES, Role.REGISTERS]
+    ops = cfg.decoder.stream(Role.REGISTERS).ops
+    assert ops[:2] == ("dec_from_latents", "dec_registers_posemb_module")
     assert isinstance(cfg.nested_dropout, NestedDropoutSpec)
     assert cfg.decoder.repa_head == "dec_repa_head" and cfg.decoder.repa_layer == 1
 
@@ -88,7 +117,7 @@ def test_module_order_is_file_order():
     )
     items[i], items[j] = items[j], items[i]
     cfg["video_flex_tok"]["decoder"]["module_dict"] = dict(items)
-    ops = dict(parse_config(cfg).decoder.streams)["registers"]
+    ops = parse_config(cfg).decoder.stream(Role.REGISTERS).ops
     assert ops.index("dec_nested_dropout") < ops.index("dec_registers_posemb_module")
 
 
@@ -229,3 +258,163 @@ def test_overrides_change_the_vae():
     model = VideoFlexTok(cfg)
     assert len(model.vae.encoder.down[0].block) == 2
     assert len(model.vae.decoder.up[0].block) == 3
+
+
+# ----------------------------------------------------------------------------------------------
+# Values: types from the spec annotations, ranges from BOUNDS
+# ----------------------------------------------------------------------------------------------
+
+
+def real():
+    return copy.deepcopy(REAL)
+
+
+def module(cfg, part, name):
+    return cfg["video_flex_tok"][part]["module_dict"][name]
+
+
+@pytest.mark.parametrize(
+    "part, name, key, value, fragments",
+    [
+        ("encoder", "enc_register_module", "n_min", None, ["n_min", "expected int, got null"]),
+        ("encoder", "enc_register_module", "n_max", "256", ["n_max", 'expected int, got "256"']),
+        ("decoder", "dec_time_embedder", "frequency_embedding_size", -1, ["outside [1, 65536]"]),
+        ("decoder", "dec_transformer", "depth", 10**12, ["depth", "outside [1, 1024]"]),
+        ("decoder", "dec_transformer", "dim", 1792.0, ["dim", "expected int, got 1792.0"]),
+        ("decoder", "dec_transformer", "qk_norm", 1, ["qk_norm", "expected bool"]),
+        ("decoder", "dec_transformer", "mlp_ratio", float("nan"), ["mlp_ratio", "number"]),
+        ("decoder", "dec_transformer", "intermediate_layers", [1, "2"], ["intermediate_layers[1]"]),
+        ("decoder", "dec_transformer", "head_dim", 65, ["not divisible by its 27 heads"]),
+        ("decoder", "dec_latent_dropout", "dropout_prob", 1.5, ["outside [0, 1] (a probability)"]),
+        ("encoder", "enc_patch_emb", "patch_sizes", [1, "2", 2], ["patch_sizes[1]"]),
+        ("encoder", "enc_posemb_module", "max_sizes", None, ["max_sizes", "list of int"]),
+        ("decoder", "dec_seq_packer", "input_list_read_keys", "dec_patches", ["list of string"]),
+        ("decoder", "dec_seq_packer", "repa_patch_index", 2, ["repa_patch_index=2"]),
+        ("decoder", "dec_time_embedder", "max_timestep", 0.5, ["starts at flow time 1"]),
+    ],
+)
+def test_values_are_checked_for_type_and_range(part, name, key, value, fragments):
+    cfg = real()
+    module(cfg, part, name)[key] = value
+    msg = refused(cfg, f"video_flex_tok.{part}.module_dict.{name}", *fragments)
+    assert msg.startswith(f"video_flex_tok.{part}.module_dict.{name}")
+
+
+def test_other_values_are_checked_by_path():
+    cfg = real()
+    cfg["video_flex_tok"]["regularizer"]["levels"] = [8, 1]
+    refused(cfg, "video_flex_tok.regularizer.levels[1]", "outside [2, 65536]")
+    cfg = real()
+    cfg["video_flex_tok"]["regularizer"]["levels"] = [65536] * 3
+    refused(cfg, "video_flex_tok.regularizer.levels", "int32 ids")
+    cfg = real()
+    cfg["video_flex_tok"]["flow_matching_noise_module"]["keep_prefix_prob"] = [0.5, "0.5"]
+    refused(cfg, "flow_matching_noise_module.keep_prefix_prob[1]")
+    cfg = real()
+    cfg["chunk_size"] = True
+    refused(cfg, "chunk_size: expected int, got true")
+    cfg = real()
+    cfg["vae_video_sizes"] = [5, 32]
+    refused(cfg, "vae_video_sizes: expected a list of 3 int, got 2 values")
+    cfg = real()
+    cfg["vidtok_overrides"] = {"ch": -1}
+    refused(cfg, "vidtok_overrides.ch: -1 is outside [1, 65536]")
+    cfg = real()
+    cfg["vidtok_overrides"] = {"ch": 2048, "ch_mult": [1, 2, 64, 4]}
+    refused(cfg, "vidtok_overrides.ch", "exceeds 65536")
+    cfg = real()
+    cfg["video_preprocess_args"]["fps"] = "8"
+    refused(cfg, "video_preprocess_args.fps")
+    refused({"video_flex_tok": {"bad": {1, 2}}}, "not valid JSON")
+
+
+@pytest.mark.parametrize("name", ["", "keys", "training", "_modules", "a.b", "a b", "x" * 300])
+def test_module_names_nn_module_dict_cannot_take_are_refused(name):
+    cfg = real()
+    dec = cfg["video_flex_tok"]["decoder"]
+    dec["module_dict"] = {
+        (name if k == "dec_repa_head" else k): v for k, v in dec["module_dict"].items()
+    }
+    refused(cfg, f"video_flex_tok.decoder.module_dict.{name}: module name")
+
+
+def numeric_names(spec_cls) -> set[str]:
+    """Fields of a spec whose annotation holds an int or a float (alone, in a list, or | None)."""
+    hints = get_type_hints(spec_cls)
+    out = set()
+    for f in fields(spec_cls):
+        if f.metadata.get("derived"):
+            continue
+        todo = [hints[f.name]]
+        while todo:
+            h = todo.pop()
+            if h in (int, float):
+                out.add(f.name)
+            todo.extend(a for a in get_args(h) if a is not Ellipsis)
+    return out
+
+
+def test_every_number_has_a_bound():
+    spec_classes = {
+        PerSampleOpSpec,
+        PatchEmbedderSpec,
+        PosEmbSpec,
+        RegistersSpec,
+        PackerSpec,
+        TransformerSpec,
+        UnpackerSpec,
+        LinearHeadSpec,
+        TransformerHeadSpec,
+        LinearLayerSpec,
+        NestedDropoutSpec,
+        PrefixDropoutSpec,
+        NullCondSpec,
+        TimeEmbedderSpec,
+        FSQSpec,
+        VidTokVAESpec,
+        PipelineSpec,
+        MinRFNoiseSpec,
+        PrefixMinRFNoiseSpec,
+    }
+    names = set().union(*(numeric_names(c) for c in spec_classes))
+    names |= numeric_names(VidTokSpec) & set(VIDTOK_OVERRIDABLE)
+    names |= {"chunk_size", "overlap_size_frames", "vae_video_sizes"}
+    assert names - set(BOUNDS) == set()
+
+
+def test_float_fields_take_integers_and_the_model_is_unchanged():
+    cfg = real()
+    module(cfg, "decoder", "dec_transformer")["mlp_ratio"] = 4
+    module(cfg, "decoder", "dec_time_embedder")["max_timestep"] = 1
+    parsed = parse_config(cfg)
+    spec = parsed.decoder.spec("dec_transformer")
+    assert spec.mlp_ratio == 4.0 and isinstance(spec.mlp_ratio, float)
+    assert replace(parsed, raw="") == replace(parse_config(REAL), raw="")
+
+
+# ----------------------------------------------------------------------------------------------
+# Data keys resolved once
+# ----------------------------------------------------------------------------------------------
+
+
+def test_inference_keys_resolve_to_active_modules_and_flags():
+    cfg = parse_config(REAL)
+    assert cfg.decoder.active == {"dec_nested_dropout", "dec_prefix_masking", "dec_latent_dropout"}
+    assert cfg.encoder.active == frozenset()
+    assert cfg.can_drop_tokens and cfg.pipeline.pin_conditioning
+    other = real()
+    other["video_flex_tok"]["pipeline"]["cond_vae_latents_key"] = "other_latents"
+    module(other, "decoder", "dec_latent_dropout")["eval_drop_flag_read_key"] = "other_flag"
+    module(other, "decoder", "dec_nested_dropout")["eval_keep_k_read_key"] = None
+    parsed = parse_config(other)
+    assert parsed.decoder.active == {"dec_prefix_masking"}
+    assert not parsed.can_drop_tokens and not parsed.pipeline.pin_conditioning
+
+
+def test_two_inference_inputs_under_one_key_are_refused():
+    cfg = real()
+    module(cfg, "decoder", "dec_prefix_masking")["eval_prefix_len_read_key"] = "eval_keep_k"
+    refused(cfg, "video_flex_tok.decoder.module_dict.dec_prefix_masking", "carries another input")
+    cfg = real()
+    module(cfg, "decoder", "dec_nested_dropout")["eval_keep_k_read_key"] = "eval_dropout_mask"
+    refused(cfg, "video_flex_tok.decoder.module_dict.dec_nested_dropout", "carries another input")

@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.checkpoint import official_to_ours, ours_to_official
 from videoflextok_core.model.sampling import Sampler
+from videoflextok_core.model.specs import Role
 
 VARIANTS = Path(__file__).parent / "fixtures" / "variants"
 FIXTURES = [REFERENCE / "tiny"] + sorted(p.parent for p in VARIANTS.glob("*/golden.json"))
@@ -84,7 +85,7 @@ def test_vae(fixture):
 def test_encoder_on_given_latents(fixture):
     """Encoder + FSQ on the recorded VAE latents (and the encoder's REPA head, if any)."""
     model, g, _ = fixture
-    z, aux = model.encoder.run(g["chunks_vae_latents"], return_aux=True)
+    z = model.encoder(g["chunks_vae_latents"])
     close(z, g["chunks_encoder_out"], ONE_MODULE, "chunks_encoder_out")
     codes, ids = model.fsq(z)
     close(codes, g["chunks_quants"], 0, "chunks_quants")
@@ -92,7 +93,8 @@ def test_encoder_on_given_latents(fixture):
     merged = model.chunking.merge_tokens(g["chunks_tokens"], 1)
     close(merged, g["tokens"], 0, "tokens merged from chunks")
     if "chunks_encoder_repa_pred" in g:
-        close(aux["repa"], g["chunks_encoder_repa_pred"], ONE_MODULE, "encoder repa")
+        repa = model.encoder.aux(g["chunks_vae_latents"]).repa
+        close(repa, g["chunks_encoder_repa_pred"], ONE_MODULE, "encoder repa")
 
 
 @torch.inference_mode()
@@ -142,14 +144,12 @@ def test_decoder_forward(fixture):
     tau = torch.tensor([0.7])
     for name, kw in _forward_cases(g, n):
         close(model.decoder(tau=tau, **kw), g[name], ONE_MODULE, name)
-    v, aux = model.decoder(
-        g["decoder_fwd_quants"], g["decoder_fwd_noised_input"], tau, return_aux=True
-    )
-    close(aux["temb"], g["decoder_fwd_cond_full_temb"], ONE_MODULE, "temb")
-    reg = aux["tokens"][[r for r, _ in model.config.decoder.streams].index("registers")]
+    aux = model.decoder.aux(g["decoder_fwd_quants"], g["decoder_fwd_noised_input"], tau)
+    close(aux.temb, g["decoder_fwd_cond_full_temb"], ONE_MODULE, "temb")
+    reg = aux.stream(Role.REGISTERS)
     close(reg, g["decoder_fwd_cond_full_dec_quants"], ONE_MODULE, "register outputs")
     if "decoder_fwd_cond_full_repa_pred" in g:
-        close(aux["repa"], g["decoder_fwd_cond_full_repa_pred"], ONE_MODULE, "repa")
+        close(aux.repa, g["decoder_fwd_cond_full_repa_pred"], ONE_MODULE, "repa")
     # batch of 2 at tau = 1 with different keep_k
     call = next(c for c in calls["calls"] if c["name"].startswith("decoder_fwd_batch2"))
     keep_text = call["call"].split("eval_keep_k:")[1].split("]")[0] + "]"

@@ -15,6 +15,7 @@ N registers per frame, P = h'w' patches per frame, L tokens per frame, D width.
 """
 
 from contextlib import nullcontext
+from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
@@ -38,6 +39,7 @@ from .specs import (
     PosEmbSpec,
     PrefixDropoutSpec,
     RegistersSpec,
+    Role,
     TimeEmbedderSpec,
     TransformerHeadSpec,
     TransformerSpec,
@@ -105,7 +107,7 @@ class Registers(nn.Module):
         self.n_tokens = spec.n_tokens
         self.registers = nn.Parameter(torch.zeros(spec.t_max, spec.n_max, spec.dim))
         nn.init.trunc_normal_(self.registers, std=0.02)
-        if spec.extra_registers_write_key is not None:  # loaded, never used at inference
+        if spec.has_extra_registers:  # loaded, never used at inference
             self.extra_registers = nn.Parameter(
                 torch.zeros(spec.t_max, spec.n_max, spec.extra_registers_dim)
             )
@@ -180,7 +182,7 @@ class LinearHead(nn.Module):
         self.use_norm = spec.norm
         self.dtype_override = spec.dtype_override
         self.patch_sizes = tuple(spec.patch_sizes) if spec.patch_sizes is not None else None
-        if spec.adaLN_emb_read_key is not None:
+        if spec.has_adaLN:
             self.adaLN_modulation = nn.Sequential(
                 nn.SiLU(), nn.Linear(spec.dim, 2 * spec.dim, bias=spec.adaLN_bias)
             )
@@ -251,7 +253,7 @@ def make_module(spec) -> nn.Module | None:
     if isinstance(spec, TimeEmbedderSpec):
         return TimestepEmbedder(spec.dim, spec.frequency_embedding_size, spec.max_timestep)
     if isinstance(spec, TransformerSpec):
-        expansion = spec.adaLN_expansion if spec.adaLN_emb_read_key is not None else 0
+        expansion = spec.adaLN_expansion if spec.has_adaLN else 0
         block = BlockSpec(
             spec.dim,
             spec.head_dim,
@@ -326,6 +328,25 @@ def repa_mask(spec: PackerSpec, t: int, patches: int, device) -> torch.Tensor | 
 # ----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TrunkAux:
+    """Inner outputs of one trunk forward (for tests and training; decoding never needs them).
+
+    tokens: the final tokens of each stream, in `plan.streams` order, (B, t, *grid, D).
+    temb: (B, D) time embedding, None without a time embedder.
+    repa: (B, t, h', w', dim_out) REPA head prediction, None without a REPA head.
+    """
+
+    roles: tuple[Role, ...]
+    tokens: tuple[torch.Tensor, ...]
+    temb: torch.Tensor | None
+    repa: torch.Tensor | None
+
+    def stream(self, role: Role) -> torch.Tensor:
+        """The final tokens of the first stream with that role."""
+        return self.tokens[self.roles.index(role)]
+
+
 class Trunk(nn.Module):
     """An encoder or decoder: streams -> packed transformer -> head.
 
@@ -333,7 +354,7 @@ class Trunk(nn.Module):
     `{encoder,decoder}.module_dict.<name>.<param>` as in the checkpoint.
     """
 
-    def __init__(self, plan: TrunkPlan, keep_k_key: str | None, prefix_key: str | None):
+    def __init__(self, plan: TrunkPlan):
         super().__init__()
         self.plan = plan
         self.module_dict = nn.ModuleDict()
@@ -341,22 +362,6 @@ class Trunk(nn.Module):
             module = make_module(spec)
             if module is not None:
                 self.module_dict[name] = module
-        # Which token-dropout modules the inference-time keys reach (upstream sets exactly these
-        # data keys: the one of `dec_nested_dropout`, of `dec_prefix_masking`, and the literal
-        # "eval_dropout_mask" of the CFG pass); the others are identities at inference.
-        self.active = set()
-        for name, spec in plan.modules:
-            if isinstance(spec, NestedDropoutSpec) and keep_k_key is not None:
-                if spec.eval_keep_k_read_key == keep_k_key:
-                    self.active.add(name)
-            if isinstance(spec, PrefixDropoutSpec) and prefix_key is not None:
-                if spec.eval_prefix_len_read_key == prefix_key:
-                    self.active.add(name)
-            if (
-                isinstance(spec, NullCondSpec)
-                and spec.eval_drop_flag_read_key == "eval_dropout_mask"
-            ):
-                self.active.add(name)
         self.packer: PackerSpec = plan.spec(plan.packer)
         # Stream index of each position inside a latent frame, for adaLN (set per layout).
         self._stream_index_cache: dict = {}
@@ -399,8 +404,8 @@ class Trunk(nn.Module):
                 x = m(quants if x is None else x)
             elif isinstance(m, PositionalEmbedding):
                 x = m(x)
-            elif name not in self.active:
-                continue  # token dropout not reached by any inference key: identity
+            elif name not in self.plan.active:
+                continue  # token dropout that no inference input reaches: identity
             elif isinstance(m, NestedDropout):
                 x = x if keep_k is None else m(x, keep_k)
             elif isinstance(m, PrefixMasking):
@@ -426,9 +431,24 @@ class Trunk(nn.Module):
         keep_k: torch.Tensor | None = None,
         prefix_len: torch.Tensor | None = None,
         uncond: torch.Tensor | None = None,
-        return_aux: bool = False,
-    ):
+    ) -> torch.Tensor:
         """latents (B, z, t, h, w) channels-first -> head output; see Encoder/Decoder."""
+        return self._forward(latents, quants, tau, keep_k, prefix_len, uncond, with_aux=False)[0]
+
+    def run_aux(
+        self,
+        latents: torch.Tensor,
+        quants: torch.Tensor | None = None,
+        tau: torch.Tensor | None = None,
+        keep_k: torch.Tensor | None = None,
+        prefix_len: torch.Tensor | None = None,
+        uncond: torch.Tensor | None = None,
+    ) -> TrunkAux:
+        """The inner outputs of `run` with the same inputs (and the REPA head's prediction)."""
+        return self._forward(latents, quants, tau, keep_k, prefix_len, uncond, with_aux=True)[1]
+
+    def _forward(self, latents, quants, tau, keep_k, prefix_len, uncond, *, with_aux: bool):
+        """-> (head output, TrunkAux if with_aux else None)."""
         B, _, t = latents.shape[:3]
         latents_cl = latents.permute(0, 2, 3, 4, 1)  # (B, t, h, w, z)
         tokens, grids = [], []
@@ -441,7 +461,7 @@ class Trunk(nn.Module):
         mask = attention_mask(self.packer, t, sizes, seq.device)
 
         temb = self.time_embedder(tau) if self.time_embedder is not None else None
-        keep = (self.plan.repa_layer,) if (return_aux and self.plan.repa_head) else ()
+        keep = (self.plan.repa_layer,) if (with_aux and self.plan.repa_head) else ()
         seq, kept = self.transformer(
             seq,
             mask,
@@ -451,16 +471,17 @@ class Trunk(nn.Module):
         )
         outs = self._unpack(seq, B, t, sizes, grids)
         out = self.head(outs[self.plan.head_stream], temb)
-        if not return_aux:
-            return out
-        aux = {"tokens": outs, "temb": temb}
+        if not with_aux:
+            return out, None
+        repa = None
         if keep:
             inter = self._unpack(kept[0], B, t, sizes, grids)[self.plan.repa_stream]
-            rmask = None  # a TransformerHead without block_mask_read_key attends fully
-            if self.plan.spec(self.plan.repa_head).block_mask_read_key is not None:
+            rmask = None  # a TransformerHead without a block mask attends fully
+            if self.plan.spec(self.plan.repa_head).masked:
                 rmask = repa_mask(self.packer, t, sizes[self.plan.repa_stream], seq.device)
-            aux["repa"] = self.module_dict[self.plan.repa_head](inter, rmask)
-        return out, aux
+            repa = self.module_dict[self.plan.repa_head](inter, rmask)
+        roles = tuple(s.role for s in self.plan.streams)
+        return out, TrunkAux(roles, tuple(outs), temb, repa)
 
     @staticmethod
     def _unpack(seq, B, t, sizes, grids) -> list[torch.Tensor]:
@@ -473,6 +494,10 @@ class Encoder(Trunk):
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         return self.run(latents)
+
+    def aux(self, latents: torch.Tensor) -> TrunkAux:
+        """The inner outputs of `forward` (register tokens, REPA prediction)."""
+        return self.run_aux(latents)
 
 
 class FlowDecoder(Trunk):
@@ -489,9 +514,10 @@ class FlowDecoder(Trunk):
         (B, z, t, h, w) velocity.
     """
 
-    def forward(self, quants, x, tau, keep_k=None, prefix_len=None, uncond=None, return_aux=False):
-        out = self.run(x, quants, tau, keep_k, prefix_len, uncond, return_aux=return_aux)
-        if return_aux:
-            out, aux = out
-            return out.permute(0, 4, 1, 2, 3), aux
+    def forward(self, quants, x, tau, keep_k=None, prefix_len=None, uncond=None) -> torch.Tensor:
+        out = self.run(x, quants, tau, keep_k, prefix_len, uncond)  # (B, t, h, w, z)
         return out.permute(0, 4, 1, 2, 3)  # (B, z, t, h, w)
+
+    def aux(self, quants, x, tau, keep_k=None, prefix_len=None, uncond=None) -> TrunkAux:
+        """The inner outputs of `forward` with the same inputs (tokens, temb, REPA)."""
+        return self.run_aux(x, quants, tau, keep_k, prefix_len, uncond)

@@ -1,16 +1,25 @@
 """Frozen descriptions of a VideoFlexTok model, as read from its hub config by config.py.
 
-One dataclass per allowed official class (its hyperparameters with the official defaults), the
-`TrunkPlan` of an encoder or decoder (resolved by wiring.py), and the whole `ModelConfig`.
+One dataclass per allowed official class (its hyperparameters with the official defaults; the
+annotations are the types config.py checks), the `TrunkPlan` of an encoder or decoder (resolved by
+wiring.py), and the whole `ModelConfig`.
+
+Data keys (the `*_key` fields) are read by config.py and wiring.py only. Code that runs the model
+reads roles, module names and the resolved facts below (`TrunkPlan.active`, `has_adaLN`,
+`PipelineSpec.pin_conditioning`, ...), never a key.
 """
 
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum
+from typing import NamedTuple
 
 from .sampling import Sampler
 from .vidtok import VidTokSpec
+
+# Metadata of a field that config.py computes instead of reading it from the config.
+DERIVED = {"derived": True}
 
 
 class UnsupportedConfigError(ValueError):
@@ -19,6 +28,21 @@ class UnsupportedConfigError(ValueError):
 
 def fail(path: str, msg: str):
     raise UnsupportedConfigError(f"{path}: {msg}")
+
+
+class Role(Enum):
+    """What a packed token stream is made of."""
+
+    PATCHES = "patches"  # patches of VAE latents, a (t, h', w') grid
+    REGISTERS = "registers"  # registers or token embeddings, a (t, N) grid
+
+
+class Stream(NamedTuple):
+    """One packed sub-sequence: its role and the modules that make it, in execution order (the
+    first one creates it)."""
+
+    role: Role
+    ops: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -65,6 +89,11 @@ class RegistersSpec:
     ordering_mode: str = "nested"
     extra_registers_write_key: str | None = None
     extra_registers_dim: int | None = None
+
+    @property
+    def has_extra_registers(self) -> bool:
+        """A second, training-only register table (loaded, never used at inference)."""
+        return self.extra_registers_write_key is not None
 
     @property
     def n_tokens(self) -> int:
@@ -117,7 +146,12 @@ class TransformerSpec:
     adaLN_expansion: int = 1
     rope_forward_read_key: str | None = None
     intermediate_layer_write_key: str | None = None
-    intermediate_layers: tuple[int, ...] = ()
+    intermediate_layers: tuple[int, ...] | None = None
+
+    @property
+    def has_adaLN(self) -> bool:
+        """Blocks modulated by the time embedding."""
+        return self.adaLN_emb_read_key is not None
 
 
 @dataclass(frozen=True)
@@ -136,7 +170,7 @@ class LinearHeadSpec:
     dim_out: int  # for ToPatchesLinearHead: channels_out * prod(patch_sizes)
     use_mup_readout: bool
     weight_init_style: str = "zero"
-    norm: bool = True  # False when the config sets `norm_layer: null`
+    norm: bool = field(default=True, metadata=DERIVED)  # False for `norm_layer: null`
     dtype_override: str | None = None
     adaLN_emb_read_key: str | None = None
     adaLN_packing_fn_read_key: str | None = None
@@ -144,6 +178,11 @@ class LinearHeadSpec:
     proj_bias: bool = True
     channels_out: int | None = None  # ToPatchesLinearHead only
     patch_sizes: tuple[int, ...] | None = None  # ToPatchesLinearHead only
+
+    @property
+    def has_adaLN(self) -> bool:
+        """Shift and scale from the time embedding before the projection."""
+        return self.adaLN_emb_read_key is not None
 
 
 @dataclass(frozen=True)
@@ -164,6 +203,11 @@ class TransformerHeadSpec:
     weight_init_style: str = "xavier"
     dtype_override: str | None = None
     block_mask_read_key: str | None = None
+
+    @property
+    def masked(self) -> bool:
+        """Attends with the packer's REPA mask (else fully)."""
+        return self.block_mask_read_key is not None
 
 
 @dataclass(frozen=True)
@@ -252,14 +296,39 @@ class PipelineSpec:
     out_channels: int | None = None
     zero_noise: bool = False  # start from zeros instead of noise (a 1-step "MSE decoder")
     cond_vae_latents_key: str | None = None
+    # Upstream pins the conditioning latents only when cond_vae_latents_key is the key the model
+    # writes them under; otherwise conditioning frames give tokens and prefix masking only.
+    pin_conditioning: bool = field(default=False, metadata=DERIVED)
 
 
 @dataclass(frozen=True)
-class NoiseModuleSpec:
-    """Training-time noising (PrefixMinRFNoiseModule or MinRFNoiseModule); unused at inference."""
+class MinRFNoiseSpec:
+    """Training-time noising of `MinRFNoiseModule`; unused at inference."""
 
-    target: str
-    params: tuple[tuple[str, Any], ...]
+    clean_images_read_key: str
+    noised_images_write_key: str
+    timesteps_write_key: str
+    sigmas_write_key: str
+    ln: bool = True
+    stratisfied: bool = False
+    mode_scale: float = 0.0
+    noise_write_key: str = "flow_noise"
+    noise_read_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PrefixMinRFNoiseSpec(MinRFNoiseSpec):
+    """Training-time noising of `PrefixMinRFNoiseModule` (clean conditioning prefixes)."""
+
+    prefix_len: tuple[int, ...] | None = None
+    keep_prefix_prob: tuple[float, ...] | None = None
+    loss_mask_write_key: str = "loss_mask"
+    prefix_len_write_key: str = "prefix_len"
+    cond_sigma_range: tuple[float, float] = (0.0, 0.02)
+    cond_noise_prob: float = 0.5
+
+
+NoiseModuleSpec = MinRFNoiseSpec | PrefixMinRFNoiseSpec
 
 
 ModuleSpec = (
@@ -284,13 +353,14 @@ ModuleSpec = (
 class TrunkPlan:
     """How one SequentialModuleDictWrapper runs, resolved from its read/write keys.
 
-    streams: per packed sub-sequence, in packing order, `(role, ops)`: role "patches" (from VAE
-        latents, (t, h', w') grid) or "registers" ((t, N) grid); ops are module names in
-        execution order, the first one creating the stream.
+    streams: the packed sub-sequences in packing order.
+    active: the token-dropout modules (nested dropout, prefix masking, null condition) that an
+        inference input reaches (upstream: the data key it reads is one its inference code
+        writes); the others are identities at inference.
     """
 
     modules: tuple[tuple[str, ModuleSpec], ...]  # all modules, file order
-    streams: tuple[tuple[str, tuple[str, ...]], ...]
+    streams: tuple[Stream, ...]
     packer: str
     transformer: str
     time_embedder: str | None
@@ -299,9 +369,14 @@ class TrunkPlan:
     repa_head: str | None = None  # TransformerHead on an intermediate layer (training aux.)
     repa_layer: int | None = None
     repa_stream: int | None = None
+    active: frozenset[str] = frozenset()
 
     def spec(self, name: str) -> ModuleSpec:
         return dict(self.modules)[name]
+
+    def stream(self, role: Role) -> Stream:
+        """The first stream with that role."""
+        return next(s for s in self.streams if s.role is role)
 
 
 @dataclass(frozen=True)
@@ -317,7 +392,7 @@ class ModelConfig:
     chunk_size: int = 17
     overlap_size_frames: int = 1
     vae_video_sizes: tuple[int, int, int] = (5, 32, 32)
-    video_preprocess_args: tuple[tuple[str, Any], ...] = ()
+    video_preprocess_args: tuple[tuple[str, object], ...] = ()
     raw: str = "{}"  # the config as JSON text (file order kept), for saving
 
     @property
@@ -334,22 +409,20 @@ class ModelConfig:
         return dict(self.decoder.modules).get("dec_prefix_masking")
 
     @property
+    def can_drop_tokens(self) -> bool:
+        """Whether keep_k reaches a nested-dropout module (upstream: the one named
+        `dec_nested_dropout` and any other reading its key)."""
+        plan = self.decoder
+        return any(isinstance(plan.spec(name), NestedDropoutSpec) for name in plan.active)
+
+    @property
     def n_registers(self) -> int:
         """Tokens per latent frame."""
-        for role, ops in self.encoder.streams:
-            if role == "registers":
-                return self.encoder.spec(ops[0]).n_tokens
-        raise AssertionError("encoder plan without registers")
+        return self.encoder.spec(self.encoder.stream(Role.REGISTERS).ops[0]).n_tokens
 
     @property
     def tokens_per_chunk(self) -> int:
         return (self.chunk_size - 1) // self.vae.arch.time_downsample_factor + 1
-
-    @property
-    def overlap_tokens(self) -> int:
-        if self.overlap_size_frames == 0:
-            return 0
-        return (self.overlap_size_frames - 1) // self.vae.arch.time_downsample_factor + 1
 
     @property
     def resolution(self) -> tuple[int, int]:

@@ -37,7 +37,6 @@ from .config import ModelConfig, parse_config
 from .fsq import FSQ
 from .resampler import Encoder, FlowDecoder
 from .sampling import Guidance, Sampler, sample
-from .specs import NestedDropoutSpec
 from .vidtok import VidTok
 
 
@@ -51,20 +50,12 @@ class VideoFlexTok(nn.Module):
             config = parse_config(config)
         self.config = config
         self.vae = VidTok(config.vae.arch)
-        self.encoder = Encoder(config.encoder, None, None)
-        nested = config.nested_dropout
-        keep_key = nested.eval_keep_k_read_key if nested is not None else None
-        prefix = config.prefix_masking
-        prefix_key = prefix.eval_prefix_len_read_key if prefix is not None else None
-        self.decoder = FlowDecoder(config.decoder, keep_key, prefix_key)
-        # Whether keep_k reaches a nested-dropout module (upstream: the one named
-        # "dec_nested_dropout" and any other reading its key).
-        nested_names = {n for n, sp in config.decoder.modules if isinstance(sp, NestedDropoutSpec)}
-        self.can_drop_tokens = bool(self.decoder.active & nested_names)
-        # Upstream's pipeline pins the conditioning latents only when its key is the one the
-        # model writes them under; otherwise conditioning frames still give tokens and prefix
-        # masking, but their latents are not held fixed.
-        self.pin_conditioning = config.pipeline.cond_vae_latents_key == "cond_vae_latents"
+        self.encoder = Encoder(config.encoder)
+        self.decoder = FlowDecoder(config.decoder)
+        self.can_drop_tokens = config.can_drop_tokens  # keep_k reaches a nested dropout
+        # Whether the sampler holds the conditioning latents fixed (else conditioning frames
+        # still give tokens and prefix masking).
+        self.pin_conditioning = config.pipeline.pin_conditioning
         self.fsq = FSQ(list(config.fsq.levels))
         self.chunking = Chunking(
             config.chunk_size, config.overlap_size_frames, config.vae.arch.time_downsample_factor

@@ -4,6 +4,7 @@ Upstream modules talk through string keys of a shared dict (`read_key`, `write_k
 `resolve_trunk` walks the modules in file order, tracks what each key holds (VAE latents, a token
 stream and the modules applied to it, a packed sequence, a mask, a head output, ...) and returns a
 `TrunkPlan`. Anything it cannot place raises `UnsupportedConfigError` naming the module's path.
+The plan names modules, roles and streams; no data key survives in it.
 """
 
 import math
@@ -20,6 +21,8 @@ from .specs import (
     PosEmbSpec,
     PrefixDropoutSpec,
     RegistersSpec,
+    Role,
+    Stream,
     TimeEmbedderSpec,
     TransformerHeadSpec,
     TransformerSpec,
@@ -46,33 +49,51 @@ def _get(env: dict, key: str, path: str, *kinds: str) -> Sym:
     return sym
 
 
+TokenDropoutSpec = NestedDropoutSpec | PrefixDropoutSpec | NullCondSpec
+
+
+def _eval_key(spec: TokenDropoutSpec) -> str | None:
+    """The data key a token-dropout module reads its inference input from."""
+    if isinstance(spec, NestedDropoutSpec):
+        return spec.eval_keep_k_read_key
+    if isinstance(spec, PrefixDropoutSpec):
+        return spec.eval_prefix_len_read_key
+    return spec.eval_drop_flag_read_key
+
+
 def resolve_trunk(
     modules: list[tuple[str, ModuleSpec]],
     path: str,
     inputs: dict[str, Sym],
     output_key: str,
     output_kind: str,
+    eval_inputs: dict[str, type] | None = None,
 ) -> TrunkPlan:
     """Trace a module_dict in file order and return its plan.
 
     inputs: data keys available before the first module (e.g. VAE latents channels-first).
     output_key / output_kind: what the trunk must produce ("head_out" registers for the encoder,
-    channels-first velocity "latents_cf" for the decoder).
+    the channels-first velocity "latents_cf" for the decoder).
+    eval_inputs: the data keys upstream's inference code sets, each with the class of the
+    token-dropout module it drives (keep_k -> nested dropout, ...). A module of that class
+    reading that key is `active` in the plan.
     """
+    eval_inputs = eval_inputs or {}
     env = dict(inputs)
     packers, transformers, time_embedders, heads, repa = [], [], [], [], []
+    active = set()
     for name, spec in modules:
         where = f"{path}.module_dict.{name}"
         if isinstance(spec, PerSampleOpSpec):
             src = _get(env, spec.read_key, where, "latents_cf", "latents_cl", "head_out")
             if spec.op == "channels_first_to_last" and src.kind == "latents_cf":
-                env[spec.write_key] = Sym("latents_cl", source=src.info["source"])
+                env[spec.write_key] = Sym("latents_cl", **src.info)
             elif spec.op == "channels_last_to_first" and src.kind == "head_out":
-                if src.info["role"] != "patches_out":
+                if not src.info["to_patches"]:
                     _fail(where, "channels_last_to_first expects the output of a patches head")
-                env[spec.write_key] = Sym("latents_cf", source="velocity")
+                env[spec.write_key] = Sym("latents_cf", source="velocity", by=src.info["by"])
             elif spec.op == "channels_last_to_first" and src.kind == "latents_cl":
-                env[spec.write_key] = Sym("latents_cf", source=src.info["source"])
+                env[spec.write_key] = Sym("latents_cf", **src.info)
             else:
                 _fail(where, f"{spec.op} applied to {src.kind} is not understood")
         elif isinstance(spec, PatchEmbedderSpec):
@@ -86,7 +107,7 @@ def resolve_trunk(
             )
             env[spec.patches_list_write_key] = Sym(
                 "stream",
-                role="patches",
+                role=Role.PATCHES,
                 ops=(name,),
                 dim=dim,
                 source=src.info["source"],
@@ -95,7 +116,7 @@ def resolve_trunk(
         elif isinstance(spec, RegistersSpec):
             _get(env, spec.input_tensor_list_read_key, where, "stream")
             env[spec.registers_write_key] = Sym(
-                "stream", role="registers", ops=(name,), dim=spec.dim, source="learned"
+                "stream", role=Role.REGISTERS, ops=(name,), dim=spec.dim, source="learned"
             )
             if spec.extra_registers_write_key is not None:
                 env[spec.extra_registers_write_key] = Sym("unused", by=name)
@@ -105,7 +126,7 @@ def resolve_trunk(
                 if spec.dim_in != src.info["dim"]:
                     _fail(where, f"dim_in={spec.dim_in} but the FSQ has {src.info['dim']} channels")
                 env[spec.write_key] = Sym(
-                    "stream", role="registers", ops=(name,), dim=spec.dim, source="quants"
+                    "stream", role=Role.REGISTERS, ops=(name,), dim=spec.dim, source="quants"
                 )
             else:
                 if spec.dim_in != src.info["dim"]:
@@ -115,9 +136,10 @@ def resolve_trunk(
                 )
         elif isinstance(spec, PosEmbSpec):
             src = _get(env, spec.read_key, where, "stream")
-            rank = 3 if src.info["role"] == "patches" else 2
+            role = src.info["role"]
+            rank = 3 if role is Role.PATCHES else 2
             if len(spec.max_sizes) != rank:
-                _fail(where, f"{len(spec.max_sizes)}-D posemb on {src.info['role']} ({rank}-D)")
+                _fail(where, f"{len(spec.max_sizes)}-D posemb on {role.value} ({rank}-D)")
             if spec.dim != src.info["dim"]:
                 _fail(where, f"dim={spec.dim} but the stream is {src.info['dim']} wide")
             if spec.posemb_scaling == "interpolate" and rank != 2:
@@ -125,16 +147,19 @@ def resolve_trunk(
             if spec.posemb_write_key is not None:
                 env[spec.posemb_write_key] = Sym("unused", by=name)
             env[spec.write_key] = Sym("stream", **{**src.info, "ops": src.info["ops"] + (name,)})
-        elif isinstance(spec, NestedDropoutSpec | PrefixDropoutSpec | NullCondSpec):
+        elif isinstance(spec, TokenDropoutSpec):
             key = spec.read_write_key
             src = _get(env, key, where, "stream")
-            if src.info["role"] != "registers":
+            if src.info["role"] is not Role.REGISTERS:
                 _fail(where, "token dropout / null condition only apply to register streams")
             if spec.dim != src.info["dim"]:
                 _fail(where, f"dim={spec.dim} but the stream is {src.info['dim']} wide")
             if any(other is src for k, other in env.items() if k != key):
                 _fail(where, f"{key!r} is modified in place while another key aliases it")
             env[key] = Sym("stream", **{**src.info, "ops": src.info["ops"] + (name,)})
+            eval_key = _eval_key(spec)
+            if eval_key is not None and eval_inputs.get(eval_key) is type(spec):
+                active.add(name)
         elif isinstance(spec, TimeEmbedderSpec):
             _get(env, spec.timesteps_read_key, where, "timesteps")
             env[spec.time_embedding_write_key] = Sym("temb", dim=spec.dim, by=name)
@@ -152,7 +177,10 @@ def resolve_trunk(
             env[spec.inner_packed_shapes_write_key] = Sym("shapes", packer=name)
             env[spec.outer_packed_shapes_write_key] = Sym("shapes", packer=name)
             if spec.repa_block_mask_write_key is not None:
-                if streams[spec.repa_patch_index].info["role"] != "patches":
+                index = spec.repa_patch_index
+                if index >= len(streams):
+                    _fail(where, f"repa_patch_index={index} but only {len(streams)} streams")
+                if streams[index].info["role"] is not Role.PATCHES:
                     _fail(where, "repa_patch_index must point at the patch stream")
                 env[spec.repa_block_mask_write_key] = Sym("repa_mask", packer=name)
             packers.append(name)
@@ -181,13 +209,14 @@ def resolve_trunk(
                         f"adaLN_expansion={spec.adaLN_expansion} must equal the number of "
                         f"packed streams ({fn.info['n']})",
                     )
-            for layer in spec.intermediate_layers:
+            layers = spec.intermediate_layers or ()
+            for layer in layers:
                 if not 0 <= layer < spec.depth:
                     _fail(where, f"intermediate layer {layer} outside 0..{spec.depth - 1}")
             env[spec.output_seq_write_key] = Sym("packed", **{**src.info, "layer": -1})
             if spec.intermediate_layer_write_key is not None:
                 env[spec.intermediate_layer_write_key] = Sym(
-                    "packed", **{**src.info, "layer": tuple(spec.intermediate_layers)}
+                    "packed", **{**src.info, "layer": tuple(layers)}
                 )
             transformers.append((name, packer))
         elif isinstance(spec, UnpackerSpec):
@@ -226,15 +255,12 @@ def resolve_trunk(
                     _fail(where, "time embedding width differs from the head width")
                 if spec.adaLN_packing_fn_read_key is not None:
                     _fail(where, "a head's adaLN cannot use the packer's per-stream packing fn")
-            if spec.patch_sizes is not None:
-                if src.info["role"] != "patches":
-                    _fail(where, "ToPatchesLinearHead must read the patch stream")
-                role = "patches_out"
-            else:
-                role = "linear_out"
+            to_patches = spec.patch_sizes is not None
+            if to_patches and src.info["role"] is not Role.PATCHES:
+                _fail(where, "ToPatchesLinearHead must read the patch stream")
             env[spec.write_key] = Sym(
                 "head_out",
-                role=role,
+                to_patches=to_patches,
                 stream=src.info["index"],
                 by=name,
                 dim=spec.dim_out,
@@ -243,7 +269,7 @@ def resolve_trunk(
             heads.append((name, src.info["index"], spec))
         elif isinstance(spec, TransformerHeadSpec):
             src = _get(env, spec.read_key, where, "trunk_out")
-            if src.info["role"] != "patches" or src.info["layer"] == -1:
+            if src.info["role"] is not Role.PATCHES or src.info["layer"] == -1:
                 _fail(
                     where,
                     "a TransformerHead (REPA) reads the patch tokens of an intermediate layer",
@@ -269,19 +295,16 @@ def resolve_trunk(
     name_t, packer = transformers[0]
     packed = [s for s in env.values() if s.kind == "packed" and s.info["packer"] == packer]
     streams = packed[0].info["streams"]
-    if output_kind == "head_out":
-        head = next(h for h in heads if h[0] == out.info["by"])
-    else:
-        head = next((h for h in heads if h[2].patch_sizes is not None), None)
-        if head is None:
-            _fail(path, "no ToPatchesLinearHead produces the velocity")
+    if output_kind == "latents_cf" and out.info["source"] != "velocity":
+        _fail(path, f"{output_key!r} must be the velocity of a ToPatchesLinearHead")
+    head = next(h for h in heads if h[0] == out.info["by"])
     spec_t: TransformerSpec = dict(modules)[name_t]
     if spec_t.adaLN_emb_read_key is not None and not time_embedders:
         _fail(path, "adaLN needs a time embedder")
     repa_head, repa_layer, repa_stream = repa[0] if repa else (None, None, None)
     return TrunkPlan(
         modules=tuple(modules),
-        streams=tuple((s.info["role"], s.info["ops"]) for s in streams),
+        streams=tuple(Stream(s.info["role"], s.info["ops"]) for s in streams),
         packer=packers[0],
         transformer=name_t,
         time_embedder=time_embedders[0] if time_embedders else None,
@@ -290,4 +313,5 @@ def resolve_trunk(
         repa_head=repa_head,
         repa_layer=repa_layer,
         repa_stream=repa_stream,
+        active=frozenset(active),
     )
