@@ -2,8 +2,8 @@
 
 Variant fixtures (tests/model/fixtures/variants) store only a config and golden outputs; the
 weights are re-made here from (name, shape) with a seed, so the official code and our port see
-identical tensors without committing weight files. Values follow the spirit of the shared tiny fixture:
-every tensor non-trivial (no zero-init heads), LayerNorm weights near 1, small biases.
+identical tensors without committing weight files. Values follow the spirit of the shared tiny
+fixture: every tensor non-trivial (no zero-init heads), LayerNorm weights near 1, small biases.
 """
 
 import hashlib
