@@ -6,17 +6,16 @@ ZeroGPU estimates. Also the curve-engine additions the app uses (`iter_quality_c
 import json
 import shutil
 import sys
-import time
 import types
 
 import pytest
 import torch
 from conftest import ROOT, TINY
 
+from demo import startup
 from demo.service import DemoService
 from demo.startup import app_defaults, estimate_gpu_seconds, load_model
 from demo.views import token_stats
-from demo import startup
 from videoflextok_core.cache import LRU
 from videoflextok_core.curve import iter_quality_curve, quality_curve
 from videoflextok_core.figures import token_figure
@@ -163,14 +162,13 @@ def test_tokenize_once_per_clip(service, tmp_path):
     assert service.clip(str(EXAMPLE), start=0.5) is not a
 
 
-def test_decode_cache_hit_is_the_same_object_and_fast(service):
+def test_decode_cache_hit_is_the_same_object(service):
     clip = service.clip(str(EXAMPLE))
     sampler = service.sampler(2.0, STEPS, 0, True)
     first, cached = service.decode(clip, 4, sampler)
     assert not cached
-    t0 = time.perf_counter()
     again, cached = service.decode(clip, 4, sampler)
-    assert cached and again is first and time.perf_counter() - t0 < 0.05
+    assert cached and again is first  # no timing bound: machine-dependent
     other, cached = service.decode(clip, 4, service.sampler(2.0, STEPS, 1, True))  # new seed
     assert not cached and not torch.equal(other.video, first.video)
 
@@ -265,7 +263,8 @@ def test_ladder_fills_in_and_feeds_the_decode_cache(service, tmp_path):
     assert r.stats.cached and r.k == 8  # decoded by the ladder
     fresh = DemoService(service.model, workdir=tmp_path / "fresh")
     single, cached = fresh.decode(fresh.clip(str(EXAMPLE)), 8, fresh.sampler(2.0, STEPS, 0, True))
-    assert not cached and torch.equal(single.video, views[-1].result.reconstructions[8])
+    # batched vs single decode: equal up to float32 rounding (kernels may depend on batch size)
+    assert not cached and (single.video - views[-1].result.reconstructions[8]).abs().max() < 1e-4
     finished = service.finished_curve(str(EXAMPLE), 2.0, STEPS, 0, True, k=8)
     assert finished is not None and finished.result.complete
     assert "selected k=8" in [t.name for t in finished.figure.data]  # a measured k: a star
