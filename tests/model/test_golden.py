@@ -45,7 +45,7 @@ from videoflextok_core.model.layers import layer_norm_fp32
 
 VARIANTS = Path(__file__).parent / "fixtures" / "variants"
 FIXTURES = [REFERENCE / "tiny"] + sorted(p.parent for p in VARIANTS.glob("*/golden.json"))
-C = 4.0  # allowed multiple of the port's own float32 noise (covers the golden's noise too)
+C = 5.0  # allowed multiple of the port's own float32 noise (covers the golden's noise too)
 FLOOR = 1e-6  # relative to max|port64|: exact float32/float64 agreement still gets a bound
 ONE_MODULE = 1e-3  # sanity bounds (max abs): one module or forward
 MULTI_CHUNK = 2e-2  # decode -> re-encode -> condition chains
