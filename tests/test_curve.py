@@ -7,7 +7,6 @@ determinism, caching, progress and input checks.
 import csv
 import io
 import math
-import time
 
 import numpy as np
 import pytest
@@ -175,9 +174,7 @@ def test_cache_hit_and_miss(model, clip):
     first = quality_curve(model, clip, **kw)
     assert not first.from_cache and len(cache) == 1
     seen = []
-    t0 = time.perf_counter()
     again = quality_curve(model, clip.clone(), progress=lambda f, m: seen.append(m), **kw)
-    assert time.perf_counter() - t0 < 1.0
     assert again.from_cache and seen == ["cached"]
     assert again.rows == first.rows and again.reconstructions[16] is first.reconstructions[16]
     # different settings, different clip content: misses

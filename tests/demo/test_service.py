@@ -6,7 +6,6 @@ ZeroGPU estimates. Also the curve-engine additions the app uses (`iter_quality_c
 import json
 import shutil
 import sys
-import time
 import types
 from dataclasses import replace
 
@@ -186,13 +185,12 @@ def test_tokenize_once_per_clip(service, tmp_path):
     assert service.clip(service.request(video=str(EXAMPLE), start=0.5)) is not a
 
 
-def test_decode_cache_hit_is_the_same_object_and_fast(service):
+def test_decode_cache_hit_is_the_same_object(service):
     request = service.request(video=str(EXAMPLE), k=4, guidance=2.0, steps=STEPS, apg=True)
     first, cached = service.decode(request)
     assert not cached
-    t0 = time.perf_counter()
     again, cached = service.decode(request)
-    assert cached and again is first and time.perf_counter() - t0 < 0.05
+    assert cached and again is first  # no timing bound: machine-dependent
     other, cached = service.decode(replace(request, sampler=replace(request.sampler, seed=1)))
     assert not cached and not torch.equal(other.video, first.video)
 
@@ -290,7 +288,8 @@ def test_ladder_fills_in_and_feeds_the_decode_cache(service, tmp_path):
     assert r.stats.cached and r.k == 8  # decoded by the ladder
     fresh = DemoService(service.model, workdir=tmp_path / "fresh")
     single, cached = fresh.decode(at8)
-    assert not cached and torch.equal(single.video, views[-1].result.reconstructions[8])
+    # batched vs single decode: equal up to float32 rounding (kernels may depend on batch size)
+    assert not cached and (single.video - views[-1].result.reconstructions[8]).abs().max() < 1e-4
     finished = service.finished_curve(at8)
     assert finished is not None and finished.result.complete
     assert "selected k=8" in [t.name for t in finished.figure.data]  # a measured k: a star

@@ -3,7 +3,7 @@
 Each of the d = len(levels) channels of a latent is squashed by tanh into [-(L-1)/2, (L-1)/2] and
 rounded to one of L integer levels; the digits form a mixed-radix number, the token id. Channel 0
 is the least significant digit. Everything here runs in float32 (fp32 like upstream), whatever the
-autocast state.
+autocast state; float64 inputs stay float64 (for float64 reference runs).
 
 Shapes: (..., d) values in [-1, 1] <-> (...) int64 ids in [0, prod(levels)).
 """
@@ -12,6 +12,10 @@ import math
 
 import torch
 from torch import nn
+
+
+def _at_least_fp32(z: torch.Tensor) -> torch.Tensor:
+    return z.to(torch.promote_types(z.dtype, torch.float32))
 
 
 class FSQ(nn.Module):
@@ -34,20 +38,20 @@ class FSQ(nn.Module):
 
     def bound(self, z: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
         """Squash z (..., d) into (-(L-1)/2, (L-1)/2) per channel, shifted for even L."""
-        half_l = (self.levels - 1) * (1 + eps) / 2
-        offset = torch.where(self.levels % 2 == 0, 0.5, 0.0)
+        half_l = (self.levels - 1).to(z.dtype) * (1 + eps) / 2
+        offset = torch.where(self.levels % 2 == 0, 0.5, 0.0).to(z.dtype)
         shift = (offset / half_l).atanh()
         return (z + shift).tanh() * half_l - offset
 
     def quantize(self, z: torch.Tensor) -> torch.Tensor:
-        """(..., d) float latents -> (..., d) float32 codes in [-1, 1]."""
+        """(..., d) float latents -> (..., d) float32 (or float64) codes in [-1, 1]."""
         with torch.autocast(z.device.type, enabled=False):
-            return self.bound(z.float()).round() / (self.levels // 2)
+            return self.bound(_at_least_fp32(z)).round() / (self.levels // 2)
 
     def quantize_ste(self, z: torch.Tensor) -> torch.Tensor:
         """Training: `quantize` with a straight-through gradient (through the tanh bound)."""
         with torch.autocast(z.device.type, enabled=False):
-            bounded = self.bound(z.float())
+            bounded = self.bound(_at_least_fp32(z))
             rounded = bounded + (bounded.round() - bounded).detach()
             return rounded / (self.levels // 2)
 
@@ -57,11 +61,11 @@ class FSQ(nn.Module):
         digits = codes * half + half
         return (digits * self.basis).sum(dim=-1).to(torch.int32).long()
 
-    def ids_to_codes(self, ids: torch.Tensor) -> torch.Tensor:
-        """(...) integer ids -> (..., d) float32 codes in [-1, 1]."""
+    def ids_to_codes(self, ids: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """(...) integer ids -> (..., d) codes in [-1, 1] (float32 unless `dtype` says)."""
         digits = (ids.unsqueeze(-1) // self.basis) % self.levels
         half = self.levels // 2
-        return (digits - half) / half
+        return (digits - half).to(dtype) / half
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(..., d) latents -> ((..., d) float32 codes, (...) int64 ids)."""

@@ -4,7 +4,8 @@ Plain tensors in and out. Legend: B batch, L sequence length, D width, nh heads,
 Parameter names follow the official checkpoint (`wq/wk/wv/proj`, `fc1/fc2/fc3`,
 `adaLN_modulation.1`, `mlp.0/mlp.2`), so loading needs no renames below the module prefix.
 
-Float32 islands like upstream: every LayerNorm is computed in float32 and cast back.
+Float32 islands like upstream: every LayerNorm is computed in float32 (float64 for a float64
+model: islands use the wider of float32 and the input dtype) and cast back.
 """
 
 import math
@@ -15,9 +16,15 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def at_least_fp32(dtype: torch.dtype) -> torch.dtype:
+    """The dtype of a float32 island: float32, or float64 for float64 inputs."""
+    return torch.promote_types(dtype, torch.float32)
+
+
 def layer_norm_fp32(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """LayerNorm over the last axis without affine parameters, computed in float32."""
-    return F.layer_norm(x.float(), (x.shape[-1],), eps=eps).type_as(x)
+    """LayerNorm over the last axis without affine parameters, computed in float32 (or wider)."""
+    y = x.to(at_least_fp32(x.dtype))
+    return F.layer_norm(y, (x.shape[-1],), eps=eps).type_as(x)
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -229,13 +236,14 @@ class TimestepEmbedder(nn.Module):
         )
 
     def features(self, t: torch.Tensor) -> torch.Tensor:
-        """(B,) -> (B, F) float32."""
+        """(B,) -> (B, F) float32 (float64 in a float64 model)."""
         if bool((t > self.max_timestep).any()):
             raise ValueError(f"flow time must be <= max_timestep={self.max_timestep}")
+        dtype = at_least_fp32(self.mlp[0].weight.dtype)
         half = self.frequency_embedding_size // 2
-        k = torch.arange(half, dtype=torch.float32)
+        k = torch.arange(half, dtype=dtype)
         freqs = (1000.0 / self.max_timestep) * torch.exp(-math.log(256) * k / half)
-        args = t[:, None].float() * freqs.to(t.device)[None]
+        args = t[:, None].to(dtype) * freqs.to(t.device)[None]
         emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
         if self.frequency_embedding_size % 2:
             emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=-1)

@@ -35,6 +35,7 @@ from .checkpoint import (
 from .chunking import Chunking
 from .config import ModelConfig, parse_config
 from .fsq import FSQ
+from .layers import at_least_fp32
 from .resampler import Encoder, FlowDecoder
 from .sampling import Guidance, Sampler, sample
 from .vidtok import VidTok
@@ -112,6 +113,12 @@ class VideoFlexTok(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    @property
+    def float_dtype(self) -> torch.dtype:
+        """Dtype of inputs, initial noise and sampler state: float32 (bf16 comes from autocast),
+        float64 for a model cast with `.to(torch.float64)` (a reference run)."""
+        return at_least_fp32(next(self.parameters()).dtype)
 
     @property
     def resolution(self) -> tuple[int, int]:
@@ -307,8 +314,12 @@ class VideoFlexTok(nn.Module):
     def initial_noise(self, batch: int, generator: torch.Generator | None) -> torch.Tensor:
         """(B, z, t, h, w): one draw of (1, z, t, h, w) per sample, in order, like upstream."""
         shape = (1, self.config.vae.arch.z_channels, *self.config.vae_video_sizes)
-        draws = [torch.randn(shape, generator=generator, device=self.device) for _ in range(batch)]
-        return torch.cat(draws)
+        # float32 draws whatever the model dtype, so a float64 model starts from the same noise
+        draws = [
+            torch.randn(shape, generator=generator, device=self.device, dtype=torch.float32)
+            for _ in range(batch)
+        ]
+        return torch.cat(draws).to(self.float_dtype)
 
     def sample_latents(
         self,
@@ -326,7 +337,7 @@ class VideoFlexTok(nn.Module):
         cond_latents (B, z, k, h, w): the first k latent frames are conditioning (their
         registers are prefix-masked, and their latents pinned if the pipeline does so)."""
         B = tokens.shape[0]
-        quants = self.fsq.ids_to_codes(tokens)  # (B, t, N, d)
+        quants = self.fsq.ids_to_codes(tokens, self.float_dtype)  # (B, t, N, d)
         prefix = None
         if cond_latents is not None:
             prefix = torch.full((B,), cond_latents.shape[2], device=tokens.device)
@@ -386,7 +397,7 @@ class VideoFlexTok(nn.Module):
         if lo < -1.05 or hi > 1.05:
             hint = " (it looks like 0..255 pixel values)" if hi > 2 else ""
             raise ValueError(f"video values must be in [-1, 1], got [{lo:.3g}, {hi:.3g}]{hint}")
-        return video.to(self.device, torch.float32)
+        return video.to(self.device, self.float_dtype)
 
     def _check_tokens(self, token_ids_list, keep) -> tuple[torch.Tensor, torch.Tensor]:
         """-> ids (B, t, N) int64 padded to full width, keep_k (B,) int64."""
@@ -469,7 +480,7 @@ class VideoFlexTok(nn.Module):
             raise ValueError(f"{name} must have 1 + {tdf}m frames, at most {self.chunking.chunk}")
         if not bool(torch.isfinite(frames).all()):
             raise ValueError(f"{name} contains NaN or infinite values")
-        return frames.to(self.device, torch.float32)
+        return frames.to(self.device, self.float_dtype)
 
     def _check_noise(self, noise, B: int) -> torch.Tensor | None:
         if noise is None:
@@ -483,7 +494,7 @@ class VideoFlexTok(nn.Module):
             raise ValueError(f"noise_list must be {shape}, got {tuple(noise.shape)}")
         if not bool(torch.isfinite(noise).all()):
             raise ValueError("noise_list contains NaN or infinite values")
-        return noise.to(self.device, torch.float32)
+        return noise.to(self.device, self.float_dtype)
 
 
 def _progress_printer(total: int) -> Callable[[int], None]:

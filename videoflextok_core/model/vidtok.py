@@ -404,7 +404,8 @@ class VidTok(nn.Module):
         mean, std = self.posterior(video, batch_size)
         if not sample:
             return mean
-        noise = torch.randn(mean.shape).to(mean.device)  # global CPU RNG, like upstream
+        # Global CPU RNG, float32 draws like upstream (a float64 model sees the same numbers).
+        noise = torch.randn(mean.shape, dtype=torch.float32).to(mean.device)
         return mean + std * noise
 
     def posterior(
