@@ -32,6 +32,7 @@ from .checkpoint import (
     save_pretrained,
     save_single_file,
 )
+from .checks import check_frames, check_noise, check_tokens, check_video
 from .chunking import Chunking
 from .config import ModelConfig, parse_config
 from .fsq import FSQ
@@ -164,7 +165,7 @@ class VideoFlexTok(nn.Module):
         VAE posterior from the global torch RNG exactly as upstream (seed with torch.manual_seed
         to reproduce it); `False` uses the posterior mean and is fully deterministic.
         """
-        video = self._check_video(video)
+        video = check_video(video, self.resolution, self.chunking).to(self.device, self.float_dtype)
         B = video.shape[0]
         with self._autocast():
             ids = self.encode_chunks(self.chunking.split_video(video), sample_posterior)[3]
@@ -231,17 +232,32 @@ class VideoFlexTok(nn.Module):
             norm_threshold=norm_threshold,
             cfg_rescaler=cfg_rescaler,
         )
-        tokens, keep_k = self._check_tokens(token_ids_list, num_keep_tokens_list)
+        tokens, keep_k = check_tokens(
+            token_ids_list,
+            num_keep_tokens_list,
+            n_registers=self.n_registers,
+            codebook_size=self.codebook_size,
+            chunking=self.chunking,
+            can_drop_tokens=self.can_drop_tokens,
+        )
         B = tokens.shape[0]
         device = self.device
         tokens, keep_k = tokens.to(device), keep_k.to(device)
-        cond = self._check_frames(conditioning_frames, B, "conditioning_frames")
-        first_noise = self._check_noise(noise_list, B)
+        cond = check_frames(conditioning_frames, B, self.resolution, self.chunking)
+        noise_shape = (B, self.config.vae.arch.z_channels, *self.config.vae_video_sizes)
+        first_noise = check_noise(noise_list, noise_shape)
+        cond, first_noise = (
+            None if x is None else x.to(device, self.float_dtype) for x in (cond, first_noise)
+        )
         chunks = self.chunking.split_tokens(tokens)
         c = self.chunking
         total = len(chunks) * sampler.steps
         report = _progress_printer(total) if verbose else None
 
+        # The sliding window, in one place: chunk i (t_c token frames) is sampled from its own
+        # noise; when chunks overlap, its first frames are the last decoded frames of chunk i-1,
+        # re-encoded (ids replace the chunk's first token frames, latents are pinned), and the
+        # decoded overlap is dropped. Chunk 0 is conditioned the same way on `cond`, if given.
         videos = []
         prev = None
         with self._autocast():
@@ -360,141 +376,6 @@ class VideoFlexTok(nn.Module):
 
         pinned = cond_latents if self.pin_conditioning else None
         return sample(model_fn, noise, sampler or Sampler(), pinned, cond_type, progress)
-
-    # ------------------------------------------------------------------------------------------
-    # Input checks (ValueError with what was expected)
-    # ------------------------------------------------------------------------------------------
-
-    def _check_video(self, video) -> torch.Tensor:
-        if not isinstance(video, torch.Tensor):
-            raise ValueError(f"video must be a torch.Tensor, got {type(video).__name__}")
-        if video.dim() == 4:
-            raise ValueError(
-                f"video must be (B, 3, T, H, W); got {tuple(video.shape)} - add a batch axis "
-                "with video[None]"
-            )
-        if video.dim() != 5 or video.shape[1] != 3:
-            raise ValueError(f"video must be (B, 3, T, H, W), got {tuple(video.shape)}")
-        if not video.is_floating_point():
-            raise ValueError(f"video must be a float tensor in [-1, 1], got {video.dtype}")
-        H, W = self.resolution
-        if tuple(video.shape[3:]) != (H, W):
-            raise ValueError(
-                f"this model works on {H}x{W} frames, got {video.shape[3]}x{video.shape[4]} "
-                f"(read_video(..., size={H}) resizes and crops)"
-            )
-        T = video.shape[2]
-        if not self.valid_num_frames(T):
-            c = self.chunking
-            first = [c.valid_frames(n) for n in (1, 2, 3)]
-            raise ValueError(
-                f"{T} frames cannot be split into {c.chunk}-frame chunks with overlap "
-                f"{c.overlap}; use {first[0]}, {first[1]}, {first[2]}, ... frames"
-            )
-        if not bool(torch.isfinite(video).all()):
-            raise ValueError("video contains NaN or infinite values")
-        lo, hi = float(video.min()), float(video.max())
-        if lo < -1.05 or hi > 1.05:
-            hint = " (it looks like 0..255 pixel values)" if hi > 2 else ""
-            raise ValueError(f"video values must be in [-1, 1], got [{lo:.3g}, {hi:.3g}]{hint}")
-        return video.to(self.device, self.float_dtype)
-
-    def _check_tokens(self, token_ids_list, keep) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> ids (B, t, N) int64 padded to full width, keep_k (B,) int64."""
-        if isinstance(token_ids_list, torch.Tensor):
-            raise ValueError("token_ids_list must be a list of (1, t, n) tensors, one per video")
-        if not isinstance(token_ids_list, Sequence) or len(token_ids_list) == 0:
-            raise ValueError("token_ids_list must be a non-empty list of (1, t, n) tensors")
-        N, c = self.n_registers, self.chunking
-        padded, widths = [], []
-        for i, ids in enumerate(token_ids_list):
-            if not isinstance(ids, torch.Tensor):
-                raise ValueError(f"token_ids_list[{i}] is a {type(ids).__name__}, not a tensor")
-            if ids.dim() != 3 or ids.shape[0] != 1:
-                raise ValueError(f"token_ids_list[{i}] must be (1, t, n), got {tuple(ids.shape)}")
-            if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-                raise ValueError(f"token_ids_list[{i}] must hold integer ids, got {ids.dtype}")
-            n = ids.shape[2]
-            if not 1 <= n <= N:
-                raise ValueError(f"token_ids_list[{i}] has {n} tokens per frame; expected 1..{N}")
-            if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.codebook_size):
-                raise ValueError(
-                    f"token_ids_list[{i}] has ids outside [0, {self.codebook_size - 1}] "
-                    f"(min {int(ids.min())}, max {int(ids.max())})"
-                )
-            ids = ids.long()
-            if n < N:  # model-card slicing: the missing ids are masked by nested dropout
-                ids = torch.cat([ids, ids.new_zeros(1, ids.shape[1], N - n)], dim=2)
-            padded.append(ids)
-            widths.append(n)
-        t = padded[0].shape[1]
-        if any(p.shape[1] != t for p in padded):
-            raise ValueError(
-                f"all token tensors need the same length, got {[p.shape[1] for p in padded]}"
-            )
-        nc = c.num_chunks_for_tokens(t)
-        if nc < 1 or c.valid_token_frames(nc) != t:
-            ok = [c.valid_token_frames(n) for n in (1, 2, 3)]
-            raise ValueError(f"{t} token frames is not a whole number of chunks; use {ok}, ...")
-        B = len(padded)
-        if not self.can_drop_tokens and (keep is not None or min(widths) < N):
-            raise ValueError(
-                f"this model has no nested dropout ('dec_nested_dropout'), so it cannot decode "
-                f"fewer than {N} tokens per frame; pass full-width tokens without "
-                "num_keep_tokens_list"
-            )
-        if keep is None:
-            keep = widths
-        else:
-            if isinstance(keep, (int, torch.Tensor)) or len(keep) != B:
-                raise ValueError(f"num_keep_tokens_list must be a list of {B} ints")
-            for k in keep:
-                if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= N:
-                    raise ValueError(
-                        f"num_keep_tokens_list values must be ints in 1..{N}, got {k!r}"
-                    )
-            keep = [min(k, n) for k, n in zip(keep, widths)]
-        return torch.cat(padded), torch.tensor(keep, dtype=torch.long)
-
-    def _check_frames(self, frames, B: int, name: str) -> torch.Tensor | None:
-        """Conditioning frames -> (B, 3, k, H, W) on the model device, or None."""
-        if frames is None:
-            return None
-        if not isinstance(frames, torch.Tensor):
-            if not isinstance(frames, Sequence) or len(frames) != B:
-                raise ValueError(f"{name} must be a (B, 3, k, H, W) tensor or a list of {B}")
-            for f in frames:
-                if not isinstance(f, torch.Tensor) or f.dim() != 5 or f.shape[0] != 1:
-                    raise ValueError(f"{name} list entries must be (1, 3, k, H, W) tensors")
-            frames = torch.cat(list(frames))
-        H, W = self.resolution
-        if (
-            frames.dim() != 5
-            or frames.shape[0] != B
-            or frames.shape[1] != 3
-            or tuple(frames.shape[3:]) != (H, W)
-        ):
-            raise ValueError(f"{name} must be ({B}, 3, k, {H}, {W}), got {tuple(frames.shape)}")
-        k, tdf = frames.shape[2], self.chunking.time_factor
-        if (k - 1) % tdf or k > self.chunking.chunk:
-            raise ValueError(f"{name} must have 1 + {tdf}m frames, at most {self.chunking.chunk}")
-        if not bool(torch.isfinite(frames).all()):
-            raise ValueError(f"{name} contains NaN or infinite values")
-        return frames.to(self.device, self.float_dtype)
-
-    def _check_noise(self, noise, B: int) -> torch.Tensor | None:
-        if noise is None:
-            return None
-        if not isinstance(noise, torch.Tensor):
-            if not isinstance(noise, Sequence) or len(noise) != B:
-                raise ValueError(f"noise_list must hold {B} tensors (1, z, t, h, w)")
-            noise = torch.cat([n.to(self.device) for n in noise])
-        shape = (B, self.config.vae.arch.z_channels, *self.config.vae_video_sizes)
-        if tuple(noise.shape) != shape:
-            raise ValueError(f"noise_list must be {shape}, got {tuple(noise.shape)}")
-        if not bool(torch.isfinite(noise).all()):
-            raise ValueError("noise_list contains NaN or infinite values")
-        return noise.to(self.device, self.float_dtype)
 
 
 def _progress_printer(total: int) -> Callable[[int], None]:
