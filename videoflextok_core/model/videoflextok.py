@@ -254,10 +254,11 @@ class VideoFlexTok(nn.Module):
         total = len(chunks) * sampler.steps
         report = _progress_printer(total) if verbose else None
 
-        # The sliding window, in one place: chunk i (t_c token frames) is sampled from its own
-        # noise; when chunks overlap, its first frames are the last decoded frames of chunk i-1,
-        # re-encoded (ids replace the chunk's first token frames, latents are pinned), and the
-        # decoded overlap is dropped. Chunk 0 is conditioned the same way on `cond`, if given.
+        # The sliding window, in one place: each chunk is sampled from its own noise. When
+        # chunks overlap, chunk i > 0 starts with the last decoded frames of chunk i-1: they are
+        # re-encoded, their ids go before the chunk's tokens, their clean latents are pinned,
+        # and their decoded frames are dropped again. Given `cond` frames do the same for chunk
+        # 0 (their ids replace its first token frames).
         videos = []
         prev = None
         with self._autocast():
