@@ -18,7 +18,8 @@ TINY = REFERENCE / "tiny"  # reference checkpoint: random weights, 32x48, 16 tok
 
 
 # The end-to-end tests, named in one place: whole folders or modules, and single tests
-# ("path::name"), relative to tests/. Everything else is the fast subset (`-m "not e2e"`).
+# ("path::name"), relative to tests/. Everything else is the fast subset (`-m "not e2e"`), except
+# the golden replay of the nine variant fixtures, marked where they are listed (test_golden.py).
 E2E = (
     "app/",  # a real Gradio server per module, gradio_client, Chromium
     "dataset/test_dataset.py",  # a local Ray cluster

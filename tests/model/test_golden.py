@@ -132,7 +132,15 @@ def two_threads():
     torch.set_num_threads(n)
 
 
-@pytest.fixture(scope="module", params=FIXTURES, ids=fixture_id)
+# The shared tiny fixture is in the fast subset; the nine variants run with the e2e tests (CI runs
+# everything), since each replay runs twice (float32 and float64).
+PARAMS = [
+    pytest.param(p, id=fixture_id(p), marks=[] if p == REFERENCE / "tiny" else [pytest.mark.e2e])
+    for p in FIXTURES
+]
+
+
+@pytest.fixture(scope="module", params=PARAMS)
 def fixture(request):
     return make_fixture(request.param)
 
