@@ -4,16 +4,15 @@ Ray, and where a segment's time goes (decode + resize vs the model), with the de
     python benchmarks/bench_dataset.py [--copies 8] [--max-frames 17] [--model DIR]
 
 The input is --copies copies of ../shared/videos/porsche.mp4 (640x640, 24 fps, 3 s: two segments
-of 17 frames at 8 fps each with --segments all). Printed: the CPU (lscpu model name, torch's
-CPU capability), per-segment decode and model times on one thread in this process, then for each
-worker count the wall time, the startup (until the first row: Ray workers, model loads) and the
-steady rate after it.
+of 17 frames at 8 fps each with --segments all). Printed: the machine (`hardware.describe`: CPU
+model and units, torch's CPU capability), per-segment decode and model times on one thread in
+this process, then for each worker count the wall time, the startup (until the first row: Ray
+workers, model loads) and the steady rate after it.
 """
 
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,15 +25,6 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 VIDEOS = ROOT.parent / "shared" / "videos"
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (no lscpu)"
-    names = [line.split(":", 1)[1].strip() for line in out.splitlines() if "Model name" in line]
-    return names[0] if names else "unknown"
 
 
 def per_segment_costs(files, model_ref: str, max_frames: int) -> tuple[float, float, int]:
@@ -62,7 +52,6 @@ def per_segment_costs(files, model_ref: str, max_frames: int) -> tuple[float, fl
 
 def main() -> None:
     import ray
-    import torch
 
     from videoflextok_core.dataset.runner import DatasetJob, run_dataset
     from videoflextok_core.paths import DEMO_MODEL
@@ -77,10 +66,9 @@ def main() -> None:
     files = []
     for i in range(args.copies):  # copies, not links: a segment's key is the resolved file
         files.append(Path(shutil.copy(VIDEOS / "porsche.mp4", work / f"clip{i:03d}.mp4")))
-    print(
-        f"CPU: {cpu_name()}; torch {torch.__version__}, capability "
-        f"{torch.backends.cpu.get_cpu_capability()}; {os.cpu_count()} logical CPUs"
-    )
+    from videoflextok_core.hardware import describe
+
+    print(describe())
     read_s, model_s, n = per_segment_costs(files, args.model, args.max_frames)
     print(
         f"{n} segments of {args.max_frames} frames from {args.copies} x porsche.mp4 (640x640 "
