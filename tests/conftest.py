@@ -131,6 +131,26 @@ def write_clip(
     return path
 
 
+def write_audio_only(path, fmt=None):
+    """An AAC file with no video stream (8 silent frames at 16 kHz) at `path`; returns it."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), mode="w", format=fmt) as out:
+        audio = out.add_stream("aac", rate=16000)
+        audio.layout = "mono"
+        for i in range(8):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+            )
+            frame.sample_rate, frame.pts = 16000, i * 1024
+            for packet in audio.encode(frame):
+                out.mux(packet)
+        for packet in audio.encode():
+            out.mux(packet)
+    return path
+
+
 @pytest.fixture
 def make_clip(tmp_path):
     """Factory: make_clip(name, frames, **write_clip kwargs) -> path under tmp_path."""

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
-from conftest import ROOT, VIDEOS
+from conftest import ROOT, VIDEOS, write_audio_only
 
 from synthetic import make_clip
 from videoflextok_core.curve import load_clip
@@ -77,22 +77,6 @@ def model():
     return VideoFlexTok.from_pretrained(DEMO_MODEL, device="cpu")
 
 
-def _audio_only(path):
-    with av.open(str(path), mode="w", format="mp4") as out:
-        audio = out.add_stream("aac", rate=16000)
-        audio.layout = "mono"
-        for i in range(8):
-            frame = av.AudioFrame.from_ndarray(
-                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-            )
-            frame.sample_rate, frame.pts = 16000, i * 1024
-            for packet in audio.encode(frame):
-                out.mux(packet)
-        for packet in audio.encode():
-            out.mux(packet)
-    return path
-
-
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """[folder, list file]: 9 readable clips and 2 bad files, 16 segments with --segments all."""
@@ -105,7 +89,7 @@ def inputs(tmp_path_factory):
     write_video(make_clip(8, 40, 64), folder / "sub" / "long.mp4", fps=8)  # 3 segments of 17
     write_video(make_clip(9, 20, 96)[:, 16:80], folder / "wide.mp4", fps=8)  # 96x64
     (folder / "corrupt.mp4").write_bytes(np.random.default_rng(0).bytes(20_000))
-    _audio_only(folder / "speech.mp4")
+    write_audio_only(folder / "speech.mp4", "mp4")
     listing = root / "real.txt"
     listing.write_text(f"{VIDEOS / 'porsche.mp4'}\n# a comment\n{VIDEOS / 'orig_clip.mp4'}\n")
     return [str(folder), str(listing)]

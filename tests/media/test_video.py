@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import VIDEOS
+from conftest import VIDEOS, write_audio_only
 
 from videoflextok_core.media import video as video_mod
 from videoflextok_core.media.video import (
@@ -253,22 +253,6 @@ def test_short_clip_padded(make_clip):
 # ---------------------------------------------------------------------------------------------
 
 
-def _audio_only(path, container_format=None):
-    with av.open(str(path), mode="w", format=container_format) as out:
-        audio = out.add_stream("aac", rate=16000)
-        audio.layout = "mono"
-        for i in range(8):
-            frame = av.AudioFrame.from_ndarray(
-                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-            )
-            frame.sample_rate, frame.pts = 16000, i * 1024
-            for packet in audio.encode(frame):
-                out.mux(packet)
-        for packet in audio.encode():
-            out.mux(packet)
-    return path
-
-
 def test_not_a_media_file(tmp_path):
     path = tmp_path / "notes.mp4"
     path.write_text("these are my notes, not a video\n" * 20)
@@ -285,7 +269,7 @@ def test_missing_path(tmp_path):
 
 def test_audio_only(tmp_path):
     with pytest.raises(VideoReadError, match="no video stream.*audio"):
-        read_video(_audio_only(tmp_path / "speech.m4a"))
+        read_video(write_audio_only(tmp_path / "speech.m4a"))
 
 
 def test_audio_with_cover_art(tmp_path):
