@@ -232,31 +232,11 @@ class DemoService:
         fps = self.model.config.fps
         return [(f"{n} ({n / fps:.1f} s)", n) for n in self.defaults.frame_choices]
 
-    def request(
-        self,
-        video=None,
-        start=None,
-        length=None,
-        k=None,
-        guidance=None,
-        steps=None,
-        seed=None,
-        apg=None,
-    ) -> Request:
-        """The page's raw values -> a checked `Request` (`request.page_request`); None takes the
-        page's default."""
-        return page_request(
-            self.defaults,
-            self.model.n_registers,
-            video=video,
-            start=start,
-            length=length,
-            k=k,
-            guidance=guidance,
-            steps=steps,
-            seed=seed,
-            apg=apg,
-        )
+    def request(self, **page_values) -> Request:
+        """The page's raw values (the keywords of `request.page_request`: video, start, length,
+        k, guidance, steps, seed, apg) -> a checked `Request`; a missing one takes the page's
+        default."""
+        return page_request(self.defaults, self.model.n_registers, **page_values)
 
     # -- clips ----------------------------------------------------------------------------------
 
