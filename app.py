@@ -25,6 +25,7 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from demo.examples import example_sets  # noqa: E402
 from demo.request import Request  # noqa: E402
 from demo.service import DemoService  # noqa: E402
 from demo.startup import gpu_task  # noqa: E402
@@ -37,7 +38,7 @@ THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
 )
-CSS = "#notice {border-left: 4px solid #f59e0b; padding-left: 10px}"
+CSS = "#notice {border-left: 4px solid #f59e0b; padding-left: 10px} .credit {font-size: 0.8em}"
 HEAVY = {"concurrency_limit": 1, "concurrency_id": "device"}  # one model call per device
 NO_VIDEO = "Upload a video or pick an example."
 PROGRESS = gr.Progress()  # Gradio's progress bar; the event it reports to comes from the context
@@ -187,15 +188,18 @@ def build_demo(service: DemoService) -> gr.Blocks:
         with gr.Row():
             with gr.Column(scale=2, min_width=340):
                 video = gr.Video(label="Input video", sources=["upload"], height=260)
-                gr.Examples(
-                    [[str(p)] for p in sorted(EXAMPLES.glob("*.mp4"))],
-                    [video],
-                    [sbs, stats],
-                    example,
-                    cache_examples=True,
-                    cache_mode="lazy",
-                    label="Example clips (procedural, made by our generator)",
-                )
+                for examples in example_sets():
+                    gr.Examples(
+                        [[str(p)] for p in examples.paths],
+                        [video],
+                        [sbs, stats],
+                        example,
+                        cache_examples=True,
+                        cache_mode="lazy",
+                        label=examples.label,
+                    )
+                    if examples.credit:
+                        gr.Markdown(examples.credit, elem_classes="credit")
                 with gr.Row():
                     start = gr.Number(0, label="Start (s)", minimum=0, step=0.5, min_width=80)
                     length = gr.Dropdown(

@@ -65,6 +65,7 @@ from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.paths import EXAMPLES
 from videoflextok_core.tokenfile import check_same_model, read_tokens, save_tokens, token_metadata
 
+from .examples import example_paths
 from .request import Request, page_request
 from .startup import (
     ModelChoice,
@@ -460,7 +461,7 @@ class DemoService:
         """Tokenize and decode every example clip at the page's defaults (fills the caches, so
         clicking an example answers at once). Returns the number of clips done."""
         done = 0
-        for path in sorted(Path(examples).glob("*.mp4")):
+        for path in example_paths(examples):
             try:
                 self.reconstruct(self.request(video=path))
                 done += 1
