@@ -78,6 +78,7 @@ from .startup import (
     app_defaults,
     display_name,
     estimate_gpu_seconds,
+    estimate_tokenize_seconds,
     load_model,
     on_zero_gpu,
 )
@@ -477,12 +478,11 @@ class DemoService:
 
     def gpu_seconds(self, request: Request, budgets: int = 1) -> int:
         """`estimate_gpu_seconds` of decoding `budgets` budgets of the request's clip."""
-        c = self.model.chunking
-        return estimate_gpu_seconds(request.frames, request.sampler, budgets, c.chunk, c.overlap)
+        return estimate_gpu_seconds(self.model.config, request.frames, request.sampler, budgets)
 
     def tokenize_seconds(self, request: Request) -> int:
-        """ZeroGPU duration of a tokenize handler: the VAE and encoder only (as 1 step)."""
-        return self.gpu_seconds(replace(request, sampler=Sampler(steps=1)))
+        """ZeroGPU duration of a tokenize handler: the VAE and encoder only."""
+        return estimate_tokenize_seconds(self.model.config, request.frames)
 
     def decode_seconds(self, request: Request) -> int:
         """ZeroGPU duration of a reconstruct handler."""

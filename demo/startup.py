@@ -16,9 +16,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from videoflextok_core.device import check_device, default_device
+from videoflextok_core.flops import BF16_PEAK_TFLOPS, model_flops
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.checkpoint import CheckpointError
 from videoflextok_core.model.sampling import Sampler
+from videoflextok_core.model.specs import ModelConfig
 from videoflextok_core.paths import DEMO_MODEL
 
 HUB_MODEL = "EPFL-VILAB/videoflextok_d18_d28"  # the default on a GPU
@@ -152,22 +154,41 @@ def app_defaults(model: VideoFlexTok, device: str | None = None) -> Defaults:
 # ZeroGPU
 # ---------------------------------------------------------------------------------------------
 
-GPU_SECONDS_PER_STEP = 0.12  # one chunk, one budget, one decoder forward of d18_d28 (A10G-ish)
-GPU_SECONDS_VAE = 1.0  # VAE decode (and re-encode) per chunk
-GPU_SECONDS_FIXED = 10.0  # transfer, tokenize, mp4 writing
+# Durations are FLOPs counted for the loaded model's config (`videoflextok_core.flops`) divided
+# by an ASSUMED throughput, plus host work. No GPU figure of ours exists yet (run
+# benchmarks/bench_real.py on one and revisit these): ZeroGPU runs on a slice of an NVIDIA H200
+# (70 GB of its 141 GB per workload, huggingface.co/docs/hub/spaces-zerogpu), assumed to give
+# half the H200's 989 TFLOP/s dense bf16 peak, of which 30 % is achieved (VidTok's 3-D
+# convolutions at 256x256, and the elementwise work the count leaves out): 148 TFLOP/s.
+ZEROGPU_PEAK_TFLOPS = BF16_PEAK_TFLOPS["H200"] / 2
+ZEROGPU_EFFICIENCY = 0.3
+GPU_SECONDS_FIXED = 10.0  # per call: the model onto the GPU slice, reading the clip, transfers
+GPU_SECONDS_PER_CHUNK = 0.5  # per decoded chunk and budget: mp4 writing, metrics (host work)
 GPU_MAX_SECONDS = 300
 
 
+def _seconds(flops: int, decoded_chunks: int) -> int:
+    """Reserved seconds for `flops` of GPU work and `decoded_chunks` chunks of host work,
+    rounded up, capped at `GPU_MAX_SECONDS`."""
+    gpu = flops / (ZEROGPU_PEAK_TFLOPS * 1e12 * ZEROGPU_EFFICIENCY)
+    host = GPU_SECONDS_FIXED + decoded_chunks * GPU_SECONDS_PER_CHUNK
+    return min(GPU_MAX_SECONDS, math.ceil(gpu + host))
+
+
 def estimate_gpu_seconds(
-    frames: int, sampler: Sampler, budgets: int = 1, chunk: int = 17, overlap: int = 1
+    config: ModelConfig, frames: int, sampler: Sampler, budgets: int = 1
 ) -> int:
-    """Seconds to reserve on a ZeroGPU Space for decoding `budgets` budgets of a clip of
-    `frames` frames with `sampler`: chunks x (steps x forwards (2 with guidance) x per-step cost
-    + VAE), plus a fixed part, rounded up, capped at `GPU_MAX_SECONDS`."""
-    chunks = max(1, math.ceil((frames - overlap) / (chunk - overlap)))
-    forwards = 2 if sampler.guided else 1  # cond + uncond in one batched forward
-    per_chunk = budgets * (sampler.steps * forwards * GPU_SECONDS_PER_STEP + GPU_SECONDS_VAE)
-    return min(GPU_MAX_SECONDS, math.ceil(GPU_SECONDS_FIXED + chunks * per_chunk))
+    """Seconds to reserve on a ZeroGPU Space for tokenizing a clip of `frames` frames (it may not
+    be cached yet) and decoding it at `budgets` budgets with `sampler`, for the model of
+    `config`: counted FLOPs at the assumed throughput plus host work, capped."""
+    flops = model_flops(config)
+    work = flops.tokenize(frames) + flops.detokenize(frames, sampler, batch=budgets)
+    return _seconds(work, budgets * flops.chunks(frames))
+
+
+def estimate_tokenize_seconds(config: ModelConfig, frames: int) -> int:
+    """Seconds to reserve for tokenizing a clip of `frames` frames (VAE and encoder only)."""
+    return _seconds(model_flops(config).tokenize(frames), 0)
 
 
 def on_zero_gpu() -> bool:
@@ -195,6 +216,7 @@ __all__ = [
     "ModelChoice",
     "app_defaults",
     "estimate_gpu_seconds",
+    "estimate_tokenize_seconds",
     "gpu_task",
     "load_model",
     "on_zero_gpu",

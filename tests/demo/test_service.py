@@ -4,6 +4,7 @@ ZeroGPU estimates. Also the curve-engine additions the app uses (`iter_quality_c
 `tokens=`)."""
 
 import json
+import math
 import shutil
 import sys
 import types
@@ -11,18 +12,25 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import ROOT, TINY
+from conftest import REFERENCE, ROOT, TINY
 
 from demo import startup
 from demo.request import Request
 from demo.service import DemoService
-from demo.startup import app_defaults, estimate_gpu_seconds, load_model
+from demo.startup import (
+    app_defaults,
+    estimate_gpu_seconds,
+    estimate_tokenize_seconds,
+    load_model,
+)
 from demo.views import token_stats
 from videoflextok_core.cache import LRU
 from videoflextok_core.curve import iter_quality_curve, quality_curve
 from videoflextok_core.figures import token_figure
+from videoflextok_core.flops import model_flops
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.checkpoint import CheckpointError
+from videoflextok_core.model.config import parse_config
 from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.tokenfile import TokenFileError, read_tokens, save_tokens
 
@@ -379,24 +387,44 @@ def test_read_tokens_refuses_junk(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_gpu_seconds_estimate():
-    guided = Sampler(steps=25, guidance=20.0)
-    one = estimate_gpu_seconds(17, guided)
-    assert one == 10 + 25 * 2 * 0.12 + 1  # fixed + steps x (cond + uncond) x per-step + VAE
-    assert estimate_gpu_seconds(17, Sampler(steps=25)) < one  # no guidance: one forward per step
-    assert estimate_gpu_seconds(33, guided) > one  # two chunks
-    assert estimate_gpu_seconds(17, Sampler(steps=50, guidance=20.0)) > one
-    assert estimate_gpu_seconds(17, guided, budgets=9) > 5 * one - 50
-    long = Sampler(steps=100, guidance=20.0)
-    assert estimate_gpu_seconds(129, long, budgets=9) == startup.GPU_MAX_SECONDS
+REAL = parse_config((REFERENCE / "real_config_inferred.json").read_text())
+
+
+def test_gpu_seconds_estimate_from_counted_flops():
+    guided = Sampler(steps=25, guidance=20.0, apg=True)
+    flops = model_flops(REAL)
+    work = flops.tokenize(33) + flops.detokenize(33, guided)  # 0.73 PFLOP
+    gpu = work / (startup.ZEROGPU_PEAK_TFLOPS * 1e12 * startup.ZEROGPU_EFFICIENCY)
+    host = startup.GPU_SECONDS_FIXED + 2 * startup.GPU_SECONDS_PER_CHUNK
+    one = estimate_gpu_seconds(REAL, 33, guided)
+    assert one == math.ceil(gpu + host) == 16
+    assert estimate_gpu_seconds(REAL, 33, Sampler(steps=25)) < one  # one forward per step
+    assert estimate_gpu_seconds(REAL, 49, guided) > one
+    assert estimate_gpu_seconds(REAL, 33, replace(guided, steps=50)) > one
+    assert estimate_gpu_seconds(REAL, 33, guided, budgets=9) > 3 * one
+    assert estimate_tokenize_seconds(REAL, 33) < one
+    # tokenizing is one pass per chunk: 129 frames (63 TFLOP) add half a second to the fixed part
+    assert estimate_tokenize_seconds(REAL, 129) == 11
+
+
+def test_gpu_seconds_stay_under_the_cap():
+    with torch.device("meta"):  # the released model's page on a GPU: 129 frames, 25 steps
+        longest = app_defaults(VideoFlexTok(REAL), device="cuda")
+    worst = estimate_gpu_seconds(REAL, longest.frame_choices[-1], longest.sampler, budgets=9)
+    assert worst < startup.GPU_MAX_SECONDS
+    absurd = Sampler(steps=1000, guidance=20.0)
+    assert estimate_gpu_seconds(REAL, 129, absurd, budgets=9) == startup.GPU_MAX_SECONDS
 
 
 def test_gpu_seconds_of_requests(service):
     r = service.request(k=4, guidance=20.0, steps=25, seed=0, apg=True, start=0.0, length=17)
-    assert service.decode_seconds(r) == 17 == estimate_gpu_seconds(17, r.sampler)
-    assert service.ladder_seconds(r) == estimate_gpu_seconds(17, r.sampler, budgets=5) > 17
-    assert service.tokenize_seconds(replace(r, frames=33)) < service.decode_seconds(r)
+    config = service.model.config
+    assert service.decode_seconds(r) == 11 == estimate_gpu_seconds(config, 17, r.sampler)
+    assert service.ladder_seconds(r) == estimate_gpu_seconds(config, 17, r.sampler, budgets=5)
+    assert service.ladder_seconds(r) > service.decode_seconds(r)
+    assert service.tokenize_seconds(r) == estimate_tokenize_seconds(config, 17) == 11
     assert service.file_seconds(r) == service.decode_seconds(replace(r, frames=65))  # longest
+    assert service.decode_seconds(r) < estimate_gpu_seconds(REAL, 17, r.sampler)
 
 
 def test_gpu_task_only_on_zero_gpu(monkeypatch):

@@ -237,7 +237,8 @@ class TimestepEmbedder(nn.Module):
 
     def features(self, t: torch.Tensor) -> torch.Tensor:
         """(B,) -> (B, F) float32 (float64 in a float64 model)."""
-        if bool((t > self.max_timestep).any()):
+        # (meta tensors carry no values: flops.py counts FLOPs on them)
+        if not t.is_meta and bool((t > self.max_timestep).any()):
             raise ValueError(f"flow time must be <= max_timestep={self.max_timestep}")
         dtype = at_least_fp32(self.mlp[0].weight.dtype)
         half = self.frequency_embedding_size // 2
