@@ -58,34 +58,15 @@ class Shot:
 
 # 101 frames = 4.04 s: at the models' 8 fps that is 33 frames (two chunks) from the start.
 SHOTS = (
-    Shot(
-        "bbb_1_wakes_up",
-        "static wide shot: the bunny climbs out of his burrow",
-        0,
-        101,
-        (120, 0, 720),
-        (120, 0, 720),
-    ),  # fmt: skip
-    Shot(
-        "bbb_2_close_up",
-        "close-up: head and arms while he stretches",
-        31,
-        101,
-        (360, 40, 440),
-        (380, 40, 440),
-    ),  # fmt: skip
-    Shot(
-        "bbb_3_pan",
-        "camera pan left to right across the hillside",
-        0,
-        101,
-        (0, 100, 560),
-        (720, 100, 560),
-    ),  # fmt: skip
-    Shot(
-        "bbb_4_zoom", "slow zoom in on the bunny (2.3 s)", 74, 58, (100, 0, 720), (340, 60, 420)
-    ),  # fmt: skip
-)
+    Shot("bbb_1_wakes_up", "static wide shot: the bunny climbs out of his burrow",
+         first=0, frames=101, start=(120, 0, 720), end=(120, 0, 720)),
+    Shot("bbb_2_close_up", "close-up: head and arms while he stretches",
+         first=31, frames=101, start=(360, 40, 440), end=(380, 40, 440)),
+    Shot("bbb_3_pan", "camera pan left to right across the hillside",
+         first=0, frames=101, start=(0, 100, 560), end=(720, 100, 560)),
+    Shot("bbb_4_zoom", "slow zoom in on the bunny (2.3 s)",
+         first=74, frames=58, start=(100, 0, 720), end=(340, 60, 420)),
+)  # fmt: skip
 
 
 def read_bbb(path: Path) -> np.ndarray:
