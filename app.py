@@ -189,13 +189,13 @@ def build_demo(models: Models) -> gr.Blocks:
 
     @page_handler(models, CURVE, DemoService.ladder_seconds)
     def curve(service, request, progress):
-        for view in service.curve(request, progress):
-            yield (str(view.csv) if view.csv else None), view.figure, view.eta
+        for view in service.curve(request, progress):  # the ETA is in the progress messages
+            yield (str(view.csv) if view.csv else None), view.figure
 
     @page_handler(models, CURVE)
     def grid(service, request):
-        path = service.grid_for(request)
-        return str(path) if path else gr.skip()
+        view = service.finished_curve(request)
+        return (str(service.grid(view)), view.eta) if view else (gr.skip(), gr.skip())
 
     @page_handler(models, SEEDS, DemoService.seeds_seconds)
     def seeds(service, request, progress):
@@ -382,11 +382,11 @@ def build_demo(models: Models) -> gr.Blocks:
         ladder_btn.click(
             curve,
             inputs(CURVE),
-            [csv_file, curve_plot, ladder_eta],
+            [csv_file, curve_plot],
             api_name="curve",
             show_progress_on=grid_video,
             **HEAVY,
-        ).success(grid, inputs(CURVE), grid_video, api_visibility="private", **HEAVY)
+        ).success(grid, inputs(CURVE), [grid_video, ladder_eta], api_visibility="private", **HEAVY)
         seeds_btn.click(
             seeds, inputs(SEEDS), [seeds_video, spread_img, seed_stats], api_name="seeds", **HEAVY
         ).success(spread_curve, inputs(CURVE), curve_plot, api_visibility="private", **HEAVY)

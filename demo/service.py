@@ -425,13 +425,18 @@ class DemoService:
         Fills the decode cache."""
         clip = self.clip(request, _share(progress, 0.0, 0.05))
         budgets = self.ladder_budgets()
+        eta = [self.ladder_eta(request)]  # the progress messages end with it
+
+        def report(fraction: float, message: str) -> None:
+            progress(0.05 + 0.95 * fraction, f"{message} · {eta[0]}")
+
         steps_iter = iter_quality_curve(
             self.model,
             clip.video,
             budgets,
             request.sampler,
             self.ladder_batch,
-            _share(progress, 0.05, 1.0),
+            None if progress is None else report,
             self.curves,
             clip.tokens,
         )
@@ -443,8 +448,8 @@ class DemoService:
                 return
             self._remember_ladder(clip, result, request.sampler)
             done = len(result.budgets)
-            eta = ladder_eta(len(budgets), (time.perf_counter() - t0) / done, done)
-            yield self._curve_view(clip, result, request, eta)
+            eta[0] = ladder_eta(len(budgets), (time.perf_counter() - t0) / done, done)
+            yield self._curve_view(clip, result, request, eta[0])
 
     def _remember_ladder(self, clip: Clip, result: CurveResult, sampler: Sampler) -> None:
         for row in result.rows:
@@ -487,7 +492,10 @@ class DemoService:
     def ladder_eta(self, request: Request) -> str:
         """Markdown: how long the ladder of the request's clip takes, from the decodes of this
         clip measured so far (the median; a ladder budget costs about one decode)."""
-        clip = self.clips.get(self._clip_key(request))
+        try:
+            clip = self.clips.get(self._clip_key(request))
+        except (ValueError, OSError):  # no video, or a file that is gone
+            clip = None
         times = sorted(clip.decode_seconds) if clip is not None else []
         seconds = times[len(times) // 2] if times else None
         return ladder_eta(len(self.ladder_budgets()), seconds)
@@ -505,11 +513,6 @@ class DemoService:
                 frames = budget_grid({k: r.reconstructions[k] for k in ks}, r.original, ncols=3)
                 write_video(frames, path, view.fps)
         return path
-
-    def grid_for(self, request: Request) -> Path | None:
-        """The budget grid mp4 of the finished ladder for the request, else None."""
-        view = self.finished_curve(request)
-        return None if view is None else self.grid(view)
 
     def views(self, request: Request) -> PageViews:
         """Token view, downloads, curve marker and ladder ETA for a reconstruction (decodes
