@@ -71,7 +71,13 @@ from videoflextok_core.model.identity import config_hash, model_identity, weight
 from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.paths import EXAMPLES
 from videoflextok_core.seeds import SeedSpread, seed_spread
-from videoflextok_core.tokenfile import check_same_model, read_tokens, save_tokens, token_metadata
+from videoflextok_core.tokenfile import (
+    TokenLimits,
+    check_same_model,
+    read_tokens,
+    save_tokens,
+    token_metadata,
+)
 
 from .examples import example_paths
 from .request import Request, page_request
@@ -620,13 +626,19 @@ class DemoService:
 
     # -- tokens files ---------------------------------------------------------------------------
 
+    def token_limits(self) -> TokenLimits:
+        """What a tokens-file upload may hold: the timesteps of the page's longest clip."""
+        c = self.model.chunking
+        longest = c.num_chunks_for_frames(self.defaults.frame_choices[-1])
+        return TokenLimits(c.valid_token_frames(longest), self.model.n_registers)
+
     def decode_file(self, tokens_file, request: Request, progress=None) -> tuple[Path, Stats]:
         """Decode a tokens file made by the app or the CLI at the request's k (capped by the
         tokens in the file) and sampler; refuses one from another model.
         -> (reconstruction mp4, stats)."""
         if not tokens_file:
             raise ValueError("No tokens file: upload a .safetensors made by the app or the CLI.")
-        tokens, meta = read_tokens(tokens_file)
+        tokens, meta = read_tokens(tokens_file, self.token_limits())
         name = Path(tokens_file).name
         here = f"this app's model ({display_name(self.choice.ref)})"
         advice = "Decode it with the model that made it: python -m videoflextok_core detokenize."

@@ -77,7 +77,7 @@ def test_tokenize_writes_tokens_with_metadata(tokens_path, clip_path):
     model = VideoFlexTok.from_pretrained(TINY, device="cpu")
     assert meta["kind"] == cli.TOKENS_KIND
     assert meta["model_config_hash"] == config_hash(model.config)
-    assert meta["model_ref"] == str(TINY.resolve())
+    assert meta["model_ref"] == TINY.name  # names only: no paths of the machine
     assert (meta["resolution"], meta["fps"], meta["start"], meta["frames"]) == (
         "32x48",
         "8",

@@ -3,6 +3,7 @@
     from videoflextok_core.tokenfile import read_tokens, save_tokens, token_metadata
     save_tokens(path, tokens, token_metadata(model, ref, info, video.shape[1], tokens))
     tokens, meta = read_tokens(path)                 # (1, t, N) int64, dict of strings
+    read_tokens(upload, limits=TokenLimits(max_timesteps=40, max_tokens_per_frame=256))
     check_same_model(meta, path.name, "model_config_hash", config_hash(model.config), "config",
                      "this model", "Decode with the model that made the tokens.")
 
@@ -11,10 +12,17 @@ The file holds one tensor, "tokens" (1, t, N) int64, and string metadata: `kind`
 `model_weights_fingerprint`, `resolution`, `codebook_size`, `bits_per_token`), the clip (`fps`,
 `start`, `frames`, `latent_frames`, `tokens_per_frame`, `source`, `video_note`) and the writer
 (`tool_version`, plus whatever `extra` the writer adds, e.g. the app's sampler settings). The
-CLI and the app write and read the same format.
+CLI and the app write and read the same format. Paths are recorded by name only (`model_ref`: a
+local checkpoint's folder or file name, or the Hub id; `source`: the video's file name), so a
+file shared from a server does not reveal its layout.
+
+A server reading uploads passes `TokenLimits`: the file's size and its tensor's shape are checked
+against them before any tensor is read, so one upload cannot hold the model for hours.
 """
 
 import math
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +35,32 @@ VERSION = "0.1.0"  # written as tool_version
 
 class TokenFileError(ValueError):
     """A tokens file that cannot be used; the message says why, for a person."""
+
+
+@dataclass(frozen=True)
+class TokenLimits:
+    """What a reader accepts: at most `max_timesteps` latent frames of at most
+    `max_tokens_per_frame` ids, in a file of at most `max_bytes` (default: the int64 tensor at
+    those limits plus `METADATA_BYTES` for the header)."""
+
+    max_timesteps: int
+    max_tokens_per_frame: int
+    max_bytes: int | None = None
+
+    @property
+    def file_bytes(self) -> int:
+        if self.max_bytes is not None:
+            return self.max_bytes
+        return self.max_timesteps * self.max_tokens_per_frame * 8 + METADATA_BYTES
+
+
+METADATA_BYTES = 64 * 1024  # header + string metadata allowance of a tokens file
+
+
+def _name(ref: str | os.PathLike) -> str:
+    """A path's last part (a local file or folder), else `ref` as it is (a Hub id)."""
+    path = Path(ref)
+    return path.resolve().name if path.exists() else str(ref)
 
 
 def token_metadata(
@@ -43,10 +77,9 @@ def token_metadata(
     from .model.identity import config_hash, weights_fingerprint
 
     H, W = model.resolution
-    ref_path = Path(ref)
     meta = {
         "kind": TOKENS_KIND,
-        "model_ref": str(ref_path.resolve()) if ref_path.exists() else str(ref),
+        "model_ref": _name(ref),
         "model_config_hash": config_hash(model.config),
         "model_weights_fingerprint": weights_fingerprint(model),
         "resolution": f"{H}x{W}",
@@ -58,7 +91,7 @@ def token_metadata(
         "codebook_size": str(model.codebook_size),
         "bits_per_token": f"{math.log2(model.codebook_size):.4f}",
         "tokenized_from": "VAE posterior mean (deterministic)",
-        "source": str(Path(info.path).resolve()),
+        "source": Path(info.path).name,
         "video_note": info.note,
         "tool_version": VERSION,
     }
@@ -76,14 +109,23 @@ def save_tokens(path: str | Path, tokens: "Tensor", metadata: dict[str, str]) ->
     return path
 
 
-def read_tokens(path: str | Path) -> tuple["Tensor", dict[str, str]]:
-    """-> (tokens (1, t, n) int64, metadata dict); `TokenFileError` for anything else."""
+def read_tokens(
+    path: str | Path, limits: TokenLimits | None = None
+) -> tuple["Tensor", dict[str, str]]:
+    """-> (tokens (1, t, n) int64, metadata dict); `TokenFileError` for anything else,
+    including a file or tensor over `limits` (checked before the tensor is read)."""
     import torch
     from safetensors import SafetensorError, safe_open
 
     p = Path(path)
     if not p.is_file():
         raise TokenFileError(f"{p}: no such tokens file")
+    size = p.stat().st_size
+    if limits is not None and size > limits.file_bytes:
+        raise TokenFileError(
+            f"{p.name} is {size:,} bytes; tokens files here are at most {limits.file_bytes:,} "
+            f"bytes ({limits.max_timesteps} timesteps x {limits.max_tokens_per_frame} tokens)"
+        )
     try:
         with safe_open(str(p), framework="pt") as f:
             meta = f.metadata() or {}
@@ -91,6 +133,8 @@ def read_tokens(path: str | Path) -> tuple["Tensor", dict[str, str]]:
                 raise TokenFileError(
                     f"{p.name}: holds no 'tokens' tensor (found {sorted(f.keys())})"
                 )
+            if limits is not None:
+                _check_shape(p.name, f.get_slice("tokens").get_shape(), limits)
             tokens = f.get_tensor("tokens")
     except (SafetensorError, OSError) as e:
         raise TokenFileError(f"{p.name}: not a safetensors tokens file ({e})") from None
@@ -100,6 +144,22 @@ def read_tokens(path: str | Path) -> tuple["Tensor", dict[str, str]]:
             f"{tuple(tokens.shape)}"
         )
     return tokens.to(torch.int64), meta
+
+
+def _check_shape(name: str, shape: list[int], limits: TokenLimits) -> None:
+    if len(shape) != 3:
+        return  # read_tokens says what the shape must be
+    t, n = shape[1], shape[2]
+    if t > limits.max_timesteps:
+        raise TokenFileError(
+            f"{name} holds {t} timesteps; this app decodes at most {limits.max_timesteps} "
+            f"(its longest clip). Decode longer token files with the CLI: "
+            f"python -m videoflextok_core detokenize"
+        )
+    if n > limits.max_tokens_per_frame:
+        raise TokenFileError(
+            f"{name} has {n} tokens per timestep; this model has {limits.max_tokens_per_frame}"
+        )
 
 
 def check_same_model(
@@ -124,6 +184,7 @@ def check_same_model(
 __all__ = [
     "TOKENS_KIND",
     "TokenFileError",
+    "TokenLimits",
     "check_same_model",
     "read_tokens",
     "save_tokens",

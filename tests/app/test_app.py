@@ -258,6 +258,21 @@ def test_second_model_by_name(client):
     assert "5 timesteps × 4 tokens" in tiny and "(78,336 bytes)" in tiny
 
 
+def test_decode_tokens_refuses_a_long_file_and_keeps_serving(client, tmp_path):
+    """The 4,001-timestep file of the issue (a real file's first timestep repeated, metadata
+    valid) is answered with a message before any decoding; the next request is served."""
+    path, _ = client.predict(handle_file(str(EXAMPLE)), 0, 17, api_name="/tokenize")
+    tokens, meta = read_tokens(path)
+    assert meta["source"] == EXAMPLE.name and not meta["model_ref"].startswith("/")
+    long = save_tokens(tmp_path / "long.safetensors", tokens[:, :1, :1].repeat(1, 4001, 1), meta)
+    with pytest.raises(AppError, match="holds 4001 timesteps; this app decodes at most"):
+        client.predict(handle_file(str(long)), 1, 20.0, STEPS, 0, True, api_name="/decode_tokens")
+    video, stats = client.predict(
+        handle_file(path), 4, 20.0, STEPS, 0, True, api_name="/decode_tokens"
+    )
+    assert frames_of(video).shape == (17, 32, 48, 3)
+
+
 def _audio_only(path):
     with av.open(str(path), "w", format="wav") as out:
         stream = out.add_stream("pcm_s16le", rate=8000)

@@ -336,6 +336,37 @@ def test_decode_tokens_file(service, tmp_path):
             service.decode_file(str(other), service.request(k=4))
 
 
+def test_tokens_files_record_names_not_server_paths(service):
+    path, _ = service.tokenize(service.request(video=str(EXAMPLE)))
+    _, meta = read_tokens(path)
+    assert meta["source"] == EXAMPLE.name and meta["model_ref"] == "(in memory)"
+    assert not [v for v in meta.values() if str(ROOT) in v or v.startswith("/")]
+
+
+def test_token_limits_refuse_long_or_large_files_before_decoding(service, tmp_path):
+    """4,001 timesteps made by repeating a real file's first one (metadata otherwise valid):
+    refused by its shape before the tensor is read; a padded file by its size."""
+    path, _ = service.tokenize(service.request(video=str(EXAMPLE)))
+    tokens, meta = read_tokens(path)
+    limits = service.token_limits()
+    longest = service.defaults.frame_choices[-1]
+    assert limits.max_timesteps == 1 + (longest - 1) // 4  # 4x temporal compression
+    long = save_tokens(tmp_path / "long.safetensors", tokens[:, :1].repeat(1, 4001, 1), meta)
+    with pytest.raises(TokenFileError, match="bytes; tokens files here are at most"):
+        service.decode_file(str(long), service.request(k=4))  # 4001 x 16 ids: too large
+    narrow = tokens[:, :1, :1].repeat(1, 4001, 1)  # 32 kB: small enough, too long
+    long = save_tokens(tmp_path / "narrow.safetensors", narrow, meta)
+    with pytest.raises(TokenFileError, match=f"4001 timesteps.*at most {limits.max_timesteps}"):
+        service.decode_file(str(long), service.request(k=4))
+    padded = {**meta, "padding": "x" * limits.file_bytes}
+    big = save_tokens(tmp_path / "big.safetensors", tokens, padded)
+    with pytest.raises(TokenFileError, match="bytes; tokens files here are at most"):
+        service.decode_file(str(big), service.request(k=4))
+    at_limit = tokens[:, :1].repeat(1, limits.max_timesteps, 1)
+    ok = save_tokens(tmp_path / "ok.safetensors", at_limit, meta)
+    assert read_tokens(ok, limits)[0].shape[1] == limits.max_timesteps
+
+
 def test_read_tokens_refuses_junk(tmp_path):
     junk = tmp_path / "junk.safetensors"
     junk.write_text("junk")
