@@ -216,8 +216,9 @@ def build_demo(models: Models) -> gr.Blocks:
 
     @page_handler(models, ("model",), DemoService.tokenize_seconds)
     def select_model(service, request, progress):  # loads on first use; clears the outputs
-        note = models.option_of(service).note
-        return [*controls(service.page_setup()), f"⚠️ {note}" if note else "", *[None] * 10]
+        note = models.option_of(service).note  # the top notice says which model runs and why
+        notice = service.choice.notice + (f" ⚠️ {note}." if note else "")
+        return [*controls(service.page_setup()), notice, *[None] * 10]
 
     def k_tokens(name, k, length):  # light: the slider's k and its token count, as it moves
         setup = models.setup(name)
@@ -233,7 +234,7 @@ def build_demo(models: Models) -> gr.Blocks:
             "to fine; any prefix of **k** tokens decodes into a plausible video. Upload a clip, "
             "then drag k. ([paper](https://arxiv.org/abs/2604.12887))"
         )
-        gr.Markdown(service.choice.notice, elem_id="notice")
+        notice = gr.Markdown(service.choice.notice, elem_id="notice")
         sbs = gr.Video(
             label="original | reconstruction | error",
             show_label=False,
@@ -254,7 +255,6 @@ def build_demo(models: Models) -> gr.Blocks:
                     info=None if len(models.names) > 1 else "the released models need a GPU",
                     elem_id="model",
                 )
-                model_note = gr.Markdown(elem_id="model-note")
                 video = gr.Video(label="Input video", sources=["upload"], height=260)
                 for examples in example_sets():
                     gr.Examples([[str(p)] for p in examples.paths], [video], label=examples.label)
@@ -415,7 +415,7 @@ def build_demo(models: Models) -> gr.Blocks:
         model.change(
             select_model,
             [model],
-            [*CONTROLS, model_note, *CLEARED],
+            [*CONTROLS, notice, *CLEARED],
             api_visibility="private",
             show_progress_on=sbs,
             **HEAVY,

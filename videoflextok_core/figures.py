@@ -72,8 +72,8 @@ def curve_figure(result: CurveResult, selected_k: int | None = None):
     guidance += " (APG)" if s.apg and s.guidance != 1.0 else ""
     T = result.original.shape[1]
     fig.update_layout(
-        title=f"Reconstruction quality vs token budget ({T} frames, {s.steps} steps, "
-        f"guidance {guidance}, seed {s.seed})",
+        title=f"Reconstruction quality vs token budget<br><sup>{T} frames, {s.steps} steps, "
+        f"guidance {guidance}, seed {s.seed}</sup>",  # two lines: fits a phone
         hovermode="closest",
         legend={"orientation": "h", "y": -0.2},
         margin={"l": 60, "r": 60, "t": 60, "b": 60},
