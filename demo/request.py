@@ -5,6 +5,7 @@ and numbers as floats, an empty upload as None) become one checked, frozen `Requ
     request = page_request(defaults, 16, video="clip.mp4", k=4.0, guidance=20.0, steps=25.0)
     request.k, request.sampler.steps                 # 4, 25
     page_request(defaults, 16, k=17)                 # ValueError: k (tokens per timestep) ...
+    page_request(defaults, 16, seeds=9)              # ValueError: number of seeds must be in 2..8
 
 Every `DemoService` method and the ZeroGPU estimate take a `Request` whole; `app.py` builds it
 from the inputs of each event by their names, so nothing mirrors an input order by hand.
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from videoflextok_core.model.sampling import MAX_SEED, Sampler
+from videoflextok_core.seeds import MAX_SEEDS, MIN_SEEDS, check_seeds
 
 from .startup import Defaults
 
@@ -33,6 +35,7 @@ class Request:
     frames: int  # clip length T, one of the page's lengths (1 + 16K)
     k: int  # tokens per latent frame, 1..N
     sampler: Sampler  # steps, guidance, APG, seed
+    seeds: int = 4  # the seed view: decode seeds sampler.seed .. + seeds - 1 (2..8)
 
     def metadata(self) -> dict:
         """The decode settings a tokens file records, to decode it as the page did."""
@@ -54,6 +57,7 @@ def page_request(
     steps=None,
     seed=None,
     apg=None,
+    seeds=None,
 ) -> Request:
     """The page's raw values -> a `Request`; None takes the page's default (`defaults`), bad
     values raise ValueError with a message for a person. The names are the page's controls
@@ -77,7 +81,8 @@ def page_request(
         apg=bool(s.apg if apg is None else apg),
         seed=as_int(s.seed if seed is None else seed, "seed", 0, MAX_SEED),
     )
-    return Request(path, start, frames, k, sampler)
+    n = as_int(d.seeds if seeds is None else seeds, "number of seeds", MIN_SEEDS, MAX_SEEDS)
+    return Request(path, start, frames, k, sampler, check_seeds(n, sampler.seed))
 
 
 def as_int(value, name: str, lo: int, hi: int | None = None) -> int:

@@ -38,10 +38,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch import Tensor
 
 from videoflextok_core.cache import LRU, tensor_bytes
@@ -57,12 +58,19 @@ from videoflextok_core.curve import (
 )
 from videoflextok_core.figures import ladder_figure
 from videoflextok_core.media.clip import load_clip
-from videoflextok_core.media.compose import budget_grid, comparison, grid_budgets
+from videoflextok_core.media.compose import (
+    budget_grid,
+    comparison,
+    grid_budgets,
+    seed_grid,
+    spread_image,
+)
 from videoflextok_core.media.video import VideoInfo, write_video
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.identity import config_hash, model_identity, weights_fingerprint
 from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.paths import EXAMPLES
+from videoflextok_core.seeds import SeedSpread, seed_spread
 from videoflextok_core.tokenfile import (
     TokenLimits,
     check_same_model,
@@ -84,9 +92,14 @@ from .startup import (
 )
 from .views import (
     CurveView,
+    PageSetup,
     PageViews,
     Reconstruction,
+    SeedView,
+    SpreadStats,
     Stats,
+    k_line,
+    ladder_eta,
     token_stats,
 )
 
@@ -110,6 +123,7 @@ class Clip:
     tokens: Tensor  # (1, t, N) int64 CPU
     tokenize_seconds: float
     folder: Path  # where this clip's files go
+    decode_seconds: list = field(default_factory=list)  # each single decode's time: the ETA
 
     @functools.cached_property
     def content_hash(self) -> str:
@@ -123,6 +137,15 @@ class Decoded:
 
     video: Tensor  # (3, T, H, W) float32 CPU in [-1, 1]
     seconds: float
+    folder: Path
+    files: dict  # name -> Path
+
+
+@dataclass
+class Seeded:
+    """One seed view, kept with the files made from it (written on first use)."""
+
+    result: SeedSpread
     folder: Path
     files: dict  # name -> Path
 
@@ -194,6 +217,13 @@ class DemoService:
             lambda d: shutil.rmtree(d.folder, ignore_errors=True),
         )
         self.curves = CurveCache(max_entries=4, max_bytes=max_bytes)
+        self.seed_views = LRU(
+            16,
+            max_bytes,
+            lambda v: tensor_bytes(v.result.videos),
+            lambda v: shutil.rmtree(v.folder, ignore_errors=True),
+        )
+        self.spreads = LRU(32)  # (clip, sampler, seeds) -> {k: mean spread}: the curve's series
         self.ladder_batch = LADDER_BATCH["cuda" if device == "cuda" else "cpu"]
         self._device = threading.Lock()  # one model call at a time
         self._writing = threading.Lock()  # one mp4 writer per file (warm-up runs in a thread)
@@ -242,9 +272,34 @@ class DemoService:
 
     def request(self, **page_values) -> Request:
         """The page's raw values (the keywords of `request.page_request`: video, start, length,
-        k, guidance, steps, seed, apg) -> a checked `Request`; a missing one takes the page's
-        default."""
+        k, guidance, steps, seed, apg, seeds) -> a checked `Request`; a missing one takes the
+        page's default."""
         return page_request(self.defaults, self.model.n_registers, **page_values)
+
+    def page_setup(self) -> PageSetup:
+        """What the page's controls show for this model."""
+        lengths = tuple(self.length_choices())
+        timesteps = {n: self.timesteps(n) for _, n in lengths}
+        N = self.model.n_registers
+        return PageSetup(
+            N, self.defaults, lengths, timesteps, self.ladder_budgets(), self.model_info()
+        )
+
+    def timesteps(self, frames: int) -> int:
+        """Latent frames t (timesteps) of a clip of `frames` frames."""
+        c = self.model.chunking
+        return c.valid_token_frames(c.num_chunks_for_frames(frames))
+
+    def k_line(self, request: Request) -> str:
+        """Markdown next to the player: k and its token count for the request's clip length."""
+        return k_line(request.k, self.timesteps(request.frames))
+
+    def release(self) -> None:
+        """Forget every cached clip, decode and curve and delete the files (the model goes with
+        the last reference to this service)."""
+        for cache in (self.clips, self.decodes, self.seed_views, self.spreads, self.curves):
+            cache.clear()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- clips ----------------------------------------------------------------------------------
 
@@ -319,6 +374,7 @@ class DemoService:
         video, seconds = self._decode_ids(clip.tokens, k, sampler, progress)
         decoded = Decoded(video, seconds, clip.folder / key, {})
         self.decodes.put(key, decoded)
+        clip.decode_seconds.append(seconds)
         return decoded, False
 
     def _decode_ids(self, tokens: Tensor, k: int, sampler: Sampler, progress=None):
@@ -372,26 +428,35 @@ class DemoService:
 
     def curve(self, request: Request, progress=None) -> Iterator[CurveView]:
         """Decode the clip at every ladder budget; yields the curve so far after each batch
-        (marking the request's k if decoded), the last one complete with its CSV. Fills the
-        decode cache."""
+        (marking the request's k if decoded, with its ETA), the last one complete with its CSV.
+        Fills the decode cache."""
         clip = self.clip(request, _share(progress, 0.0, 0.05))
+        budgets = self.ladder_budgets()
+        eta = [self.ladder_eta(request)]  # the progress messages end with it
+
+        def report(fraction: float, message: str) -> None:
+            progress(0.05 + 0.95 * fraction, f"{message} · {eta[0]}")
+
         steps_iter = iter_quality_curve(
             self.model,
             clip.video,
-            self.ladder_budgets(),
+            budgets,
             request.sampler,
             self.ladder_batch,
-            _share(progress, 0.05, 1.0),
+            None if progress is None else report,
             self.curves,
             clip.tokens,
         )
+        t0 = time.perf_counter()
         while True:
             with self._on_device():  # per batch: not held while the caller has a partial curve
                 result = next(steps_iter, None)
             if result is None:
                 return
             self._remember_ladder(clip, result, request.sampler)
-            yield self._curve_view(clip, result, request.k)
+            done = len(result.budgets)
+            eta[0] = ladder_eta(len(budgets), (time.perf_counter() - t0) / done, done)
+            yield self._curve_view(clip, result, request, eta[0])
 
     def _remember_ladder(self, clip: Clip, result: CurveResult, sampler: Sampler) -> None:
         for row in result.rows:
@@ -400,8 +465,9 @@ class DemoService:
                 video = result.reconstructions[row.k]
                 self.decodes.put(key, Decoded(video, row.seconds, clip.folder / key, {}))
 
-    def _curve_view(self, clip: Clip, result: CurveResult, k: int) -> CurveView:
-        fig = ladder_figure(result, k)
+    def _curve_view(self, clip: Clip, result: CurveResult, request: Request, eta: str):
+        spread = self.spreads.get(self._spread_key(clip, request)) or {}
+        fig = ladder_figure(result, request.k, spread)
         csv = None
         if result.complete:
             csv = clip.folder / f"curve_{_key(repr(result.settings))[:12]}.csv"
@@ -409,11 +475,12 @@ class DemoService:
                 csv.parent.mkdir(parents=True, exist_ok=True)
                 if not csv.exists():
                     csv.write_text(result.to_csv())
-        return CurveView(fig, csv, result, clip.folder, clip.info.target_fps)
+        return CurveView(fig, csv, eta, result, clip.folder, clip.info.target_fps)
 
     def finished_curve(self, request: Request) -> CurveView | None:
-        """The complete ladder for the request if it has run (k marked), else None (never
-        decodes or reads a video; None without a video or for a file that is gone)."""
+        """The complete ladder for the request if it has run (k marked, the seed spreads
+        measured so far as a series), else None (never decodes or reads a video; None without
+        a video or for a file that is gone)."""
         try:
             clip = self.clips.get(self._clip_key(request))
         except (ValueError, OSError):
@@ -424,7 +491,21 @@ class DemoService:
             self.model.n_registers, self.ladder_budgets(), request.sampler
         )
         hit = self.curves.get(cache_key(clip.content_hash, self.model_id, settings))
-        return None if hit is None else self._curve_view(clip, hit, request.k)
+        budgets = len(self.ladder_budgets())
+        if hit is None:
+            return None
+        return self._curve_view(clip, hit, request, ladder_eta(budgets, None, budgets))
+
+    def ladder_eta(self, request: Request) -> str:
+        """Markdown: how long the ladder of the request's clip takes, from the decodes of this
+        clip measured so far (the median; a ladder budget costs about one decode)."""
+        try:
+            clip = self.clips.get(self._clip_key(request))
+        except (ValueError, OSError):  # no video, or a file that is gone
+            clip = None
+        times = sorted(clip.decode_seconds) if clip is not None else []
+        seconds = times[len(times) // 2] if times else None
+        return ladder_eta(len(self.ladder_budgets()), seconds)
 
     def grid(self, view: CurveView) -> Path:
         """The budget grid mp4 (original, then k = 1, 4, 16, 64, N) of a complete ladder."""
@@ -440,25 +521,68 @@ class DemoService:
                 write_video(frames, path, view.fps)
         return path
 
-    def grid_for(self, request: Request) -> Path | None:
-        """The budget grid mp4 of the finished ladder for the request, else None."""
-        view = self.finished_curve(request)
-        return None if view is None else self.grid(view)
-
     def views(self, request: Request) -> PageViews:
-        """Token view, downloads and curve marker for a reconstruction (decodes only if it is
-        not cached, e.g. evicted)."""
+        """Token view, downloads, curve marker and ladder ETA for a reconstruction (decodes
+        only if it is not cached, e.g. evicted)."""
         r = self.reconstruct(request)
         tokens, _ = self.tokenize(request)
         curve = self.finished_curve(request)
-        return PageViews(r.tokens, r.k, (tokens, r.video), curve)
+        eta = curve.eta if curve is not None else self.ladder_eta(request)
+        return PageViews(r.tokens, r.k, (tokens, r.video), curve, eta)
+
+    # -- what the decoder invents ---------------------------------------------------------------
+
+    @staticmethod
+    def _spread_key(clip: Clip, request: Request) -> str:
+        s = request.sampler
+        return _key(clip.key, s.steps, s.guidance, s.apg, s.seed, request.seeds)
+
+    def seed_view(self, request: Request, progress=None) -> SeedView:
+        """Decode the request's k with seeds seed .. seed + seeds - 1 in one batched call (or
+        take it from the cache): the grid mp4 (original, each seed, spread heatmap), the spread
+        image and its stats. Feeds the decode cache (one decode per seed) and the curve's
+        spread series."""
+        clip = self.clip(request, _share(progress, 0.0, 0.1))
+        k, s, n = request.k, request.sampler, request.seeds
+        key = _key(self._spread_key(clip, request), k)
+        hit = self.seed_views.get(key)
+        cached = hit is not None
+        if not cached:
+            report = _share(progress, 0.1, 0.95) or (lambda f, m: None)
+
+            def on_step(done: int, total: int) -> None:
+                report(done / total, f"decoding {n} seeds at k={k} (step {done}/{total})")
+
+            with self._on_device():
+                result = seed_spread(self.model, clip.tokens, k, s, n, on_step)
+            hit = Seeded(result, clip.folder / key, {})
+            self.seed_views.put(key, hit)
+            for seed, video in zip(result.seeds, result.videos, strict=True):
+                one = self._decode_key(clip, k, replace(s, seed=seed))
+                if one not in self.decodes:  # the video a single decode with that seed gives
+                    self.decodes.put(one, Decoded(video, result.seconds, clip.folder / one, {}))
+        spreads = self.spreads.get(self._spread_key(clip, request)) or {}
+        self.spreads.put(self._spread_key(clip, request), {**spreads, k: hit.result.mean})
+        files = self._seed_files(clip, hit)
+        r = hit.result
+        stats = SpreadStats(k, r.seeds, clip.tokens.shape[1], r.mean, r.seconds, cached)
+        return SeedView(files["grid"], files["image"], stats)
+
+    def _seed_files(self, clip: Clip, seeded: Seeded) -> dict:
+        """The seed view's grid mp4 and spread png, written on first use (again if dropped)."""
+        with self._writing:
+            if seeded.files and all(p.exists() for p in seeded.files.values()):
+                return seeded.files
+            r, folder = seeded.result, seeded.folder
+            folder.mkdir(parents=True, exist_ok=True)
+            frames = seed_grid(clip.video, list(r.videos), r.seeds, r.spread)
+            grid = write_video(frames, folder / f"seeds_k{r.k}.mp4", clip.info.target_fps)
+            image = folder / f"spread_k{r.k}.png"
+            Image.fromarray(spread_image(r.spread)).save(image)
+            seeded.files.update(grid=grid, image=image)
+            return seeded.files
 
     # -- start-up and ZeroGPU -------------------------------------------------------------------
-
-    def examples_cache(self) -> Path:
-        """Where Gradio keeps the example outputs: per model and defaults, so a new model never
-        shows another model's cached reconstructions."""
-        return Path(".gradio") / "cached_examples" / _key(self.model_id, repr(self.defaults))
 
     def can_warm_up(self) -> bool:
         """Warming up in a thread needs the model outside a ZeroGPU task."""
@@ -487,6 +611,10 @@ class DemoService:
     def decode_seconds(self, request: Request) -> int:
         """ZeroGPU duration of a reconstruct handler."""
         return self.gpu_seconds(request)
+
+    def seeds_seconds(self, request: Request) -> int:
+        """ZeroGPU duration of a seed view: one budget per seed (one batched call)."""
+        return self.gpu_seconds(request, request.seeds)
 
     def ladder_seconds(self, request: Request) -> int:
         """ZeroGPU duration of a ladder handler: every ladder budget."""

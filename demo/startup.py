@@ -128,6 +128,7 @@ class Defaults:
     frames: int  # clip length
     frame_choices: tuple[int, ...]  # valid lengths, 1 + 16K
     sampler: Sampler  # steps, guidance, APG, seed
+    seeds: int = 4  # seeds the seed view decodes together
 
 
 def app_defaults(model: VideoFlexTok, device: str | None = None) -> Defaults:

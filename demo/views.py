@@ -12,6 +12,8 @@ from torch import Tensor
 
 from videoflextok_core.curve import CurveResult
 
+from .startup import Defaults
+
 # ---------------------------------------------------------------------------------------------
 # Stats line
 # ---------------------------------------------------------------------------------------------
@@ -59,6 +61,45 @@ def token_stats(
     return Stats(latent_frames, k, total, bits, size, raw, raw / size, seconds, cached)
 
 
+def k_line(k: int, latent_frames: int) -> str:
+    """Markdown next to the player: the slider's k and what it costs for the clip."""
+    total = k * latent_frames
+    return f"**k = {k}** · {k} × {latent_frames} timesteps = **{total:,} tokens**"
+
+
+def ladder_eta(budgets: int, seconds: float | None, done: int = 0) -> str:
+    """Markdown beside the ladder button: budgets left and about how long they take at
+    `seconds` per budget (measured on this clip; None: nothing measured yet)."""
+    left = budgets - done
+    if left <= 0:
+        return f"Ladder done: {budgets} budgets."
+    head = f"{left} of {budgets} budgets to decode" if done else f"{budgets} budgets"
+    if seconds is None:
+        return f"{head}; the time shows once a decode of this clip is measured."
+    return f"{head}: about {left * seconds:,.0f} s ({seconds:.1f} s per decode on this clip)."
+
+
+@dataclass(frozen=True)
+class SpreadStats:
+    """The numbers of one seed view."""
+
+    k: int
+    seeds: tuple[int, ...]
+    latent_frames: int  # t
+    mean: float  # mean per-pixel std across seeds, [0, 1] pixel units
+    seconds: float  # the batched decode
+    cached: bool
+
+    def line(self) -> str:
+        took = f"{len(self.seeds)} seeds decoded in one batch in {self.seconds:.2f} s"
+        took += " (cached, shown at once)" * self.cached
+        return (
+            f"k={self.k} ({self.latent_frames} timesteps × {self.k} tokens), seeds "
+            f"{self.seeds[0]}..{self.seeds[-1]} · mean spread {self.mean:.4f} (std across "
+            f"seeds, pixels in 0..1; dark = fixed by the tokens, bright = invented) · {took}"
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # Payloads
 # ---------------------------------------------------------------------------------------------
@@ -77,9 +118,32 @@ class Reconstruction:
 class CurveView:
     figure: object  # plotly Figure, the curve so far
     csv: Path | None  # when complete
+    eta: str  # Markdown: budgets left and their time (`ladder_eta`)
     result: CurveResult
     folder: Path  # the clip's folder
     fps: float  # the clip's frame rate
+
+
+@dataclass(frozen=True)
+class PageSetup:
+    """What the page's controls show for one model (kept by `models.Models` per model, so the
+    page can be set up without loading it again)."""
+
+    n_registers: int  # N: the k slider's range
+    defaults: Defaults  # k, clip length, sampler, seeds
+    lengths: tuple[tuple[str, int], ...]  # (label, frames) of the clip length control
+    timesteps: dict  # frames -> latent frames t, for each length
+    ladder: tuple[int, ...]  # the ladder's budgets
+    info: str  # Markdown about the model
+
+
+@dataclass(frozen=True)
+class SeedView:
+    """The seed view: what the decoder invents at one k."""
+
+    grid: Path  # mp4: original, one panel per seed, the spread heatmap
+    image: Path  # png: the spread averaged over the frames, colour-mapped
+    stats: SpreadStats
 
 
 @dataclass(frozen=True)
@@ -90,12 +154,18 @@ class PageViews:
     k: int
     downloads: tuple[Path, ...]  # tokens .safetensors (with the decode settings), recon mp4
     curve: CurveView | None  # the finished ladder with k marked, if it has run
+    eta: str  # Markdown: how long the ladder would take (`ladder_eta`)
 
 
 __all__ = [
     "CurveView",
+    "PageSetup",
     "PageViews",
     "Reconstruction",
+    "SeedView",
+    "SpreadStats",
     "Stats",
+    "k_line",
+    "ladder_eta",
     "token_stats",
 ]

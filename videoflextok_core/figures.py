@@ -8,6 +8,7 @@ Legend: t latent frames (timesteps), N tokens per latent frame, k budget.
 """
 
 import math
+from collections.abc import Mapping
 
 from torch import Tensor
 
@@ -71,8 +72,8 @@ def curve_figure(result: CurveResult, selected_k: int | None = None):
     guidance += " (APG)" if s.apg and s.guidance != 1.0 else ""
     T = result.original.shape[1]
     fig.update_layout(
-        title=f"Reconstruction quality vs token budget ({T} frames, {s.steps} steps, "
-        f"guidance {guidance}, seed {s.seed})",
+        title=f"Reconstruction quality vs token budget<br><sup>{T} frames, {s.steps} steps, "
+        f"guidance {guidance}, seed {s.seed}</sup>",  # two lines: fits a phone
         hovermode="closest",
         legend={"orientation": "h", "y": -0.2},
         margin={"l": 60, "r": 60, "t": 60, "b": 60},
@@ -88,10 +89,40 @@ def curve_figure(result: CurveResult, selected_k: int | None = None):
     return fig
 
 
-def ladder_figure(result: CurveResult, k: int | None = None):
+def ladder_figure(
+    result: CurveResult, k: int | None = None, spread: Mapping[int, float] | None = None
+):
     """The curve so far on the whole ladder's log axis, so partial curves stay put; k is a star
-    when it is a ladder budget, else a dashed line."""
+    when it is a ladder budget, else a dashed line. `spread` (k -> mean spread across seeds,
+    `seeds.SeedSpread.mean`), if any, is a third series on its own axis."""
     fig = curve_figure(result, selected_k=k if k in result.budgets else None)
+    if spread:
+        import plotly.graph_objects as go
+
+        ks = sorted(spread)
+        fig.add_trace(
+            go.Scatter(
+                x=ks,
+                y=[spread[b] for b in ks],
+                name="seed spread",
+                mode="lines+markers",
+                line={"dash": "dash", "color": "#059669"},
+                marker={"symbol": "diamond"},
+                yaxis="y3",
+                hovertemplate="k=%{x}<br>mean spread %{y:.4f}<extra>seed spread</extra>",
+            )
+        )
+        fig.update_layout(
+            yaxis3={
+                "title": {"text": "seed spread", "font": {"color": "#059669"}},
+                "overlaying": "y",
+                "side": "right",
+                "anchor": "free",
+                "autoshift": True,
+                "rangemode": "tozero",
+                "showgrid": False,
+            }
+        )
     ladder = result.settings.budgets  # the whole ladder's axis, so partial curves stay put
     fig.update_xaxes(
         range=[math.log10(ladder[0]) - 0.1, math.log10(ladder[-1]) + 0.1],

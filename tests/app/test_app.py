@@ -1,7 +1,9 @@
-"""The app's named API with gradio_client against a real server (`python app.py`, tiny model).
+"""The app's named API with gradio_client against a real server (`python app.py`, tiny model
+at start-up, the demo model as a second choice: `--models`).
 
-The tiny reference checkpoint has random weights, 32x48 frames and 16 tokens per latent frame,
-so nothing here judges quality: formats, sizes, frame counts, messages and the queue settings.
+The tiny reference checkpoint has random weights, 32x48 frames and 16 tokens per latent frame
+(the demo model: 64x64, 64 tokens), so nothing here judges quality: formats, sizes, frame
+counts, messages and the queue settings.
 """
 
 import json
@@ -19,11 +21,13 @@ from app_server import TINY, running_app
 from conftest import ROOT
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from PIL import Image
 
 from videoflextok_core.curve import CSV_COLUMNS
 from videoflextok_core.media.compose import side_by_side
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.identity import config_hash
+from videoflextok_core.paths import DEMO_MODEL
 from videoflextok_core.tokenfile import read_tokens, save_tokens
 
 EXAMPLE = ROOT / "assets" / "examples" / "scene_1_seed1000003.mp4"
@@ -33,7 +37,8 @@ STEPS = 2  # denoising steps: the tests check plumbing, not pictures
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app")
-    with running_app(tmp, "--no-warm-up", model=str(TINY)) as (url, seconds):
+    models = f"{TINY},{DEMO_MODEL}"
+    with running_app(tmp, "--no-warm-up", "--models", models, model=str(TINY)) as (url, seconds):
         yield url, seconds
 
 
@@ -60,7 +65,7 @@ def test_ready_fast(server):
 
 def test_named_api(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/tokenize", "/reconstruct", "/curve", "/decode_tokens"} <= names, names
+    assert {"/tokenize", "/reconstruct", "/curve", "/seeds", "/decode_tokens"} <= names, names
 
 
 @pytest.fixture(scope="module")
@@ -72,27 +77,38 @@ def service(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def demo(service):
+def models(service):
+    from demo.models import Models
+
+    return Models(service, [str(DEMO_MODEL)])
+
+
+@pytest.fixture(scope="module")
+def demo(models):
     """The page built in this process, not launched (as Spaces import it)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     import app
 
-    return app.build_demo(service)
+    return app.build_demo(models)
+
+
+HEAVY = ("tokenize", "reconstruct", "curve", "seeds", "decode_tokens", "views", "select_model")
 
 
 def test_queue_runs_one_model_call_at_a_time(demo):
     fns = {fn.api_name: fn for fn in demo.fns.values()}
-    for name in ("tokenize", "reconstruct", "curve", "decode_tokens", "views"):
+    for name in (*HEAVY, "grid", "spread_curve"):
         assert fns[name].queue and fns[name].concurrency_limit == 1, name
         assert fns[name].concurrency_id == "device", name
     public = {n for n, fn in fns.items() if fn.api_visibility == "public"}
-    assert public == {"tokenize", "reconstruct", "curve", "decode_tokens"}
+    assert public == {"tokenize", "reconstruct", "curve", "seeds", "decode_tokens"}
 
 
-def test_zero_gpu_wraps_every_model_call(service, monkeypatch):
-    """On a ZeroGPU Space each handler that may run the model is a `spaces.GPU` task; its
-    duration reads the page's values by the event's own inputs, as the handler does."""
+def test_zero_gpu_wraps_every_model_call(service, models, monkeypatch):
+    """On a ZeroGPU Space each handler that may run (or load) a model is a `spaces.GPU` task;
+    its duration reads the page's values by the event's own inputs, as the handler does, and
+    adds the load time of a model not loaded yet."""
     import app
 
     durations = {}
@@ -106,14 +122,14 @@ def test_zero_gpu_wraps_every_model_call(service, monkeypatch):
 
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
-    page = app.build_demo(service)
-    names = {"tokenize", "reconstruct", "example", "views", "curve", "decode_tokens"}
-    assert set(durations) == names
+    page = app.build_demo(models)
+    assert set(durations) == set(HEAVY)
     fns = {fn.api_name: fn for fn in page.fns.values()}
 
-    def values(name, length=None):  # the page's values in the event's input order
+    def values(name, length=None, model=None):  # the page's values in the event's input order
         inputs = fns[name].inputs
-        return [length if c.label == "Clip length (frames)" else c.value for c in inputs]
+        swap = {"Clip length (frames)": length, "Model": model}
+        return [swap[c.label] or c.value if c.label in swap else c.value for c in inputs]
 
     long = service.request(length=65)
     for name, seconds in (
@@ -121,6 +137,7 @@ def test_zero_gpu_wraps_every_model_call(service, monkeypatch):
         ("reconstruct", service.decode_seconds),
         ("views", service.decode_seconds),
         ("curve", service.ladder_seconds),
+        ("seeds", service.seeds_seconds),
     ):
         assert durations[name](*values(name, 65)) == seconds(long), name
         assert 0 < durations[name](*values(name, 17)) < seconds(long), name
@@ -129,6 +146,12 @@ def test_zero_gpu_wraps_every_model_call(service, monkeypatch):
     bad = values("reconstruct", 17)
     bad[3] = 0.0  # steps: not a valid value, so the defaults' reservation (it must never fail)
     assert durations["reconstruct"](*bad) == service.decode_seconds(service.request())
+    assert service.seeds_seconds(long) > service.decode_seconds(long)  # 4 seeds: 4 budgets' worth
+    unloaded = durations["reconstruct"](*values("reconstruct", 17, "assets/demo-model"))
+    assert unloaded == service.decode_seconds(service.request()) + models.load_seconds(
+        "assets/demo-model"
+    )
+    assert models.load_seconds("assets/demo-model") > 0 and models.load_seconds(None) == 0
 
 
 def test_no_google_fonts(server):
@@ -198,6 +221,43 @@ def test_decode_tokens_file(client, tmp_path):
         )
 
 
+def test_seeds(client):
+    grid, image, stats = client.predict(
+        handle_file(str(EXAMPLE)), 4, 20.0, STEPS, 3, True, 3, api_name="/seeds"
+    )
+    captions = ["original", "seed 3", "seed 4"]
+    blank = np.zeros((17, 32, 48, 3), np.uint8)
+    row = side_by_side([blank] * 3, captions)  # original, seeds 3-5, spread: two rows of three
+    assert frames_of(grid).shape == (17, 2 * row.shape[1] + 4, row.shape[2], 3)
+    with Image.open(image) as png:
+        assert png.size == (384, 256)  # 32x48 enlarged 8x to the display height
+    assert "k=4 (5 timesteps × 4 tokens), seeds 3..5 · mean spread" in stats
+    _, _, again = client.predict(
+        handle_file(str(EXAMPLE)), 4, 20.0, STEPS, 3, True, 3, api_name="/seeds"
+    )
+    assert "cached" in again and again.split(" · ")[1] == stats.split(" · ")[1]  # same spread
+
+
+def test_second_model_by_name(client):
+    """The API's optional `model`: the clip is read at the chosen model's size (64x64, 64
+    tokens per timestep), and k ranges to that model's N."""
+    clip = handle_file(str(EXAMPLE))
+    path, info = client.predict(clip, 0, 17, "assets/demo-model", api_name="/tokenize")
+    tokens, meta = read_tokens(path)
+    assert tokens.shape == (1, 5, 64) and "64×64" in info
+    video, stats = client.predict(
+        clip, 32, 8.0, STEPS, 0, True, 0, 17, "assets/demo-model", api_name="/reconstruct"
+    )
+    assert frames_of(video).shape[0] == 17 and "5 timesteps × 32 tokens = 160 tokens" in stats
+    assert "(208,896 bytes)" in stats  # 17 x 64 x 64 x 3
+    _, _, seeds = client.predict(
+        clip, 32, 8.0, STEPS, 0, True, 2, 0, 17, "assets/demo-model", api_name="/seeds"
+    )
+    assert "k=32 (5 timesteps × 32 tokens), seeds 0..1" in seeds
+    _, tiny = reconstruct(client, 4)  # the default is still the start-up model
+    assert "5 timesteps × 4 tokens" in tiny and "(78,336 bytes)" in tiny
+
+
 def test_decode_tokens_refuses_a_long_file_and_keeps_serving(client, tmp_path):
     """The 4,001-timestep file of the issue (a real file's first timestep repeated, metadata
     valid) is answered with a message before any decoding; the next request is served."""
@@ -248,7 +308,31 @@ def _audio_only(path):
             lambda p: p.write_bytes(EXAMPLE.read_bytes()) and p,
             "/reconstruct",
             (99,),
-            "greater than maximum value 16",
+            "k (tokens per timestep) must be in 1..16, got 99",  # the tiny model's N
+        ),
+        (
+            lambda p: p.write_bytes(EXAMPLE.read_bytes()) and p,
+            "/reconstruct",
+            (65, 8.0, STEPS, 0, True, 0, 17, "assets/demo-model"),
+            "k (tokens per timestep) must be in 1..64, got 65",  # the demo model's N
+        ),
+        (
+            lambda p: p.write_bytes(EXAMPLE.read_bytes()) and p,
+            "/seeds",
+            (4, 20.0, STEPS, 0, True, 9),
+            "greater than maximum value 8",
+        ),
+        (
+            lambda p: p.write_bytes(EXAMPLE.read_bytes()) and p,
+            "/seeds",
+            (4, 20.0, STEPS, 2**63 - 2, True, 4),
+            "seeds 9223372036854775806..9223372036854775809 go beyond",
+        ),
+        (
+            lambda p: p.write_bytes(EXAMPLE.read_bytes()) and p,
+            "/seeds",
+            (4, 20.0, STEPS, 0, True, 2, 0, 17, "nope"),
+            "nope is not in the list of choices: ['tiny', 'assets/demo-model']",
         ),
         (lambda p: p.write_text("junk") and p, "/decode_tokens", (4,), "Invalid file type"),
         (

@@ -1,13 +1,17 @@
 """The app in a real browser: Debian's Chromium driven by Playwright, no mocks.
 
-Loads the page, uploads a clip, waits until the side-by-side mp4 actually plays (H.264: Debian's
-Chromium has the proprietary codecs), moves the k slider and waits for the new video, runs the
-ladder until the plotly curve is drawn, opens the token view, uploads a corrupt file and reads
-the message, and checks that the page fetched nothing from outside this machine.
+Loads the page (two small checkpoints of different resolutions in the model selector), clicks a
+real example clip (Big Buck Bunny), waits until the side-by-side mp4 actually plays (H.264:
+Debian's Chromium has the proprietary codecs), moves the k slider and waits for the new video
+and the token count beside it, runs the ladder until the plotly curve is drawn, runs the seed
+view until its grid plays and the spread image is drawn, opens the token view, switches the
+model and waits for its own slider range and video, uploads a corrupt file and reads the
+message, reads the page at phone width (390 px), and checks that the page fetched nothing from
+outside this machine.
 
 Playwright never downloads a browser here: it drives /usr/bin/chromium (CI apt-installs it).
 Screenshots go to the test's tmp dir, and also to $VIDEOFLEXTOK_SCREENSHOTS if set (the README's
-docs/*.png: `VIDEOFLEXTOK_APP_TEST_MODEL=assets/demo-model VIDEOFLEXTOK_SCREENSHOTS=docs
+docs/app_*.png: `VIDEOFLEXTOK_APP_TEST_MODEL=assets/demo-model VIDEOFLEXTOK_SCREENSHOTS=docs
 python -m pytest tests/app/test_app_browser.py`).
 """
 
@@ -17,8 +21,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from app_server import running_app
+from app_server import MODEL, TINY, running_app
 from conftest import ROOT
+
+from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.paths import DEMO_MODEL
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -36,6 +43,8 @@ ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 EXAMPLE = ROOT / "assets" / "examples" / "scene_2_seed1000008.mp4"
+REAL_EXAMPLE = "bbb_3_pan.mp4"  # a real clip among the examples (Big Buck Bunny)
+OTHER = DEMO_MODEL if Path(MODEL).resolve() != DEMO_MODEL.resolve() else TINY  # second choice
 TIMEOUT = 120_000  # ms per wait: decodes on a busy 2-core CPU
 
 PLAYING = """([selector, oldSrc]) => {
@@ -49,11 +58,22 @@ PLOT_DRAWN = """(selector) => {
     const p = document.querySelector(selector + ' .js-plotly-plot');
     return !!(p && p.data && p.data.length > 0 && p.querySelector('svg'));
 }"""
+IMAGE_DRAWN = """(selector) => {
+    const img = document.querySelector(selector + ' img');
+    return !!(img && img.complete && img.naturalWidth > 0);
+}"""
+TEXT_HAS = (
+    "([selector, text]) => (document.querySelector(selector)?.innerText ?? '').includes(text)"
+)
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("browser"), "--no-warm-up") as (url, _):
+    models = f"{MODEL},{OTHER}"  # two small checkpoints: 32x48 / 16 tokens, 64x64 / 64 tokens
+    with running_app(tmp_path_factory.mktemp("browser"), "--no-warm-up", "--models", models) as (
+        url,
+        _,
+    ):
         yield url
 
 
@@ -90,7 +110,20 @@ def drag_slider(page, value: int) -> int:
     return int(float(track.input_value()))
 
 
+def wait_text(page, selector: str, text: str) -> str:
+    page.wait_for_function(TEXT_HAS, arg=[selector, text], polling=250, timeout=TIMEOUT)
+    return page.locator(selector).inner_text()
+
+
+def slider_range(page) -> tuple[int, int]:
+    track = page.locator("#k input[type=range]")
+    return int(float(track.get_attribute("min"))), int(float(track.get_attribute("max")))
+
+
 def test_page_in_chromium(app_url, shots, tmp_path):
+    start_n = VideoFlexTok.from_pretrained(MODEL, device="cpu").n_registers
+    other_n = VideoFlexTok.from_pretrained(OTHER, device="cpu").n_registers
+    assert start_n != other_n  # the two checkpoints differ (16 vs 64 tokens, 32x48 vs 64x64)
     external, errors = [], []
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -99,17 +132,25 @@ def test_page_in_chromium(app_url, shots, tmp_path):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(app_url, wait_until="networkidle")
         assert "Running" in page.locator("#notice").inner_text()
+        page.wait_for_function(  # the page's k range is the start-up model's
+            f"() => document.querySelector('#k input[type=range]').max == '{start_n}'",
+            polling=250,
+            timeout=TIMEOUT,
+        )
 
-        page.locator("input[type=file]").first.set_input_files(str(EXAMPLE))
+        page.locator(f'button.gallery-item:has(video[src*="{REAL_EXAMPLE}"])').click()
         src = wait_playing(page, "#side-by-side video")
-        page.wait_for_function("() => document.querySelector('#stats').innerText.includes('×')")
+        wait_text(page, "#stats", "×")
         k_before = page.locator("#k input[type=range]").input_value()
 
-        k = drag_slider(page, 12)
+        k = drag_slider(page, 12 if start_n > 12 else start_n - 2)
         assert str(k) != k_before, "the slider did not move"
+        assert f"k = {k}" in wait_text(page, "#k-tokens", f"k = {k} ")  # beside the player
         src = wait_playing(page, "#side-by-side video", src)
         stats = page.locator("#stats").inner_text()
         assert f"× {k} tokens" in stats, stats
+        assert f"{k} × 5 timesteps = {5 * k} tokens" in page.locator("#k-tokens").inner_text()
+        assert "s per decode on this clip" in wait_text(page, "#ladder-eta", "about")
         page.screenshot(path=str(shots / "app_reconstruction.png"), full_page=True)
 
         page.get_by_role("button", name="Measure the quality ladder").click()
@@ -120,11 +161,42 @@ def test_page_in_chromium(app_url, shots, tmp_path):
             timeout=TIMEOUT,
         )
         wait_playing(page, "#grid video")
+        wait_text(page, "#ladder-eta", "Ladder done")
         page.screenshot(path=str(shots / "app_curve.png"), full_page=True)
+
+        page.get_by_role("tab", name="What the decoder invents").click()
+        page.get_by_role("button", name="Decode the seeds at k").click()
+        wait_playing(page, "#seeds video")
+        page.wait_for_function(IMAGE_DRAWN, arg="#spread", polling=250, timeout=TIMEOUT)
+        seed_stats = wait_text(page, "#seed-stats", "mean spread")
+        assert f"k={k} " in seed_stats and "seeds 0..3" in seed_stats, seed_stats
+        page.wait_for_function(  # the spread joins the finished curve as a series
+            "() => document.querySelector('#curve .js-plotly-plot').data"
+            ".some(t => t.name === 'seed spread')",
+            polling=250,
+            timeout=TIMEOUT,
+        )
+        page.locator("#seeds").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "app_seeds.png"), full_page=True)
 
         page.get_by_role("tab", name="Tokens", exact=True).click()
         page.wait_for_function(PLOT_DRAWN, arg="#tokens", polling=250, timeout=TIMEOUT)
         page.locator("#tokens").screenshot(path=str(shots / "app_tokens.png"))
+
+        other = "assets/demo-model" if OTHER == DEMO_MODEL else OTHER.name
+        page.locator("#model input").click()
+        page.get_by_role("option", name=other).click()
+        page.wait_for_function(  # the slider takes the new model's range
+            f"() => document.querySelector('#k input[type=range]').max == '{other_n}'",
+            polling=250,
+            timeout=TIMEOUT,
+        )
+        src = wait_playing(page, "#side-by-side video", src)  # the clip again, at its size
+        d_k = max(1, other_n // 4)
+        assert f"× {d_k} tokens" in wait_text(page, "#stats", f"× {d_k} token"), "new model's k"
+        assert f"{other_n} tokens per timestep" in page.locator("body").inner_text()
+        assert "picked in the model selector" in page.locator("#notice").inner_text()
+        page.screenshot(path=str(shots / "app_model_switched.png"), full_page=True)
 
         corrupt = tmp_path / "corrupt.mp4"
         corrupt.write_bytes(EXAMPLE.read_bytes()[:3000])
@@ -134,8 +206,16 @@ def test_page_in_chromium(app_url, shots, tmp_path):
         toast.first.wait_for(timeout=TIMEOUT)
         assert "Traceback" not in toast.first.inner_text()
 
-        page.locator("button.gallery-item").first.click()
-        src = wait_playing(page, "#side-by-side video", src)  # an example, cached lazily
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.on("request", lambda r: external.append(r.url) if _external(r.url) else None)
+        phone.on("pageerror", lambda e: errors.append(str(e)))
+        phone.goto(app_url, wait_until="networkidle")
+        phone.locator(f'button.gallery-item:has(video[src*="{REAL_EXAMPLE}"])').click()
+        wait_playing(phone, "#side-by-side video")
+        wait_text(phone, "#stats", "×")
+        width = phone.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width} px wide on a 390 px phone"
+        phone.screenshot(path=str(shots / "app_phone.png"), full_page=True)
         browser.close()
     assert not external, f"the page fetched from outside this machine: {external}"
     assert not errors, errors

@@ -303,9 +303,9 @@ def test_ladder_fills_in_and_feeds_the_decode_cache(service, tmp_path):
     assert "selected k=8" in [t.name for t in finished.figure.data]  # a measured k: a star
     between = service.finished_curve(replace(ladder, k=5)).figure
     assert [s.x0 for s in between.layout.shapes] == [5]  # between budgets: a line
-    assert service.grid(finished).exists() and service.grid_for(ladder) == service.grid(finished)
+    assert service.grid(finished).exists()
     other_seed = replace(ladder, sampler=replace(ladder.sampler, seed=1))
-    assert service.finished_curve(other_seed) is None and service.grid_for(other_seed) is None
+    assert service.finished_curve(other_seed) is None
 
 
 def test_views(service):
@@ -478,3 +478,88 @@ def test_file_digest_is_read_once_and_follows_edits(tmp_path):
     f.write_bytes(b"b" * 1000)  # same size, new content and modification time
     os.utime(f, ns=(os.stat(f).st_atime_ns, os.stat(f).st_mtime_ns + 1_000_000))
     assert demo._file_digest(f) != first
+
+
+# ---------------------------------------------------------------------------------------------
+# What the decoder invents (the seed view), the ladder's ETA, k next to the player
+# ---------------------------------------------------------------------------------------------
+
+
+def test_seed_view_is_cached_and_feeds_the_decode_cache(service, tmp_path):
+    request = service.request(video=str(EXAMPLE), k=4, guidance=2.0, steps=STEPS, seed=3, seeds=3)
+    view = service.seed_view(request)
+    assert view.grid.exists() and view.image.exists() and view.image.suffix == ".png"
+    stats = view.stats
+    assert stats.seeds == (3, 4, 5) and stats.k == 4 and not stats.cached and stats.mean > 0
+    line = stats.line()
+    assert "k=4 (5 timesteps × 4 tokens), seeds 3..5" in line and "mean spread" in line
+    again = service.seed_view(request)
+    assert again.stats.cached and again.grid == view.grid and again.stats.mean == stats.mean
+    more = service.seed_view(replace(request, seeds=4))  # the number of seeds is in the key
+    assert not more.stats.cached and more.stats.seeds == (3, 4, 5, 6)
+    at4 = replace(request, sampler=replace(request.sampler, seed=4))
+    decoded, cached = service.decode(at4)  # seed 4 of the batch: a single decode's video
+    assert cached
+    single, _ = DemoService(service.model, workdir=tmp_path / "fresh").decode(at4)
+    assert (single.video - decoded.video).abs().max() < 1e-4  # float32 rounding of the batch
+
+
+def test_seed_view_bad_input(service):
+    with pytest.raises(ValueError, match="number of seeds must be in 2..8, got 9"):
+        service.request(video=str(EXAMPLE), seeds=9)
+    with pytest.raises(ValueError, match="number of seeds must be in 2..8, got 1"):
+        service.request(video=str(EXAMPLE), seeds=1.0)
+    with pytest.raises(ValueError, match="go beyond"):
+        service.request(video=str(EXAMPLE), seed=2**63 - 2, seeds=4)
+    with pytest.raises(ValueError, match="No video"):
+        service.seed_view(service.request(k=4))
+
+
+def test_spreads_join_the_finished_curve(service):
+    ladder = service.request(video=str(EXAMPLE), k=4, guidance=2.0, steps=STEPS, seeds=2)
+    list(service.curve(ladder))
+    names = [t.name for t in service.finished_curve(ladder).figure.data]
+    assert "seed spread" not in names  # nothing measured yet
+    means = {k: service.seed_view(replace(ladder, k=k)).stats.mean for k in (1, 16)}
+    series = next(t for t in service.finished_curve(ladder).figure.data if t.name == "seed spread")
+    assert list(series.x) == [1, 16] and list(series.y) == [means[1], means[16]]
+    assert series.yaxis == "y3"
+    other = replace(ladder, seeds=3)  # spreads of another number of seeds are not mixed in
+    assert "seed spread" not in [t.name for t in service.finished_curve(other).figure.data]
+
+
+def test_ladder_eta_from_the_decodes_of_this_clip(service):
+    request = service.request(video=str(EXAMPLE), k=4, steps=STEPS)
+    budgets = len(service.ladder_budgets())
+    assert service.ladder_eta(request) == (
+        f"{budgets} budgets; the time shows once a decode of this clip is measured."
+    )
+    seconds = service.reconstruct(request).stats.seconds
+    assert service.ladder_eta(request) == (
+        f"{budgets} budgets: about {budgets * seconds:,.0f} s ({seconds:.1f} s per decode on "
+        "this clip)."
+    )
+    assert service.views(request).eta == service.ladder_eta(request)
+    messages = []
+    views = list(service.curve(request, lambda f, m: messages.append(m)))
+    assert views[0].eta.startswith(f"{budgets - 1} of {budgets} budgets to decode: about")
+    assert messages[-1].endswith(views[-2].eta)  # the progress shows the ETA as it goes
+    assert views[-1].eta == f"Ladder done: {budgets} budgets."
+    assert service.views(request).eta == views[-1].eta
+
+
+def test_k_line_and_page_setup(service):
+    assert service.timesteps(17) == 5 and service.timesteps(33) == 9
+    assert service.k_line(service.request(k=12, length=33)) == (
+        "**k = 12** · 12 × 9 timesteps = **108 tokens**"
+    )
+    setup = service.page_setup()
+    assert setup.n_registers == 16 and setup.timesteps == {17: 5, 33: 9, 49: 13, 65: 17}
+    assert setup.ladder == service.ladder_budgets() and "16 tokens per timestep" in setup.info
+
+
+def test_release_forgets_everything_and_removes_the_files(service):
+    r = service.reconstruct(service.request(video=str(EXAMPLE), k=4, steps=STEPS))
+    service.release()
+    assert len(service.clips) == len(service.decodes) == 0 and not r.side_by_side.exists()
+    assert not service.workdir.exists()

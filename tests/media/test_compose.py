@@ -1,4 +1,4 @@
-"""Error heatmaps, captioned side-by-side panels and budget grids."""
+"""Error heatmaps, captioned side-by-side panels, budget and seed grids, spread maps."""
 
 import numpy as np
 import pytest
@@ -7,12 +7,17 @@ import torch
 from videoflextok_core.media.compose import (
     BACKGROUND,
     COLOURMAP,
+    SPREAD_SCALE,
     budget_grid,
     caption_strip,
     colourize,
     comparison,
     error_heatmap,
+    labelled_grid,
+    seed_grid,
     side_by_side,
+    spread_heatmap,
+    spread_image,
 )
 
 
@@ -117,3 +122,27 @@ def test_budget_grid():
     assert (out[:, row + 4 :, 2 * 260 :] == BACKGROUND).all()  # empty cells of the last row
     one_row = budget_grid(recs, ncols=5)
     assert one_row.shape[1] == row and one_row.shape[2] == 5 * 256 + 4 * 4
+
+
+def test_spread_heatmap_and_image():
+    spread = torch.zeros(3, 32, 32)
+    spread[:, :, 16:] = SPREAD_SCALE  # right half: at the top of the scale
+    heat = spread_heatmap(spread)
+    assert heat.shape == (3, 32, 32, 3) and heat.dtype == np.uint8
+    assert (heat[:, :, :16] == COLOURMAP[0]).all() and (heat[:, :, 16:] == COLOURMAP[-1]).all()
+    still = spread_image(spread)  # the mean over frames, enlarged to the display height
+    assert still.shape == (256, 256, 3)
+    assert (still[:, :128] == COLOURMAP[0]).all() and (still[:, 128:] == COLOURMAP[-1]).all()
+
+
+def test_seed_grid():
+    videos = [clip(s) for s in (7, 8, 9, 10)]
+    out = seed_grid(clip(0), videos, (7, 8, 9, 10), torch.zeros(3, 32, 32), ncols=3)
+    row = (out.shape[1] - 4) // 2  # original + 4 seeds + spread = 6 panels: two rows of 3
+    assert out.shape == (3, 2 * row + 4, 3 * 256 + 2 * 4, 3)
+    spread_panel = out[:, row + 4 + row - 256 :, 2 * 260 :]  # last cell: black spread
+    assert (spread_panel == COLOURMAP[0]).all()
+    with pytest.raises(ValueError, match="4 videos but 3 seeds"):
+        seed_grid(clip(0), videos, (7, 8, 9), torch.zeros(3, 32, 32))
+    with pytest.raises(ValueError, match="at least one video"):
+        labelled_grid([])

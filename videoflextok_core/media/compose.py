@@ -18,6 +18,7 @@ BACKGROUND = (24, 24, 24)  # gaps, caption strips and empty grid cells
 TEXT_COLOUR = (236, 236, 236)
 MIN_DISPLAY_HEIGHT = 256  # smaller panels are enlarged (nearest neighbour) to at least this
 ERROR_SCALE = 0.5  # |error| in [0, 1] units mapped to the top of the colour map
+SPREAD_SCALE = 0.25  # std across seeds in [0, 1] units at the top (measured maxima 0.07-0.28)
 GRID = (1, 4, 16, 64)  # budget grid panels below N, then N
 
 # Inferno-like colour map: nine anchors read off the perceptual ramp black -> purple -> orange ->
@@ -203,8 +204,26 @@ def budget_grid(
     """
     items = [] if original is None else [("original", original)]
     items += [(f"k={k}", videos_by_k[k]) for k in sorted(videos_by_k)]
+    return labelled_grid(items, ncols, gap, min_height)
+
+
+def labelled_grid(
+    items: Sequence[tuple[str, VideoLike]],
+    ncols: int = 4,
+    gap: int = 4,
+    min_height: int = MIN_DISPLAY_HEIGHT,
+) -> np.ndarray:
+    """Videos of equal T and H in a grid, row by row, each under its caption.
+
+    Args:
+        items: (caption, video) in reading order.
+        ncols: panels per row; the last row is filled with background.
+
+    Returns:
+        uint8 [T, H', W', 3].
+    """
     if not items:
-        raise ValueError("budget_grid needs at least one video")
+        raise ValueError("a grid needs at least one video")
     if ncols < 1:
         raise ValueError(f"ncols must be >= 1, got {ncols}")
     frames = [to_uint8_frames(v) for _, v in items]
@@ -221,3 +240,36 @@ def budget_grid(
         out[:, y : y + r.shape[1], : r.shape[2]] = r
         y += r.shape[1] + gap
     return out
+
+
+def spread_heatmap(spread: np.ndarray | Tensor, scale: float = SPREAD_SCALE) -> np.ndarray:
+    """Colour map of a per-pixel spread across seeds, [..., H, W] in [0, 1] pixel units (e.g.
+    `seeds.pixel_spread`, (T, H, W)), on a fixed scale: 0 is black, `scale` or more pale yellow,
+    so maps of different budgets are comparable. Returns uint8 [..., H, W, 3]."""
+    values = torch.as_tensor(spread).detach().float().cpu().numpy()
+    return colourize(values / scale)
+
+
+def spread_image(spread: np.ndarray | Tensor, min_height: int = MIN_DISPLAY_HEIGHT) -> np.ndarray:
+    """A still of the spread (T, H, W): its mean over the frames, colour-mapped like
+    `spread_heatmap` and enlarged (nearest) to at least `min_height`: uint8 [H', W', 3]."""
+    still = torch.as_tensor(spread).detach().float().mean(dim=0)  # (H, W)
+    frames = spread_heatmap(still)[None]  # (1, H, W, 3)
+    return _enlarge(frames, max(1, -(-min_height // still.shape[0])))[0]
+
+
+def seed_grid(
+    original: VideoLike,
+    videos: Sequence[VideoLike],
+    seeds: Sequence[int],
+    spread: np.ndarray | Tensor,
+    ncols: int = 3,
+) -> np.ndarray:
+    """original, one panel per seed ("seed 3") and the spread heatmap ("spread across seeds"),
+    `ncols` per row: uint8 [T, H', W', 3]. `spread` is (T, H, W) in [0, 1] pixel units."""
+    if len(videos) != len(seeds):
+        raise ValueError(f"got {len(videos)} videos but {len(seeds)} seeds")
+    items = [("original", original)]
+    items += [(f"seed {s}", v) for s, v in zip(seeds, videos, strict=True)]
+    items.append(("spread across seeds", spread_heatmap(spread)))
+    return labelled_grid(items, ncols)

@@ -195,6 +195,7 @@ class VideoFlexTok(nn.Module):
         progress: Callable[[int, int], None] | None = None,
         shared_noise: bool = False,
         sampler: Sampler | None = None,
+        seeds: Sequence[int] | None = None,
     ) -> list[torch.Tensor]:
         """Token ids -> list of B videos (1, 3, T, H, W), roughly in [-1, 1].
 
@@ -220,6 +221,11 @@ class VideoFlexTok(nn.Module):
                 Off by default: upstream draws noise per sample in batch order.
             sampler: our addition, all the sampler keywords above as one `Sampler` (then leave
                 them at their defaults); its seed is not used, pass `generator`.
+            seeds: our addition, for comparing samples: B seeds, instead of `generator`,
+                `noise_list` and `shared_noise`. Sample b draws every random number as a
+                single-sample call with `generator=torch.Generator(device).manual_seed(s)`
+                after `torch.manual_seed(s)` does, s = seeds[b]: the noise of each chunk and the
+                re-encoding draws (`curve.decode_tokens` with seed s decodes the same video).
         Note: later chunks re-encode decoded frames, which draws from the global torch RNG.
         """
         sampler = self._sampler_of(
@@ -249,6 +255,9 @@ class VideoFlexTok(nn.Module):
         cond, first_noise = (
             None if x is None else x.to(device, self.float_dtype) for x in (cond, first_noise)
         )
+        streams = None if seeds is None else self._seed_streams(seeds, B, generator, first_noise)
+        if streams is not None and shared_noise:
+            raise ValueError("pass seeds= or shared_noise=True, not both")
         chunks = self.chunking.split_tokens(tokens)
         c = self.chunking
         total = len(chunks) * sampler.steps
@@ -269,11 +278,13 @@ class VideoFlexTok(nn.Module):
                     cond_frames = prev[:, :, -c.overlap :] if c.overlap > 0 else None
                 cond_latents = None
                 if cond_frames is not None:
-                    cond_ids, cond_latents = self._reencode(cond_frames, shared_noise)
+                    cond_ids, cond_latents = self._reencode(cond_frames, shared_noise, streams)
                     rest = chunk_tokens[:, cond_ids.shape[1] :] if i == 0 else chunk_tokens
                     chunk_tokens = torch.cat([cond_ids, rest], dim=1)
                 if first_noise is not None and (i == 0 or c.overlap == 0):
                     noise = first_noise
+                elif streams is not None:  # each sample from its own generator
+                    noise = torch.cat([self.initial_noise(1, g) for g in streams.generators])
                 elif shared_noise:
                     noise = self.initial_noise(1, generator).expand(B, -1, -1, -1, -1)
                 else:
@@ -309,24 +320,41 @@ class VideoFlexTok(nn.Module):
             raise ValueError(f"pass sampler= or the sampler keywords, not both (got {given})")
         return sampler
 
-    def _reencode(self, frames: torch.Tensor, shared_noise: bool):
+    def _reencode(self, frames: torch.Tensor, shared_noise: bool, streams=None):
         """Decoded or given frames (B, 3, k, H, W) -> (token ids, clean VAE latents) for
         conditioning; two posterior samples from the global RNG, as upstream (ids first)."""
-        if not shared_noise or frames.shape[0] == 1:
+        B = frames.shape[0]
+        if streams is None and (not shared_noise or B == 1):
             ids = self.encode_chunks(frames)[3]
             return ids, self.vae.encode(frames, True, self.vae_batch_size)
-        # Replay the single-sample RNG stream for every sample (the FSQ also draws, on the
-        # frames' device), so each sample sees what a call with batch size 1 would see.
-        cuda = frames.device.type == "cuda"
-        cpu_state = torch.get_rng_state()
-        cuda_state = torch.cuda.get_rng_state(frames.device) if cuda else None
+        # Replay a single-sample RNG stream per sample (the FSQ also draws, on the frames'
+        # device), so each sample sees what a call with batch size 1 would see: the current
+        # global state for every sample (shared noise), or each sample's own (seeds).
+        states = streams.states if streams is not None else [_rng_state(frames.device)] * B
         outs = []
-        for f in frames.split(1):
-            torch.set_rng_state(cpu_state)
-            if cuda:
-                torch.cuda.set_rng_state(cuda_state, frames.device)
+        for b, f in enumerate(frames.split(1)):
+            _set_rng_state(states[b], frames.device)
             outs.append(self._reencode(f, False))
+            states[b] = _rng_state(frames.device)
         return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+
+    def _seed_streams(self, seeds, batch: int, generator, first_noise) -> "_SeedStreams":
+        """`detokenize(seeds=...)`: checked, -> each sample's generator and global RNG state."""
+        if generator is not None or first_noise is not None:
+            raise ValueError("pass seeds= or generator= / noise_list=, not both")
+        if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+            raise ValueError(f"seeds must be a sequence of {batch} ints, got {seeds!r}")
+        if len(seeds) != batch:
+            raise ValueError(f"seeds must hold one seed per sample ({batch}), got {len(seeds)}")
+        checked = [Sampler(seed=s).seed for s in seeds]  # ValueError naming a bad seed
+        device = self.device
+        states = []
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            for s in checked:
+                torch.manual_seed(s)
+                states.append(_rng_state(device))
+        generators = [torch.Generator(device).manual_seed(s) for s in checked]
+        return _SeedStreams(generators, states)
 
     def initial_noise(self, batch: int, generator: torch.Generator | None) -> torch.Tensor:
         """(B, z, t, h, w): one draw of (1, z, t, h, w) per sample, in order, like upstream."""
@@ -377,6 +405,28 @@ class VideoFlexTok(nn.Module):
 
         pinned = cond_latents if self.pin_conditioning else None
         return sample(model_fn, noise, sampler or Sampler(), pinned, cond_type, progress)
+
+
+class _SeedStreams:
+    """The random streams of B samples decoded as if each were alone (`detokenize(seeds=)`):
+    one noise generator and one global RNG state (for re-encoding) per sample."""
+
+    def __init__(self, generators: list, states: list):
+        self.generators = generators  # B torch.Generator, each seeded with its sample's seed
+        self.states = states  # B (CPU state, CUDA state or None), updated as samples draw
+
+
+def _rng_state(device: torch.device) -> tuple:
+    """The global torch RNG state: (CPU, the device's CUDA state or None)."""
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda
+
+
+def _set_rng_state(state: tuple, device: torch.device) -> None:
+    cpu, cuda = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state(cuda, device)
 
 
 def _progress_printer(total: int) -> Callable[[int], None]:
