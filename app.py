@@ -1,7 +1,8 @@
 """VideoFlexTok demo: drag k, the tokens kept per timestep, and watch a video reconstruct coarse
 to fine. A thin Gradio layer over `videoflextok_core.demo.DemoService` (the logic is in the core).
 
-    python app.py [--model REF] [--device cpu|cuda] [--host 0.0.0.0] [--port 7860] [--share]
+    python app.py [--model REF] [--device cpu|cuda] [--precision auto|fp32|bf16] [--host 0.0.0.0]
+                  [--port 7860] [--share]
 
 The model loads once, at start-up ($VIDEOFLEXTOK_MODEL works like --model). Named API (see the
 README): /tokenize, /reconstruct, /curve, /decode_tokens.
@@ -30,6 +31,7 @@ from demo.service import DemoService  # noqa: E402
 from demo.startup import gpu_task  # noqa: E402
 from videoflextok_core.figures import token_figure  # noqa: E402
 from videoflextok_core.model.checkpoint import CheckpointError  # noqa: E402
+from videoflextok_core.model.precision import PRECISIONS  # noqa: E402
 from videoflextok_core.paths import EXAMPLES  # noqa: E402
 
 # System fonts only: the page must not fetch anything from the internet.
@@ -320,6 +322,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "model on a GPU, else assets/demo-model; env VIDEOFLEXTOK_MODEL)",
     )
     p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto (default): bf16 autocast on CUDA and on CPUs with bf16 matmul units (AMX, "
+        "AVX-512-BF16), else float32; tokenize always runs float32",
+    )
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument(
@@ -338,7 +347,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 if __name__ == "__main__":
     args = parse_args()
     try:
-        service = DemoService.start(args.model, args.device)  # module level: Spaces / ZeroGPU
+        # module level: Spaces / ZeroGPU
+        service = DemoService.start(args.model, args.device, precision=args.precision)
     except (CheckpointError, ValueError) as e:  # no model, bad --model or --device
         sys.exit(f"error: {' '.join(str(e).split())}")
     os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(service.examples_cache()))
