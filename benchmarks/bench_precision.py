@@ -111,7 +111,7 @@ def main():
     p.add_argument("--clip", default=str(CLIP), help="real clip (default: porsche.mp4)")
     p.add_argument("--fps", type=float, default=12.0, help="read the clip at (12: 33 frames)")
     p.add_argument("--frames", type=int, default=33)
-    p.add_argument("--clips", type=int, default=4, help="held-out procedural clips")
+    p.add_argument("--clips", type=int, default=4, help="held-out procedural clips (0: none)")
     p.add_argument("--repeat", type=int, default=2, help="best of N timings")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
@@ -137,6 +137,8 @@ def main():
         f"{times['tokenize', 'fp32'] / seconds:>9.2f}x  ids equal to fp32: {100 * agree:.1f} %"
     )
 
+    if args.clips < 1:
+        return
     sums = held_out(model, args.clips, args.frames)
     print(f"\nheld-out curve, {args.clips} procedural clips of {args.frames} frames (mean):")
     print(f"{'k':>4} {'PSNR fp32':>10} {'PSNR bf16':>10} {'dPSNR':>7} {'SSIM fp32':>10} ", end="")
