@@ -33,7 +33,7 @@ STEPS = 2  # denoising steps: the tests check plumbing, not pictures
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app")
-    with running_app(tmp, "--no-warm-up", model=str(TINY)) as (url, seconds):
+    with running_app(tmp, "--no-warm-up", "--precision", "fp32", model=str(TINY)) as (url, seconds):
         yield url, seconds
 
 
@@ -56,6 +56,14 @@ def reconstruct(client, k, video=EXAMPLE, seed=0):
 
 def test_ready_fast(server):
     assert server[1] < 30, f"start-up took {server[1]:.1f} s"
+
+
+def test_precision_flag_reaches_the_page(server):
+    """`--precision fp32`: the notice and the model line say so (the page's config)."""
+    with urllib.request.urlopen(server[0] + "config", timeout=10) as r:
+        page = r.read().decode()
+    assert page.count("fp32 (fp32: asked)") >= 2, page[:2000]
+    assert "tokenize in fp32" in page
 
 
 def test_named_api(client):
