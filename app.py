@@ -2,7 +2,8 @@
 to fine. A thin Gradio layer over `demo.models.Models` (the model choices) and their
 `demo.service.DemoService`s (the logic).
 
-    python app.py [--model REF] [--models REF,REF] [--device cpu|cuda] [--host 0.0.0.0]
+    python app.py [--model REF] [--models REF,REF] [--device cpu|cuda]
+                  [--precision auto|fp32|bf16] [--host 0.0.0.0]
                   [--port 7860] [--share]
 
 The start-up model loads at start-up ($VIDEOFLEXTOK_MODEL works like --model), the others on
@@ -35,6 +36,7 @@ from demo.startup import gpu_task  # noqa: E402
 from demo.views import PageSetup, k_line  # noqa: E402
 from videoflextok_core.figures import token_figure  # noqa: E402
 from videoflextok_core.model.checkpoint import CheckpointError  # noqa: E402
+from videoflextok_core.model.precision import PRECISIONS  # noqa: E402
 from videoflextok_core.paths import EXAMPLES  # noqa: E402
 from videoflextok_core.seeds import MAX_SEEDS, MIN_SEEDS  # noqa: E402
 
@@ -458,6 +460,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         f"models and the demo model, on a CPU only the start-up model; env {MODELS_ENV})",
     )
     p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto (default): bf16 autocast on CUDA and on CPUs with bf16 matmul units (AMX, "
+        "AVX-512-BF16), else float32; tokenize always runs float32",
+    )
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument(
@@ -476,7 +485,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 if __name__ == "__main__":
     args = parse_args()
     try:  # module level: Spaces / ZeroGPU
-        models = Models.start(ref=args.model, refs=args.models, device=args.device)
+        models = Models.start(
+            ref=args.model, refs=args.models, device=args.device, precision=args.precision
+        )
     except (CheckpointError, ValueError) as e:  # no model, bad --model or --device
         sys.exit(f"error: {' '.join(str(e).split())}")
     demo = build_demo(models)

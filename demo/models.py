@@ -17,6 +17,7 @@ released model takes minutes per decode there, and the queue runs one model call
 one visitor would hold the page for everyone; `--models` offers them anyway, with a warning).
 """
 
+import functools
 import gc
 import os
 import threading
@@ -105,14 +106,18 @@ class Models:
         ref: str | None = None,
         refs: Sequence[str] | None = None,
         device: str | None = None,
+        precision: str = "auto",
         **kw,
     ) -> "Models":
         """The start-up model by `startup.load_model`'s policy (`ref`, else the first of
-        `refs`), the choices by `model_refs`."""
+        `refs`), the choices by `model_refs`; every model runs in `precision` ("auto", "fp32",
+        "bf16")."""
         if ref is None and refs:
             ref = refs[0]
-        first = DemoService.start(ref, device)
-        return cls(first, model_refs(first.choice.ref, first.choice.device, refs), **kw)
+        first = DemoService.start(ref, device, precision=precision)
+        refs = model_refs(first.choice.ref, first.choice.device, refs)
+        kw.setdefault("loader", functools.partial(_from_pretrained, precision=precision))
+        return cls(first, refs, **kw)
 
     @property
     def names(self) -> list[str]:
@@ -187,8 +192,8 @@ class Models:
             return self._loaded[name]
 
 
-def _from_pretrained(ref: str, device: str) -> VideoFlexTok:
-    return VideoFlexTok.from_pretrained(ref, device=device)
+def _from_pretrained(ref: str, device: str, precision: str = "auto") -> VideoFlexTok:
+    return VideoFlexTok.from_pretrained(ref, device=device, precision=precision)
 
 
 def _release(services: list[DemoService]) -> None:

@@ -241,22 +241,27 @@ class DemoService:
                 ) from None
 
     @classmethod
-    def start(cls, ref: str | None = None, device: str | None = None, **kw) -> "DemoService":
-        """Load the model by `load_model`'s policy and wrap it."""
-        model, choice = load_model(ref, device)
+    def start(
+        cls, ref: str | None = None, device: str | None = None, precision: str = "auto", **kw
+    ) -> "DemoService":
+        """Load the model by `load_model`'s policy, in `precision` ("auto", "fp32", "bf16"),
+        and wrap it."""
+        model, choice = load_model(ref, device, precision=precision)
         return cls(model, choice, **kw)
 
     # -- facts ----------------------------------------------------------------------------------
 
     def model_info(self) -> str:
-        """Markdown: name, resolution, tokens per frame, chunking, codebook."""
+        """Markdown: name, device and precision, resolution, tokens per frame, chunking,
+        codebook."""
         m, c = self.model, self.model.chunking
         H, W = m.resolution
         levels = "·".join(map(str, m.config.fsq.levels))
         t = c.tokens_per_chunk
-        run = self.choice.device + (" (bf16 autocast)" if self.choice.device == "cuda" else "")
+        p = m.precision
         return (
-            f"**{display_name(self.choice.ref)}** on {run}  \n"
+            f"**{display_name(self.choice.ref)}** on {self.choice.device}, {p} "
+            f"(tokenize in {p.tokenize_runs})  \n"
             f"{H}×{W} pixels at {self.model.config.fps:g} fps · **{m.n_registers} tokens per "
             f"timestep** (registers per latent frame)  \n"
             f"chunks of {c.chunk} frames overlapping by {c.overlap}, {c.time_factor}× temporal "

@@ -9,21 +9,29 @@ how long a ZeroGPU Space reserves a GPU per handler (the page's values: `request
 `demo.DemoService` wraps the loaded model; `app.py` wraps handlers with `gpu_task`.
 """
 
+import logging
 import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import torch
+
 from videoflextok_core.device import check_device, default_device
 from videoflextok_core.flops import BF16_PEAK_TFLOPS, model_flops
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.checkpoint import CheckpointError
+from videoflextok_core.model.config import UnsupportedConfigError
+from videoflextok_core.model.precision import Precision
 from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.model.specs import ModelConfig
 from videoflextok_core.paths import DEMO_MODEL
 
+log = logging.getLogger(__name__)
+
 HUB_MODEL = "EPFL-VILAB/videoflextok_d18_d28"  # the default on a GPU
+SMALLER_HUB_MODEL = "EPFL-VILAB/videoflextok_d18_d18_k600"  # 18 decoder layers instead of 28
 MODEL_ENV = "VIDEOFLEXTOK_MODEL"
 RELEASED_GUIDANCE = 20.0  # released models' guidance (with APG), as in the official notebook
 CUDA_STEPS = 25  # Euler steps on a GPU: near the official 30, about a second per chunk
@@ -61,16 +69,20 @@ def load_model(
     hub_ref: str = HUB_MODEL,
     demo_ref: str | Path = DEMO_MODEL,
     loader: Callable[[str, str], VideoFlexTok] | None = None,
+    precision: str = "auto",
 ) -> tuple[VideoFlexTok, ModelChoice]:
     """Load the app's model, once, by this policy:
 
     1. `ref` (--model), else `$VIDEOFLEXTOK_MODEL`: that model, errors are fatal.
-    2. On a GPU: `hub_ref` (bf16 autocast); if it cannot be had (offline, no access: a
-       `CheckpointError`), the embedded demo model, and the notice says why.
+    2. On a GPU: `hub_ref`; if it cannot be had or loaded (a refused config, a download or
+       access error, out of GPU memory), the embedded demo model: the notice says what failed
+       and how to fix it, and the full error goes to the log.
     3. On a CPU: the embedded demo model (the released one needs a GPU to be interactive).
 
     `loader(ref, device)` loads a checkpoint (default `VideoFlexTok.from_pretrained` after
     checking that the device works); tests pass their own to run the GPU branch on a CPU.
+    precision: "auto", "fp32" or "bf16" (--precision), set on the loaded model; a bad value
+    raises ValueError before anything loads.
 
     Returns:
         (model in eval mode, `ModelChoice` with the notice for the page).
@@ -79,22 +91,34 @@ def load_model(
     device = device or default_device()
     if loader is None:
         check_device(device)
+    Precision.resolve(precision, device)  # ValueError for a bad setting, before any loading
     load = loader or (lambda r, d: VideoFlexTok.from_pretrained(r, device=d))
-    on = f"on {device}" + (" with bf16 autocast" if device.startswith("cuda") else "")
+
+    def load_with_precision(r: str) -> VideoFlexTok:
+        model = load(r, device)
+        model.precision = precision
+        return model
+
     explicit, reason = (ref, "flag") if ref else (env.get(MODEL_ENV) or None, "env")
     if explicit:
         how = "--model" if reason == "flag" else f"${MODEL_ENV}"
-        notice = f"Running **{display_name(explicit)}** {on} (chosen with `{how}`)."
-        return load(explicit, device), ModelChoice(str(explicit), device, reason, notice)
+        model = load_with_precision(explicit)
+        notice = f"Running **{display_name(explicit)}** {_on(model, device)} (chosen with `{how}`)."
+        return model, ModelChoice(str(explicit), device, reason, notice)
 
     why, reason = "", "cpu"
     if device.startswith("cuda"):
         try:
-            model = load(hub_ref, device)
-            notice = f"Running the released model **{hub_ref}** {on}."
+            model = load_with_precision(hub_ref)
+            notice = f"Running the released model **{hub_ref}** {_on(model, device)}."
             return model, ModelChoice(hub_ref, device, "gpu", notice)
-        except CheckpointError as e:
-            why, reason = f"{hub_ref} could not be loaded ({' '.join(str(e).split())})", "fallback"
+        except (ValueError, OSError, torch.OutOfMemoryError) as e:
+            # ValueError: refused config, CheckpointError (offline, no access, bad file);
+            # OSError: download errors (huggingface_hub's HTTP errors are OSErrors)
+            log.error("could not load %s; serving the demo model instead", hub_ref, exc_info=e)
+            why, reason = _load_failure(hub_ref, e), "fallback"
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()  # what a failed load left behind
     else:
         why = (
             f"this machine has no GPU and the released {hub_ref} (256x256) takes minutes per "
@@ -106,13 +130,44 @@ def load_model(
             f"checkpoint directory, .safetensors file or Hub id) or set {MODEL_ENV}. (The demo "
             f"model was picked because {why}.)"
         )
-    model = load(str(demo_ref), device)
+    model = load_with_precision(str(demo_ref))
     H, W = model.resolution
     notice = (
         f"Running the small embedded **demo model** ({display_name(demo_ref)}, {H}x{W}, "
-        f"{model.n_registers} tokens per latent frame) {on}, because {why}."
+        f"{model.n_registers} tokens per latent frame) {_on(model, device)}, because {why}."
     )
     return model, ModelChoice(str(demo_ref), device, reason, notice)
+
+
+def _on(model: VideoFlexTok, device: str) -> str:
+    """ "on cuda in bf16 autocast (auto: CUDA)": where and in what precision `model` runs."""
+    return f"on {device} in {model.precision}"
+
+
+def _load_failure(hub_ref: str, e: BaseException) -> str:
+    """What failed when loading `hub_ref` and how to fix it, for the notice (one clause)."""
+    message = " ".join(str(e).split()) or type(e).__name__
+    if isinstance(e, torch.OutOfMemoryError):
+        return (
+            f"loading {hub_ref} ran out of GPU memory ({message}); free the GPU, use one with "
+            f"more memory, or pass `--model {SMALLER_HUB_MODEL}` (a smaller decoder)"
+        )
+    if isinstance(e, UnsupportedConfigError):
+        return (
+            f"the config of {hub_ref} is refused by this port ({message}); pass `--model PATH` "
+            "with a checkpoint whose config.json it reads"
+        )
+    if isinstance(e, CheckpointError):
+        return (
+            f"{hub_ref} could not be loaded ({message}); check the network and the access token "
+            "(HF_TOKEN, HF_HUB_OFFLINE), or pass `--model PATH` to a local copy"
+        )
+    if isinstance(e, OSError):
+        return (
+            f"downloading {hub_ref} failed ({type(e).__name__}: {message}); check the network "
+            "and the access token (HF_TOKEN), or pass `--model PATH` to a local copy"
+        )
+    return f"{hub_ref} could not be loaded ({message}); pass `--model PATH` with another checkpoint"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -116,6 +116,29 @@ def test_detokenize_with_side_by_side(work, tokens_path, clip_path):
     assert count == 17 and width > 3 * height // 2  # three panels side by side
 
 
+def test_precision_flag(work, tokens_path, clip_path):
+    """--precision reaches the model, the summary says what ran; tokenize is float32 anyway."""
+    out = work / "clip_bf16.tokens.safetensors"
+    r = run("tokenize", clip_path, "--model", TINY, "--out", out, "--precision", "bf16")
+    assert r.returncode == 0, r.stderr
+    assert "tokenized in fp32" in r.stdout
+    with safe_open(str(out), framework="pt") as f:
+        meta, tokens = f.metadata(), f.get_tensor("tokens")
+    assert (meta["precision"], meta["tokenize_precision"]) == ("bf16-autocast", "fp32")
+    with safe_open(str(tokens_path), framework="pt") as f:
+        assert torch.equal(tokens, f.get_tensor("tokens"))  # the same ids as in float32
+    recon = work / "recon_bf16.mp4"
+    args = ("--model", TINY, "--out", recon, "--k", 4, "--steps", 2)
+    r = run("detokenize", tokens_path, *args, "--precision", "bf16")
+    assert r.returncode == 0, r.stderr
+    assert "seed 0, bf16 autocast (bf16: asked)" in r.stdout
+    assert frames_of(recon) == (17, 48, 32)
+    r = run("detokenize", tokens_path, *args, "--precision", "fp16")
+    assert r.returncode == 2 and "invalid choice: 'fp16'" in r.stderr
+    r = run("tokenize-dataset", "--help")
+    assert r.returncode == 0 and "--precision {auto,fp32,bf16}" in r.stdout
+
+
 def test_curve_command(work, clip_path):
     out = work / "curve"
     r = run(

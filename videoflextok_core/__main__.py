@@ -21,6 +21,8 @@ __all__ = ["TOKENS_KIND", "VERSION", "main"]  # TOKENS_KIND: the tokens file for
 
 from .paths import DEMO_MODEL as DEFAULT_MODEL
 
+PRECISIONS = ("auto", "fp32", "bf16")  # = model.precision.PRECISIONS (torch is imported late)
+
 EXIT_ERROR = 2
 
 EPILOG = """\
@@ -89,13 +91,14 @@ def load_config(ref: str):
     return parse_config(resolve(ref)[0])
 
 
-def load_model(ref: str, device: str | None):
+def load_model(ref: str, device: str | None, precision: str):
+    """The model of --model on --device with --precision ("auto", "fp32" or "bf16")."""
     from .device import check_device
     from .model import VideoFlexTok
 
     if device is not None:
         check_device(device)  # ValueError: `main` prints it as an "error:" line
-    return VideoFlexTok.from_pretrained(ref, device=device)
+    return VideoFlexTok.from_pretrained(ref, device=device, precision=precision)
 
 
 def sampler_settings(args, model):
@@ -139,7 +142,7 @@ def cmd_tokenize(args) -> None:
     ref = model_ref(args)
     config = load_config(ref)
     video, info = load_clip(args.video, config, args.fps, args.start, args.max_frames)
-    model = load_model(ref, args.device)
+    model = load_model(ref, args.device, args.precision)
     bar = TextProgress()
     bar(0.0, "tokenize")
     with torch.inference_mode():
@@ -149,7 +152,10 @@ def cmd_tokenize(args) -> None:
     save_tokens(out, tokens, token_metadata(model, ref, info, video.shape[1], tokens))
     t, N = tokens.shape[1:]
     note = f" ({info.note})" if info.note else ""
-    print(f"{out}: {t} x {N} tokens from {_frames_of(video, info.target_fps)}{note}")
+    print(
+        f"{out}: {t} x {N} tokens from {_frames_of(video, info.target_fps)}{note}, "
+        f"tokenized in {model.precision.tokenize_runs}"
+    )
 
 
 def cmd_detokenize(args) -> None:
@@ -166,7 +172,7 @@ def cmd_detokenize(args) -> None:
         check_same_model(meta, args.tokens, ref, "model_config_hash", config_hash(config), "config")
     if args.side_by_side and not Path(args.side_by_side).is_file():
         raise CliError(f"{args.side_by_side}: no such video file")
-    model = load_model(ref, args.device)
+    model = load_model(ref, args.device, args.precision)
     if not args.force:
         check_same_model(
             meta,
@@ -200,7 +206,7 @@ def cmd_detokenize(args) -> None:
     guidance = "off" if s.guidance == 1 else f"{s.guidance:g}" + (" (APG)" if s.apg else "")
     print(
         f"{out}: {_frames_of(recon, fps)}, k={k} ({total} tokens), {s.steps} steps, "
-        f"guidance {guidance}, seed {s.seed}"
+        f"guidance {guidance}, seed {s.seed}, {model.precision}"
     )
     if args.side_by_side:
         start = float(meta.get("start", 0.0))
@@ -246,6 +252,7 @@ def cmd_tokenize_dataset(args) -> None:
         workers=args.workers,
         ray_address=args.ray_address,
         rows_per_shard=args.rows_per_shard,
+        precision=args.precision,
     )
 
     def interrupt(signum, frame):  # SIGTERM like Ctrl-C: finished rows are written first
@@ -258,7 +265,7 @@ def cmd_tokenize_dataset(args) -> None:
         signal.signal(signal.SIGTERM, previous)
     print(
         f"{job.out}: {r.written} segments written ({r.errors} unreadable), {r.skipped} already "
-        f"there, {r.total} in all; {r.seconds:.1f} s, {r.precision}"
+        f"there, {r.total} in all; {r.seconds:.1f} s, tokenized in {r.precision}"
     )
 
 
@@ -282,7 +289,7 @@ def cmd_curve(args) -> None:
     ref = model_ref(args)
     config = load_config(ref)
     video, info = load_clip(args.video, config, args.fps, args.start, args.max_frames)
-    model = load_model(ref, args.device)
+    model = load_model(ref, args.device, args.precision)
     result = quality_curve(
         model,
         video,
@@ -306,7 +313,10 @@ def cmd_curve(args) -> None:
     recon = result.reconstructions[k]
     caption = f"k={k} · {result.row(k).total_tokens} tokens"
     write_video(comparison(result.original, recon, caption), out / "side_by_side.mp4", fps)
-    print(f"{_frames_of(video, fps)}, tokenized in {result.tokenize_seconds:.2f} s")
+    print(
+        f"{_frames_of(video, fps)}, tokenized in {result.tokenize_seconds:.2f} s "
+        f"({model.precision.tokenize_runs}); decoded in {model.precision}"
+    )
     print(f"{'k':>5} {'tokens':>8} {'bytes':>9} {'PSNR':>7} {'SSIM':>7} {'s':>7}")
     for r in result.rows:
         print(
@@ -327,6 +337,17 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         help="checkpoint dir, .safetensors or Hub id (default: assets/demo-model if present)",
     )
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: cuda if available)")
+    _add_precision(p)
+
+
+def _add_precision(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto (default): bf16 autocast on CUDA and on CPUs with bf16 matmul units (AMX, "
+        "AVX-512-BF16), else float32; tokenize always runs float32",
+    )
 
 
 def _add_video(p: argparse.ArgumentParser, max_frames: int) -> None:
@@ -467,6 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         help="checkpoint dir, .safetensors or Hub id (default: assets/demo-model if present)",
     )
+    _add_precision(p)
     p.set_defaults(func=cmd_tokenize_dataset)
     return parser
 

@@ -184,7 +184,7 @@ def estimate_decode_bytes(model: VideoFlexTok, num_frames: int, guided: bool) ->
     the output video. An estimate for batching, not a bound."""
     cfg = model.config
     arch, (H, W) = cfg.vae.arch, model.resolution
-    bytes_per = 2 if (model.device.type == "cuda" and model.use_autocast) else 4
+    bytes_per = 2 if model.precision.runs == "bf16" else 4
     vae = 6 * arch.ch * max(arch.ch_mult[:2]) * cfg.chunk_size * H * W
     t, h, w = cfg.vae_video_sizes
     dim = getattr(cfg.decoder.spec(cfg.decoder.transformer), "dim", 1024)

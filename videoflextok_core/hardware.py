@@ -1,7 +1,7 @@
 """What this machine can do, detected, never assumed: the CPU's model and vector / matrix units,
 torch's build, the GPU. Benchmarks print `describe()` in their header.
 
-    >>> cpu_info().bf16_matmul      # True on CPUs with AMX-BF16 or AVX-512-BF16
+    >>> cpu_info().bf16_matmul      # True where torch runs bf16 matmuls on AMX / AVX-512-BF16
     >>> print(describe())
     CPU AMD EPYC (2 cores, 2 torch threads); AVX2, FMA, no AVX-512, no bf16 units | torch ...
     (AVX2) | no CUDA
@@ -10,6 +10,7 @@ torch's build, the GPU. Benchmarks print `describe()` in their header.
 import os
 import platform
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -30,17 +31,22 @@ class CpuInfo:
     flags: frozenset[str]  # /proc/cpuinfo flags (empty where there is none)
     torch_capability: str  # torch.backends.cpu.get_cpu_capability(): "AVX2", "AVX512", ...
     threads: int  # torch.get_num_threads()
+    torch_bf16: bool  # torch's oneDNN runs bf16 here (also true, emulated, on plain AVX-512)
+    torch_amx: bool  # torch can use AMX tiles here (the kernel granted them)
 
     @property
     def bf16_matmul(self) -> bool:
-        """bf16 matrix units: AMX-BF16 or AVX-512-BF16 (bf16 matmuls several times float32)."""
-        return bool({"amx_bf16", "avx512_bf16"} & self.flags)
+        """bf16 matrix units that torch uses: oneDNN's bf16 kernels and AMX, or the CPU's
+        AVX-512-BF16 / AMX-BF16 flags (bf16 matmuls then run several times float32)."""
+        units = self.torch_amx or bool({"amx_bf16", "avx512_bf16"} & self.flags)
+        return self.torch_bf16 and units
 
     @property
     def features(self) -> list[str]:
         return [name for flag, name in _FEATURES if flag in self.flags]
 
 
+@lru_cache(maxsize=1)
 def _proc_cpuinfo() -> tuple[str, frozenset[str]]:
     model, flags = "", frozenset()
     try:
@@ -59,13 +65,30 @@ def _proc_cpuinfo() -> tuple[str, frozenset[str]]:
     return model, flags
 
 
+@lru_cache(maxsize=1)
+def _torch_bf16() -> tuple[bool, bool]:
+    """(oneDNN bf16 kernels, AMX usable), asked of torch once (private APIs: False if absent)."""
+    try:
+        bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        bf16 = False
+    try:
+        amx = bool(torch._C._cpu._init_amx())
+    except (AttributeError, RuntimeError):
+        amx = False
+    return bf16, amx
+
+
 def cpu_info() -> CpuInfo:
     model, flags = _proc_cpuinfo()
+    bf16, amx = _torch_bf16()
     return CpuInfo(
         model=model or platform.processor() or platform.machine() or "unknown CPU",
         flags=flags,
         torch_capability=torch.backends.cpu.get_cpu_capability(),
         threads=torch.get_num_threads(),
+        torch_bf16=bf16,
+        torch_amx=amx,
     )
 
 
@@ -75,8 +98,7 @@ def describe() -> str:
     units = ", ".join(c.features) or "no AVX2"
     if "avx512f" not in c.flags:
         units += ", no AVX-512"
-    if not c.bf16_matmul:
-        units += ", no bf16 units"
+    units += ", bf16 matmuls in torch" if c.bf16_matmul else ", no bf16 units"
     cores = os.cpu_count()
     gpu = "no CUDA"
     if torch.cuda.is_available():

@@ -10,11 +10,13 @@
 The file holds one tensor, "tokens" (1, t, N) int64, and string metadata: `kind`
 ("videoflextok-tokens"), the model (`model_ref`, `model_config_hash`,
 `model_weights_fingerprint`, `resolution`, `codebook_size`, `bits_per_token`), the clip (`fps`,
-`start`, `frames`, `latent_frames`, `tokens_per_frame`, `source`, `video_note`) and the writer
-(`tool_version`, plus whatever `extra` the writer adds, e.g. the app's sampler settings). The
-CLI and the app write and read the same format. Paths are recorded by name only (`model_ref`: a
-local checkpoint's folder or file name, or the Hub id; `source`: the video's file name), so a
-file shared from a server does not reveal its layout.
+`start`, `frames`, `latent_frames`, `tokens_per_frame`, `source`, `video_note`), the precision
+(`tokenize_precision`: what the ids were computed in, "fp32" unless the weights are bf16;
+`precision`: the model's setting, e.g. "bf16-autocast", what a decode by the writer ran in) and
+the writer (`tool_version`, plus whatever `extra` the writer adds, e.g. the app's sampler
+settings). The CLI and the app write and read the same format. Paths are recorded by name only
+(`model_ref`: a local checkpoint's folder or file name, or the Hub id; `source`: the video's
+file name), so a file shared from a server does not reveal its layout.
 
 A server reading uploads passes `TokenLimits`: the file's size and its tensor's shape are checked
 against them before any tensor is read, so one upload cannot hold the model for hours.
@@ -91,6 +93,8 @@ def token_metadata(
         "codebook_size": str(model.codebook_size),
         "bits_per_token": f"{math.log2(model.codebook_size):.4f}",
         "tokenized_from": "VAE posterior mean (deterministic)",
+        "tokenize_precision": model.precision.tokenize_runs,
+        "precision": model.precision.label,
         "source": Path(info.path).name,
         "video_note": info.note,
         "tool_version": VERSION,

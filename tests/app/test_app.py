@@ -38,7 +38,8 @@ STEPS = 2  # denoising steps: the tests check plumbing, not pictures
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app")
     models = f"{TINY},{DEMO_MODEL}"
-    with running_app(tmp, "--no-warm-up", "--models", models, model=str(TINY)) as (url, seconds):
+    flags = ("--no-warm-up", "--models", models, "--precision", "fp32")
+    with running_app(tmp, *flags, model=str(TINY)) as (url, seconds):
         yield url, seconds
 
 
@@ -61,6 +62,14 @@ def reconstruct(client, k, video=EXAMPLE, seed=0):
 
 def test_ready_fast(server):
     assert server[1] < 30, f"start-up took {server[1]:.1f} s"
+
+
+def test_precision_flag_reaches_the_page(server):
+    """`--precision fp32`: the notice and the model line say so (the page's config)."""
+    with urllib.request.urlopen(server[0] + "config", timeout=10) as r:
+        page = r.read().decode()
+    assert page.count("fp32 (fp32: asked)") >= 2, page[:2000]
+    assert "tokenize in fp32" in page
 
 
 def test_named_api(client):

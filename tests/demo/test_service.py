@@ -71,7 +71,8 @@ def test_explicit_model_flag_and_env():
 def test_gpu_uses_the_hub_model():
     model, choice = load_model(None, "cuda", env={}, hub_ref=str(TINY), loader=load_cpu)
     assert choice.reason == "gpu" and choice.ref == str(TINY)
-    assert "released model" in choice.notice and "bf16 autocast" in choice.notice
+    # the model runs on this CPU (the loader's), in what `auto` means here
+    assert "released model" in choice.notice and str(model.precision) in choice.notice
 
 
 def test_gpu_without_hub_access_falls_back_to_the_demo_model():

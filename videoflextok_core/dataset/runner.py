@@ -41,6 +41,7 @@ class DatasetJob:
     ray_address: str | None = None  # None: the running Ray, else a local one
     rows_per_shard: int = 1000
     progress_every_s: float = 5.0
+    precision: str = "auto"  # as `--precision`; tokenize runs float32 with float32 weights
 
 
 @dataclass
@@ -53,22 +54,13 @@ class DatasetSummary:
     errors: int
     seconds: float
     startup_seconds: float  # until the first row arrived (Ray, actors, model loads)
-    precision: str
+    precision: str  # what the ids were computed in: "fp32" (or "bf16" for bf16 weights)
     manifest: dict = field(repr=False)
 
 
 # ---------------------------------------------------------------------------------------------
 # The model actor
 # ---------------------------------------------------------------------------------------------
-
-
-def precision_of(model) -> str:
-    """What actually runs: float32, or float32 weights under bf16 autocast on CUDA."""
-    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-    autocast = model.use_autocast and model.device.type == "cuda"
-    return (
-        "bf16-autocast" if autocast else {"float32": "fp32", "bfloat16": "bf16"}.get(dtype, dtype)
-    )
 
 
 def _py(value):
@@ -79,7 +71,7 @@ def _py(value):
 class Tokenizer:
     """A Ray Data actor holding one model; each call turns read segments into dataset rows."""
 
-    def __init__(self, model_ref: str, device: str, fingerprint: str, threads: int):
+    def __init__(self, model_ref: str, device: str, fingerprint: str, threads: int, precision: str):
         import torch
 
         from ..model import VideoFlexTok
@@ -87,7 +79,7 @@ class Tokenizer:
 
         if device == "cpu":
             torch.set_num_threads(threads)
-        self.model = VideoFlexTok.from_pretrained(model_ref, device=device).eval()
+        self.model = VideoFlexTok.from_pretrained(model_ref, device=device, precision=precision)
         found = weights_fingerprint(self.model)
         if found != fingerprint:  # e.g. a worker node holds another file under the same path
             raise shards.DatasetError(
@@ -219,12 +211,14 @@ def _identity(job: DatasetJob, reader: plan.ReaderSettings, device: str):
     fingerprint), and the values the actors need."""
     from ..model import VideoFlexTok
     from ..model.identity import config_hash, weights_fingerprint
+    from ..model.precision import Precision
     from ..tokenfile import VERSION
 
     model = VideoFlexTok.from_pretrained(job.model_ref, device="cpu")
     ref = Path(job.model_ref)
-    # the actors load it the same way on `device`: on CUDA that means bf16 autocast
-    precision = "bf16-autocast" if device == "cuda" and model.use_autocast else precision_of(model)
+    # what the actors' tokenize runs in on `device` (float32 for float32 weights, anywhere)
+    weights = next(model.parameters()).dtype
+    precision = Precision.resolve(job.precision, device, weights).tokenize_runs
     manifest = {
         "kind": shards.DATASET_KIND,
         "format_version": shards.FORMAT_VERSION,
@@ -252,10 +246,13 @@ def run_dataset(job: DatasetJob) -> DatasetSummary:
     """
     from ..model.checkpoint import resolve
     from ..model.config import parse_config
+    from ..model.precision import PRECISIONS
 
     t0 = time.monotonic()
     if job.workers is not None and job.workers < 1:
         raise ValueError(f"workers must be >= 1, got {job.workers}")
+    if job.precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {job.precision!r}")
     config = parse_config(resolve(job.model_ref)[0])  # bad refs fail before Ray starts
     reader = plan.ReaderSettings.for_model(config, job.fps, job.max_frames, job.segments)
     files = plan.expand_inputs(list(job.inputs))
@@ -310,6 +307,7 @@ def _run(ray, job, reader, files, t0) -> DatasetSummary:
                     "device": device,
                     "fingerprint": manifest["model_weights_fingerprint"],
                     "threads": 1,
+                    "precision": job.precision,
                 },
                 batch_size=1,
                 batch_format="numpy",

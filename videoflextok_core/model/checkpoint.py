@@ -138,15 +138,20 @@ def _download(repo_id: str, revision: str | None) -> tuple[dict, Path]:
 # ----------------------------------------------------------------------------------------------
 
 
-def read_state_dict(path: Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """Tensors of a .safetensors file under OUR names (official prefixes mapped)."""
+def read_state_dict(
+    path: Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+) -> dict[str, torch.Tensor]:
+    """Tensors of a .safetensors file under OUR names (official prefixes mapped), float tensors
+    cast to `dtype` one at a time as they are read (files stored in bf16 or fp16 run in float32;
+    a bf16 model never holds a float32 copy)."""
     with safe_open(str(path), framework="pt", device=str(device)) as f:
         keys = list(f.keys())
         prefixed = any(k.startswith("video_tokenizer.") for k in keys)
         out = {}
         for k in keys:
             name = official_to_ours(k if prefixed else "video_tokenizer." + k)
-            out[name] = f.get_tensor(k)
+            tensor = f.get_tensor(k)
+            out[name] = tensor.to(dtype) if tensor.is_floating_point() else tensor
     return out
 
 

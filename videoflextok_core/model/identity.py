@@ -2,7 +2,7 @@
 
     from videoflextok_core.model.identity import config_hash, model_identity
     config_hash(model.config)    # "3f2a..." (16 hex): what the weights mean
-    model_identity(model)        # config hash - weights fingerprint - device/dtype/autocast
+    model_identity(model)        # config hash - weights fingerprint - device-precision
 
 Tokens files record the first two (`tokenfile.token_metadata`) so that a decode can refuse
 tokens made by another model; the curve cache and the app key their results by all three.
@@ -42,10 +42,9 @@ def weights_fingerprint(model: torch.nn.Module, samples: int = 1024) -> str:
 
 
 def model_identity(model) -> str:
-    """config hash + weights fingerprint + how a `VideoFlexTok` runs (device type, dtype,
-    autocast), since all of them change the decoded pixels."""
-    dtype = next(model.parameters()).dtype
-    run = f"{model.device.type}-{str(dtype).removeprefix('torch.')}-ac{int(model.use_autocast)}"
+    """config hash + weights fingerprint + how a `VideoFlexTok` runs (device type and
+    `precision.label`: "fp32", "bf16-autocast", ...), since all of them change the pixels."""
+    run = f"{model.device.type}-{model.precision.label}"
     return f"{config_hash(model.config)}-{weights_fingerprint(model)}-{run}"
 
 

@@ -18,7 +18,6 @@ z VAE channels, h/w latent grid, d FSQ channels.
 
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -37,6 +36,7 @@ from .chunking import Chunking
 from .config import ModelConfig, parse_config
 from .fsq import FSQ
 from .layers import at_least_fp32
+from .precision import Precision
 from .resampler import Encoder, FlowDecoder
 from .sampling import Guidance, Sampler, sample
 from .vidtok import VidTok
@@ -62,7 +62,8 @@ class VideoFlexTok(nn.Module):
         self.chunking = Chunking(
             config.chunk_size, config.overlap_size_frames, config.vae.arch.time_downsample_factor
         )
-        self.use_autocast = True  # bf16 autocast on CUDA, like the official notebook
+        self._precision_setting: str | None = None  # see the `precision` property
+        self._precision: Precision | None = None  # resolved for the current device and dtype
         self.vae_batch_size: int | None = None  # clips per VAE call (None: all at once)
 
     # ------------------------------------------------------------------------------------------
@@ -76,27 +77,34 @@ class VideoFlexTok(nn.Module):
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
         revision: str | None = None,
+        precision: str | None = None,
     ) -> "VideoFlexTok":
         """Load a checkpoint: a Hub repo id, a directory with config.json + model.safetensors,
         or one .safetensors file whose metadata carries the config. Strict: any missing,
         unexpected or mis-shaped tensor raises one `CheckpointError` that lists them all.
 
-        device: default CUDA if available, else CPU. dtype: cast the weights (default: keep the
-        file's float32 and use bf16 autocast on CUDA).
+        device: default CUDA if available, else CPU.
+        dtype: the weights' dtype, float32 (default) or bfloat16 (half the memory; runs with
+            precision "bf16"); float64 for reference runs. Whatever float dtype the file stores
+            (float32, bf16, fp16) is cast to it as it is read.
+        precision: "auto", "fp32" or "bf16" (see `precision`; default: bf16 autocast on CUDA,
+            float32 on a CPU). A bad value, or one `dtype` cannot run, raises ValueError before
+            any weights are read.
         """
         cfg, weights = resolve(ref, revision)
         config = parse_config(cfg)
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        dtype = dtype or torch.float32
+        Precision.resolve(precision, device, dtype)  # refuse a bad setting before reading
         with torch.device("meta"):
             model = cls(config)
-        state = read_state_dict(weights, device)
+        state = read_state_dict(weights, device, dtype)
         expected = {k: v.shape for k, v in model.state_dict().items()}
         check_state_dict(expected, state, str(weights))
         model.load_state_dict(state, strict=True, assign=True)
         model.fsq = FSQ(list(config.fsq.levels))  # non-persistent buffers (not in the file)
-        model.to(device)
-        if dtype is not None:
-            model.to(dtype)
+        model.to(device, dtype)
+        model.precision = precision
         return model.eval()
 
     def save_pretrained(self, directory: str | Path) -> Path:
@@ -114,6 +122,23 @@ class VideoFlexTok(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    @property
+    def precision(self) -> Precision:
+        """The precision setting resolved for the model's device and weights (`Precision`:
+        what was asked, what runs, why). Set it to "auto", "fp32", "bf16" or None (the default:
+        bf16 autocast on CUDA, float32 on a CPU); tokenize runs float32 either way."""
+        dtype = next(self.parameters()).dtype
+        p = self._precision
+        if p is None or (p.device_type, p.weights) != (self.device.type, dtype):
+            p = self._precision = Precision.resolve(self._precision_setting, self.device, dtype)
+        return p
+
+    @precision.setter
+    def precision(self, asked: str | None) -> None:
+        dtype = next(self.parameters()).dtype
+        self._precision = Precision.resolve(asked, self.device, dtype)  # ValueError if bad
+        self._precision_setting = asked
 
     @property
     def float_dtype(self) -> torch.dtype:
@@ -141,9 +166,8 @@ class VideoFlexTok(nn.Module):
         return n >= 1 and c.valid_frames(n) == T
 
     def _autocast(self):
-        if self.use_autocast and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return nullcontext()
+        """The context a decode runs in (bf16 autocast or nothing, by `precision`)."""
+        return self.precision.decoding()
 
     # ------------------------------------------------------------------------------------------
     # Tokenize
@@ -163,11 +187,13 @@ class VideoFlexTok(nn.Module):
 
         T must be 1 + 16K (chunk 17, overlap 1; t = 1 + 4K). `sample_posterior=True` samples the
         VAE posterior from the global torch RNG exactly as upstream (seed with torch.manual_seed
-        to reproduce it); `False` uses the posterior mean and is fully deterministic.
+        to reproduce it); `False` uses the posterior mean and is fully deterministic. Runs in
+        float32 whatever `precision` says (unless the weights are bf16), so ids do not depend on
+        the machine.
         """
         video = check_video(video, self.resolution, self.chunking).to(self.device, self.float_dtype)
         B = video.shape[0]
-        with self._autocast():
+        with self.precision.tokenizing():
             ids = self.encode_chunks(self.chunking.split_video(video), sample_posterior)[3]
         return list(self.chunking.merge_tokens(ids, B).split(1))
 

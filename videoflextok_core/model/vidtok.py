@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layers import at_least_fp32
+
 # ----------------------------------------------------------------------------------------------
 # Spec
 # ----------------------------------------------------------------------------------------------
@@ -66,14 +68,27 @@ class ChannelLayerNorm(nn.Module):
         self.norm = nn.LayerNorm(channels, eps=1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(x.movedim(1, -1)).movedim(-1, 1)
+        # fp32 like upstream: CUDA autocast runs layer_norm in float32, CPU autocast would not
+        n, dtype = self.norm, at_least_fp32(x.dtype)
+        y = x.movedim(1, -1).to(dtype)
+        y = F.layer_norm(y, n.normalized_shape, n.weight.to(dtype), n.bias.to(dtype), n.eps)
+        return y.movedim(-1, 1)
+
+
+class GroupNorm32(nn.GroupNorm):
+    """nn.GroupNorm computed in float32 (or wider) under autocast on any device."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = at_least_fp32(x.dtype)  # fp32 like upstream
+        weight, bias = self.weight.to(dtype), self.bias.to(dtype)
+        return F.group_norm(x.to(dtype), self.num_groups, weight, bias, self.eps)
 
 
 def make_norm(channels: int, norm_type: str) -> nn.Module:
     if norm_type == "layernorm":
         return ChannelLayerNorm(channels)
     if norm_type == "groupnorm":
-        return nn.GroupNorm(num_groups=32, num_channels=channels, eps=1e-6)
+        return GroupNorm32(num_groups=32, num_channels=channels, eps=1e-6)
     raise ValueError(f"VidTok norm_type must be 'layernorm' or 'groupnorm', got {norm_type!r}")
 
 
