@@ -149,7 +149,10 @@ def test_zero_gpu_wraps_every_model_call(service, models, monkeypatch):
         ("seeds", service.seeds_seconds),
     ):
         assert durations[name](*values(name, 65)) == seconds(long), name
-        assert 0 < durations[name](*values(name, 17)) < seconds(long), name
+        short = durations[name](*values(name, 17))
+        assert 0 < short <= seconds(long), name  # the tiny model: mostly the fixed part
+        if name != "tokenize":
+            assert short < seconds(long), name
     assert durations["curve"](*values("curve", 65), app.PROGRESS) == service.ladder_seconds(long)
     assert durations["decode_tokens"](*values("decode_tokens")) == service.file_seconds(long)
     bad = values("reconstruct", 17)
