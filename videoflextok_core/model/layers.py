@@ -296,35 +296,37 @@ class PositionalEmbedding(nn.Module):
         if len(sizes) != self.n:
             raise ValueError(f"{self.n}-D positional embedding applied to a {len(sizes)}-D input")
         if self.kind == "sincos":
-            pe = self.posembs  # (1, D, h, w)
+            limits = tuple(self.posembs.shape[2:])  # (h, w)
         else:
-            p = self.posembs  # (n, 1, D, M)
-            if self.n == 1:
-                pe = p[0]
-            elif self.n == 2:
-                a, b = p[0].unsqueeze(-1), p[1].unsqueeze(-2)
-                pe = a * b if self.kind == "learnable_prod" else a + b  # (1, D, M, M)
-            elif self.n == 3:
-                hw = p[1].unsqueeze(-1), p[2].unsqueeze(-2)
-                hw = hw[0] * hw[1] if self.kind == "learnable_prod" else hw[0] + hw[1]
-                tt = p[0].unsqueeze(-1).unsqueeze(-1)
-                hw = hw.unsqueeze(-3)
-                pe = hw * tt if self.kind == "learnable_prod" else hw + tt  # (1, D, M, M, M)
-            else:
-                raise ValueError("learnable positional embeddings support 1 to 3 dimensions")
+            limits = (self.posembs.shape[3],) * self.n  # (M, ..., M)
         if self.scaling == "absolute":
-            for axis, s in enumerate(sizes):
-                if s > pe.shape[2 + axis]:
-                    raise ValueError(
-                        f"input size {tuple(sizes)} exceeds the positional table "
-                        f"{tuple(pe.shape[2:])}"
-                    )
-            pe = pe[(slice(None), slice(None)) + tuple(slice(0, s) for s in sizes)]
-        else:  # interpolate
-            if self.n != 2:
-                raise ValueError("interpolated positional embeddings are 2-D only")
-            pe = F.interpolate(pe, list(sizes), mode="bilinear", align_corners=True)
-        return pe[0].movedim(0, -1)  # (s_1, ..., s_n, D)
+            if any(s > m for s, m in zip(sizes, limits)):
+                raise ValueError(f"input size {tuple(sizes)} exceeds the positional table {limits}")
+            if self.kind == "sincos":
+                return self.posembs[0, :, : sizes[0], : sizes[1]].movedim(0, -1)  # (s_1, s_2, D)
+            # Crop each axis before combining them: the same sums / products as combining the
+            # whole (M, ..., M, D) table and cropping it, without building it.
+            return self._combine([self.posembs[i, 0, :, :s].T for i, s in enumerate(sizes)])
+        if self.n != 2:
+            raise ValueError("interpolated positional embeddings are 2-D only")
+        pe = self.posembs  # (1, D, h, w) sincos
+        if self.kind != "sincos":
+            pe = self._combine([p[0].T for p in self.posembs]).movedim(-1, 0)[None]  # (1, D, M, M)
+        pe = F.interpolate(pe, list(sizes), mode="bilinear", align_corners=True)
+        return pe[0].movedim(0, -1)  # (s_1, s_2, D)
+
+    def _combine(self, axes: list[torch.Tensor]) -> torch.Tensor:
+        """n x (s_i, D) -> (s_1, ..., s_n, D): P0[i] (+|*) P1[j] (+|*) ..., the last two axes
+        first (as upstream's 3-D table is built)."""
+        op = torch.mul if self.kind == "learnable_prod" else torch.add
+        if len(axes) == 1:
+            return axes[0]
+        if len(axes) == 2:
+            return op(axes[0][:, None], axes[1][None])  # (s_1, s_2, D)
+        if len(axes) == 3:
+            hw = op(axes[1][:, None], axes[2][None])  # (s_2, s_3, D)
+            return op(hw[None], axes[0][:, None, None])  # (s_1, s_2, s_3, D)
+        raise ValueError("learnable positional embeddings support 1 to 3 dimensions")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.table(tuple(x.shape[1:-1]))
