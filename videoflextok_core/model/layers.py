@@ -27,6 +27,31 @@ def layer_norm_fp32(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return F.layer_norm(y, (x.shape[-1],), eps=eps).type_as(x)
 
 
+# oneDNN's matmul, where this torch build has it (CPU builds with mkldnn do).
+_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(
+    torch.ops.mkldnn, "_linear_pointwise"
+)
+
+
+class Linear(nn.Linear):
+    """nn.Linear (same parameters, same results up to float32 rounding) that runs float32 CPU
+    inference through oneDNN's matmul: torch's default BLAS (MKL) ran 85-100 GFLOP/s on one core
+    of the AMD EPYC we measured on, oneDNN 180-200 (benchmarks/bench_speed.py). Autograd,
+    autocast, other dtypes and devices keep F.linear."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (
+            _ONEDNN_LINEAR
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and self.weight.dtype == torch.float32
+            and not torch.is_grad_enabled()
+            and not torch.is_autocast_enabled("cpu")
+        ):
+            return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
+        return F.linear(x, self.weight, self.bias)
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return x * (1.0 + scale) + shift
 
@@ -58,10 +83,10 @@ class Attention(nn.Module):
         self.head_dim = dim // num_heads
         self.qk_norm = qk_norm
         self.scale = 8.0 / self.head_dim  # muP; equals 1/sqrt(hd) only for hd = 64
-        self.wq = nn.Linear(dim, dim, bias=qkv_bias)
-        self.wk = nn.Linear(dim, dim, bias=qkv_bias)
-        self.wv = nn.Linear(dim, dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim, bias=proj_bias)
+        self.wq = Linear(dim, dim, bias=qkv_bias)
+        self.wk = Linear(dim, dim, bias=qkv_bias)
+        self.wv = Linear(dim, dim, bias=qkv_bias)
+        self.proj = Linear(dim, dim, bias=proj_bias)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """x (B, L, D), mask (L, L) bool (True = may attend) or None -> (B, L, D)."""
@@ -81,8 +106,8 @@ class Mlp(nn.Module):
 
     def __init__(self, dim: int, hidden: int, *, bias: bool = False):
         super().__init__()
-        self.fc1 = nn.Linear(dim, hidden, bias=bias)
-        self.fc2 = nn.Linear(hidden, dim, bias=bias)
+        self.fc1 = Linear(dim, hidden, bias=bias)
+        self.fc2 = Linear(hidden, dim, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(F.silu(self.fc1(x)))
@@ -94,9 +119,9 @@ class GatedMlp(nn.Module):
     def __init__(self, dim: int, hidden: int, *, bias: bool = False):
         super().__init__()
         hidden = int(2 * hidden / 3)
-        self.fc1 = nn.Linear(dim, hidden, bias=bias)
-        self.fc2 = nn.Linear(hidden, dim, bias=bias)
-        self.fc3 = nn.Linear(dim, hidden, bias=bias)
+        self.fc1 = Linear(dim, hidden, bias=bias)
+        self.fc2 = Linear(hidden, dim, bias=bias)
+        self.fc3 = Linear(dim, hidden, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(F.silu(self.fc1(x)) * self.fc3(x))
@@ -153,7 +178,7 @@ class Block(nn.Module):
         self.adaln_expansion = spec.adaln_expansion
         if spec.adaln_expansion:  # cond (B, D) -> (B, E*6D)
             self.adaLN_modulation = nn.Sequential(
-                nn.SiLU(), nn.Linear(D, spec.adaln_expansion * 6 * D, bias=True)
+                nn.SiLU(), Linear(D, spec.adaln_expansion * 6 * D, bias=True)
             )
 
     def forward(
@@ -231,9 +256,7 @@ class TimestepEmbedder(nn.Module):
         super().__init__()
         self.frequency_embedding_size = frequency_embedding_size
         self.max_timestep = max_timestep
-        self.mlp = nn.Sequential(
-            nn.Linear(frequency_embedding_size, dim), nn.SiLU(), nn.Linear(dim, dim)
-        )
+        self.mlp = nn.Sequential(Linear(frequency_embedding_size, dim), nn.SiLU(), Linear(dim, dim))
 
     def features(self, t: torch.Tensor) -> torch.Tensor:
         """(B,) -> (B, F) float32 (float64 in a float64 model)."""
