@@ -98,7 +98,8 @@ def worker(tree: Path, out: Path, args) -> None:
             "vae dec": lambda: model.vae.decode(latents),
         }
         seconds, outputs = {}, {}
-        for part, run in runs.items():
+        for part in args.parts:
+            run = runs[part]
             t0 = time.perf_counter()
             outputs[part] = run().contiguous()
             seconds[part] = time.perf_counter() - t0
@@ -111,6 +112,7 @@ def run_tree(tree: Path, out: Path, args) -> dict:
     cmd = [sys.executable, __file__, "--worker", str(tree), "--out", str(out)]
     cmd += ["--size", str(args.size), "--depth", str(args.depth)]
     cmd += ["--frames", str(args.frames), "--steps", str(args.steps)]
+    cmd += ["--parts", ",".join(args.parts)]
     subprocess.run(cmd, env=env, check=True)
     return json.loads(out.read_text())
 
@@ -124,7 +126,7 @@ def differences(a: Path, b: Path) -> dict[str, str]:
         load_file(str(b.with_suffix(".safetensors"))),
     )
     diffs = {}
-    for part in PARTS:
+    for part in x:
         if x[part].dtype.is_floating_point:
             diffs[part] = f"{(x[part] - y[part]).abs().max().item():.1e}"
         else:
@@ -140,9 +142,16 @@ def main():
     p.add_argument("--depth", type=int, default=1, help="transformer depth (released: 18 / 28)")
     p.add_argument("--frames", type=int, default=33, help="1 + 16k frames")
     p.add_argument("--steps", type=int, default=8, help="flow sampler steps")
+    p.add_argument(
+        "--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}"
+    )
     p.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
+    args.parts = [x.strip() for x in args.parts.split(",")]
+    unknown = [x for x in args.parts if x not in PARTS]
+    if unknown:
+        p.error(f"unknown --parts {unknown}; choose from {', '.join(PARTS)}")
     if args.worker is not None:
         return worker(args.worker, args.out, args)
     if args.baseline is None or not (args.baseline / "videoflextok_core").is_dir():
@@ -161,26 +170,26 @@ def main():
     )
     for name, tree in trees.items():
         print(f"  {name}: {tree}")
-    times = {name: {part: [] for part in PARTS} for name in trees}
+    times = {name: {part: [] for part in args.parts} for name in trees}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):
             prints = {}
             for name, tree in trees.items():
                 result = run_tree(tree, Path(tmp) / f"{name}-{r}.json", args)
                 prints[name] = result["fingerprint"]
-                for part in PARTS:
+                for part in args.parts:
                     times[name][part].append(result["seconds"][part])
             if prints["baseline"] != prints["this"]:
                 raise SystemExit(f"the trees built different random weights: {prints}")
             row = ", ".join(
                 f"{part} {times['baseline'][part][-1]:.2f}/{times['this'][part][-1]:.2f}"
-                for part in PARTS
+                for part in args.parts
             )
             print(f"repeat {r + 1} (baseline/this s): {row}", flush=True)
         diffs = differences(Path(tmp) / "baseline-0.json", Path(tmp) / "this-0.json")
 
     print(f"\n{'part':<10} {'baseline s':>11} {'this s':>9} {'speed-up':>9} {'max |diff|':>16}")
-    for part in PARTS:
+    for part in args.parts:
         base = statistics.median(times["baseline"][part])
         this = statistics.median(times["this"][part])
         print(f"{part:<10} {base:>11.2f} {this:>9.2f} {base / this:>8.2f}x {diffs[part]:>16}")
