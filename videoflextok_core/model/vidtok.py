@@ -134,8 +134,7 @@ class CausalConv3d(nn.Module):
         if self.time_pad:
             x = F.pad(x, (0, 0, 0, 0, self.time_pad, 0))  # (B, C, T + time_pad, H, W)
         c, p = self.conv, self.space_pad
-        weight = c.weight.contiguous(memory_format=torch.channels_last_3d)
-        return channels_last(F.conv3d(x, weight, c.bias, c.stride, (0, p, p)))
+        return channels_last(F.conv3d(x, c.weight, c.bias, c.stride, (0, p, p)))
 
 
 class CausalConv1d(nn.Module):
