@@ -27,8 +27,34 @@ def layer_norm_fp32(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return F.layer_norm(y, (x.shape[-1],), eps=eps).type_as(x)
 
 
+# oneDNN's matmul, where this torch build has it (CPU builds with mkldnn do).
+_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(
+    torch.ops.mkldnn, "_linear_pointwise"
+)
+
+
+class Linear(nn.Linear):
+    """nn.Linear (same parameters, same results up to float32 rounding) that runs float32 CPU
+    inference through oneDNN's matmul: torch's default BLAS (MKL) ran 85-100 GFLOP/s on one core
+    of the AMD EPYC we measured on, oneDNN 180-200 (benchmarks/bench_speed.py). Autograd,
+    autocast, other dtypes and devices keep F.linear."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (
+            _ONEDNN_LINEAR
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and self.weight.dtype == torch.float32
+            and not torch.is_grad_enabled()
+            and not torch.is_autocast_enabled("cpu")
+        ):
+            return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
+        return F.linear(x, self.weight, self.bias)
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return x * (1.0 + scale) + shift
+    """x * (1 + scale) + shift; the shift is added to the fresh product in place."""
+    return (x * (1.0 + scale)).add_(shift)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -58,10 +84,10 @@ class Attention(nn.Module):
         self.head_dim = dim // num_heads
         self.qk_norm = qk_norm
         self.scale = 8.0 / self.head_dim  # muP; equals 1/sqrt(hd) only for hd = 64
-        self.wq = nn.Linear(dim, dim, bias=qkv_bias)
-        self.wk = nn.Linear(dim, dim, bias=qkv_bias)
-        self.wv = nn.Linear(dim, dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim, bias=proj_bias)
+        self.wq = Linear(dim, dim, bias=qkv_bias)
+        self.wk = Linear(dim, dim, bias=qkv_bias)
+        self.wv = Linear(dim, dim, bias=qkv_bias)
+        self.proj = Linear(dim, dim, bias=proj_bias)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """x (B, L, D), mask (L, L) bool (True = may attend) or None -> (B, L, D)."""
@@ -81,11 +107,11 @@ class Mlp(nn.Module):
 
     def __init__(self, dim: int, hidden: int, *, bias: bool = False):
         super().__init__()
-        self.fc1 = nn.Linear(dim, hidden, bias=bias)
-        self.fc2 = nn.Linear(hidden, dim, bias=bias)
+        self.fc1 = Linear(dim, hidden, bias=bias)
+        self.fc2 = Linear(hidden, dim, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.silu(self.fc1(x)))
+        return self.fc2(F.silu(self.fc1(x), inplace=not torch.is_grad_enabled()))
 
 
 class GatedMlp(nn.Module):
@@ -94,12 +120,15 @@ class GatedMlp(nn.Module):
     def __init__(self, dim: int, hidden: int, *, bias: bool = False):
         super().__init__()
         hidden = int(2 * hidden / 3)
-        self.fc1 = nn.Linear(dim, hidden, bias=bias)
-        self.fc2 = nn.Linear(hidden, dim, bias=bias)
-        self.fc3 = nn.Linear(dim, hidden, bias=bias)
+        self.fc1 = Linear(dim, hidden, bias=bias)
+        self.fc2 = Linear(hidden, dim, bias=bias)
+        self.fc3 = Linear(dim, hidden, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.silu(self.fc1(x)) * self.fc3(x))
+        if torch.is_grad_enabled():
+            return self.fc2(F.silu(self.fc1(x)) * self.fc3(x))
+        # The same values without the two (L, hidden) temporaries: in place on fc1's output.
+        return self.fc2(F.silu(self.fc1(x), inplace=True).mul_(self.fc3(x)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -153,7 +182,7 @@ class Block(nn.Module):
         self.adaln_expansion = spec.adaln_expansion
         if spec.adaln_expansion:  # cond (B, D) -> (B, E*6D)
             self.adaLN_modulation = nn.Sequential(
-                nn.SiLU(), nn.Linear(D, spec.adaln_expansion * 6 * D, bias=True)
+                nn.SiLU(), Linear(D, spec.adaln_expansion * 6 * D, bias=True)
             )
 
     def forward(
@@ -231,9 +260,7 @@ class TimestepEmbedder(nn.Module):
         super().__init__()
         self.frequency_embedding_size = frequency_embedding_size
         self.max_timestep = max_timestep
-        self.mlp = nn.Sequential(
-            nn.Linear(frequency_embedding_size, dim), nn.SiLU(), nn.Linear(dim, dim)
-        )
+        self.mlp = nn.Sequential(Linear(frequency_embedding_size, dim), nn.SiLU(), Linear(dim, dim))
 
     def features(self, t: torch.Tensor) -> torch.Tensor:
         """(B,) -> (B, F) float32 (float64 in a float64 model)."""
@@ -297,35 +324,37 @@ class PositionalEmbedding(nn.Module):
         if len(sizes) != self.n:
             raise ValueError(f"{self.n}-D positional embedding applied to a {len(sizes)}-D input")
         if self.kind == "sincos":
-            pe = self.posembs  # (1, D, h, w)
+            limits = tuple(self.posembs.shape[2:])  # (h, w)
         else:
-            p = self.posembs  # (n, 1, D, M)
-            if self.n == 1:
-                pe = p[0]
-            elif self.n == 2:
-                a, b = p[0].unsqueeze(-1), p[1].unsqueeze(-2)
-                pe = a * b if self.kind == "learnable_prod" else a + b  # (1, D, M, M)
-            elif self.n == 3:
-                hw = p[1].unsqueeze(-1), p[2].unsqueeze(-2)
-                hw = hw[0] * hw[1] if self.kind == "learnable_prod" else hw[0] + hw[1]
-                tt = p[0].unsqueeze(-1).unsqueeze(-1)
-                hw = hw.unsqueeze(-3)
-                pe = hw * tt if self.kind == "learnable_prod" else hw + tt  # (1, D, M, M, M)
-            else:
-                raise ValueError("learnable positional embeddings support 1 to 3 dimensions")
+            limits = (self.posembs.shape[3],) * self.n  # (M, ..., M)
         if self.scaling == "absolute":
-            for axis, s in enumerate(sizes):
-                if s > pe.shape[2 + axis]:
-                    raise ValueError(
-                        f"input size {tuple(sizes)} exceeds the positional table "
-                        f"{tuple(pe.shape[2:])}"
-                    )
-            pe = pe[(slice(None), slice(None)) + tuple(slice(0, s) for s in sizes)]
-        else:  # interpolate
-            if self.n != 2:
-                raise ValueError("interpolated positional embeddings are 2-D only")
-            pe = F.interpolate(pe, list(sizes), mode="bilinear", align_corners=True)
-        return pe[0].movedim(0, -1)  # (s_1, ..., s_n, D)
+            if any(s > m for s, m in zip(sizes, limits)):
+                raise ValueError(f"input size {tuple(sizes)} exceeds the positional table {limits}")
+            if self.kind == "sincos":
+                return self.posembs[0, :, : sizes[0], : sizes[1]].movedim(0, -1)  # (s_1, s_2, D)
+            # Crop each axis before combining them: the same sums / products as combining the
+            # whole (M, ..., M, D) table and cropping it, without building it.
+            return self._combine([self.posembs[i, 0, :, :s].T for i, s in enumerate(sizes)])
+        if self.n != 2:
+            raise ValueError("interpolated positional embeddings are 2-D only")
+        pe = self.posembs  # (1, D, h, w) sincos
+        if self.kind != "sincos":
+            pe = self._combine([p[0].T for p in self.posembs]).movedim(-1, 0)[None]  # (1, D, M, M)
+        pe = F.interpolate(pe, list(sizes), mode="bilinear", align_corners=True)
+        return pe[0].movedim(0, -1)  # (s_1, s_2, D)
+
+    def _combine(self, axes: list[torch.Tensor]) -> torch.Tensor:
+        """n x (s_i, D) -> (s_1, ..., s_n, D): P0[i] (+|*) P1[j] (+|*) ..., the last two axes
+        first (as upstream's 3-D table is built)."""
+        op = torch.mul if self.kind == "learnable_prod" else torch.add
+        if len(axes) == 1:
+            return axes[0]
+        if len(axes) == 2:
+            return op(axes[0][:, None], axes[1][None])  # (s_1, s_2, D)
+        if len(axes) == 3:
+            hw = op(axes[1][:, None], axes[2][None])  # (s_2, s_3, D)
+            return op(hw[None], axes[0][:, None, None])  # (s_1, s_2, s_3, D)
+        raise ValueError("learnable positional embeddings support 1 to 3 dimensions")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.table(tuple(x.shape[1:-1]))

@@ -23,6 +23,7 @@ from torch import nn
 
 from .layers import (
     BlockSpec,
+    Linear,
     PositionalEmbedding,
     TimestepEmbedder,
     Transformer,
@@ -93,7 +94,7 @@ class PatchEmbed(nn.Module):
         super().__init__()
         self.patch_sizes = tuple(spec.patch_sizes)
         dim_in = spec.channels_in * self.patch_sizes[1] * self.patch_sizes[2]
-        self.patch_proj = nn.Linear(dim_in, spec.dim) if spec.dim is not None else nn.Identity()
+        self.patch_proj = Linear(dim_in, spec.dim) if spec.dim is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.patch_proj(patchify(x, self.patch_sizes))
@@ -126,7 +127,7 @@ class LinearLayer(nn.Module):
     def __init__(self, spec: LinearLayerSpec):
         super().__init__()
         self.dtype_override = spec.dtype_override
-        self.proj = nn.Linear(spec.dim_in, spec.dim, bias=spec.proj_bias)
+        self.proj = Linear(spec.dim_in, spec.dim, bias=spec.proj_bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with dtype_override(x, self.dtype_override):
@@ -184,11 +185,11 @@ class LinearHead(nn.Module):
         self.patch_sizes = tuple(spec.patch_sizes) if spec.patch_sizes is not None else None
         if spec.has_adaLN:
             self.adaLN_modulation = nn.Sequential(
-                nn.SiLU(), nn.Linear(spec.dim, 2 * spec.dim, bias=spec.adaLN_bias)
+                nn.SiLU(), Linear(spec.dim, 2 * spec.dim, bias=spec.adaLN_bias)
             )
         else:
             self.adaLN_modulation = None
-        self.proj = nn.Linear(spec.dim, spec.dim_out, bias=spec.proj_bias)
+        self.proj = Linear(spec.dim, spec.dim_out, bias=spec.proj_bias)
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor | None = None) -> torch.Tensor:
         with dtype_override(x, self.dtype_override):
@@ -221,7 +222,7 @@ class TransformerHead(nn.Module):
             mlp_bias=spec.mlp_bias,
         )
         self.transformer = Transformer(block, spec.depth)
-        self.out_proj = nn.Linear(spec.dim, spec.dim_out, bias=spec.proj_bias)
+        self.out_proj = Linear(spec.dim, spec.dim_out, bias=spec.proj_bias)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """x (B, t, h', w', D) -> (B, t, h', w', dim_out)."""

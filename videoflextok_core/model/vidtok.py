@@ -39,20 +39,46 @@ class VidTokSpec:
 
 
 def nonlinearity(x: torch.Tensor) -> torch.Tensor:
-    # x * sigmoid(x) rather than F.silu: the same function, and bit-identical to upstream.
-    return x * torch.sigmoid(x)
+    """SiLU of a norm's output (a temporary: overwritten in place when autograd is off). Upstream
+    writes x * sigmoid(x); F.silu is the same function in one pass."""
+    return F.silu(x, inplace=not torch.is_grad_enabled())
+
+
+def residual(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """x + h, where h is a conv's fresh output (which autograd never keeps): added in place
+    unless x's dtype is wider (under autocast), whose promotion the sum must keep."""
+    if torch.promote_types(x.dtype, h.dtype) != h.dtype:
+        return x + h
+    return h.add_(x)
+
+
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) stored channels-last (no copy if it already is). Every 5-D activation is
+    kept so: the norms over channels and the per-frame 2-D blocks then read it without copies,
+    and oneDNN's convolutions run on it directly."""
+    return x.contiguous(memory_format=torch.channels_last_3d)
 
 
 def frames_to_batch(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, T, H, W) -> (B*T, C, H, W)."""
+    """(B, C, T, H, W) -> (B*T, C, H, W); a view of a channels-last x."""
     B, C, T, H, W = x.shape
-    return x.permute(0, 2, 1, 3, 4).reshape(B * T, C, H, W)
+    return x.transpose(1, 2).reshape(B * T, C, H, W)
 
 
 def batch_to_frames(x: torch.Tensor, B: int) -> torch.Tensor:
-    """(B*T, C, H, W) -> (B, C, T, H, W)."""
+    """(B*T, C, H, W) -> (B, C, T, H, W); a view of a channels-last x."""
     BT, C, H, W = x.shape
-    return x.reshape(B, BT // B, C, H, W).permute(0, 2, 1, 3, 4)
+    return x.reshape(B, BT // B, C, H, W).transpose(1, 2)
+
+
+def upsample_taps(w: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 3-tap kernel (taps along `dim`) applied after nearest x2 upsampling, as two 2-tap
+    kernels on the input before it: [w0, w1 + w2] and [w0 + w1, w2]. An upsampled sequence u
+    (u[2i] = u[2i+1] = x[i]) under taps (w0, w1, w2) at u[j-1], u[j], u[j+1] gives
+    w0 x[i-1] + (w1 + w2) x[i] at j = 2i and (w0 + w1) x[i] + w2 x[i+1] at j = 2i + 1: the same
+    sums with 2 products instead of 3 (the sub-pixel view of upsample + conv, Shi et al. 2016)."""
+    w0, w1, w2 = w.unbind(dim)
+    return torch.stack([w0, w1 + w2], dim), torch.stack([w0 + w1, w2], dim)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -92,23 +118,46 @@ def make_norm(channels: int, norm_type: str) -> nn.Module:
     raise ValueError(f"VidTok norm_type must be 'layernorm' or 'groupnorm', got {norm_type!r}")
 
 
+def norm_frames(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Normalise (B, C, T, H, W) frame by frame (group norm pools each frame's pixels)."""
+    if isinstance(norm, ChannelLayerNorm):
+        return norm(x)
+    return batch_to_frames(norm(frames_to_batch(x)), x.shape[0])
+
+
+def norm_positions(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Normalise (B, C, T, H, W) at each (frame, pixel) over channels only (upstream's temporal
+    blocks see (B*H*W, C, T) and group norm there must not mix time steps)."""
+    if isinstance(norm, ChannelLayerNorm):
+        return norm(x)
+    y = x.movedim(1, -1)  # (B, T, H, W, C)
+    return norm(y.reshape(-1, y.shape[-1], 1)).reshape(y.shape).movedim(-1, 1)
+
+
 class CausalConv3d(nn.Module):
-    """Conv3d padding time with zeros at the start only (k_t - s_t frames), space symmetrically."""
+    """Conv3d padding time with zeros at the start only (k_t - s_t frames), space symmetrically.
+    (B, C, T, H, W) channels-last in and out."""
 
     def __init__(self, cin: int, cout: int, kernel_size: int = 3, stride=(1, 1, 1)):
         super().__init__()
         k = kernel_size
         self.time_pad = (k - 1) + (1 - stride[0])
-        space_pad = k - 1  # stride 1 in space everywhere in VidTok
-        self.padding = (space_pad // 2, space_pad - space_pad // 2) * 2 + (self.time_pad, 0)
+        self.space_pad = (k - 1) // 2  # stride 1 in space everywhere in VidTok, k odd
         self.conv = nn.Conv3d(cin, cout, k, stride=stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.pad(x, self.padding))
+        if self.time_pad:
+            x = F.pad(x, (0, 0, 0, 0, self.time_pad, 0))  # (B, C, T + time_pad, H, W)
+        c, p = self.conv, self.space_pad
+        return channels_last(F.conv3d(x, c.weight, c.bias, c.stride, (0, p, p)))
 
 
 class CausalConv1d(nn.Module):
-    """Conv1d over time (N, C, T) with causal zero padding at the start."""
+    """A causal conv over time (zero padding at the start) at every pixel of (B, C, T, H, W).
+
+    The checkpoint stores it as a Conv1d over (B*H*W, C, T); we run it as a (k, 1) conv2d over
+    the channels-last (B, C, T, H*W) view of the video, which needs no copy to or from that
+    layout."""
 
     def __init__(self, cin: int, cout: int, kernel_size: int = 3):
         super().__init__()
@@ -116,7 +165,12 @@ class CausalConv1d(nn.Module):
         self.conv = nn.Conv1d(cin, cout, kernel_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.pad(x, (self.time_pad, 0)))
+        T, H, W = x.shape[-3:]
+        weight = self.conv.weight[..., None].contiguous(memory_format=torch.channels_last)
+        # Zero padding on both ends inside the conv (no padded copy of x), then the first T
+        # outputs: output j sees frames j - k + 1 .. j, the causal window.
+        y = F.conv2d(x.flatten(3), weight, self.conv.bias, padding=(self.time_pad, 0))
+        return y[:, :, :T].unflatten(3, (H, W))  # (B, C', T, H, W)
 
 
 class ResBlock2d(nn.Module):
@@ -135,11 +189,11 @@ class ResBlock2d(nn.Module):
         h = self.conv2(nonlinearity(self.norm2(h)))
         if self.nin_shortcut is not None:
             x = self.nin_shortcut(x)
-        return x + h
+        return residual(x, h)
 
 
 class ResBlock1d(nn.Module):
-    """Per-pixel temporal residual block on (N, C, T) with causal convs (k=3)."""
+    """Per-pixel temporal residual block on (B, C, T, H, W) with causal convs over T (k=3)."""
 
     def __init__(self, channels: int, norm_type: str):
         super().__init__()
@@ -148,17 +202,10 @@ class ResBlock1d(nn.Module):
         self.norm2 = make_norm(channels, norm_type)
         self.conv2 = CausalConv1d(channels, channels)
 
-    def _norm(self, norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        # Normalise each (pixel, time) position over channels; (N, C, T) -> (N*T, C, 1) for
-        # group norm, which would otherwise mix time steps.
-        N, C, T = x.shape
-        y = norm(x.permute(0, 2, 1).reshape(N * T, C, 1))
-        return y.reshape(N, T, C).permute(0, 2, 1)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(nonlinearity(self._norm(self.norm1, x)))
-        h = self.conv2(nonlinearity(self._norm(self.norm2, h)))
-        return x + h
+        h = self.conv1(nonlinearity(norm_positions(self.norm1, x)))
+        h = self.conv2(nonlinearity(norm_positions(self.norm2, h)))
+        return residual(x, h)
 
 
 class ResBlock3d(nn.Module):
@@ -172,12 +219,9 @@ class ResBlock3d(nn.Module):
         self.conv2 = CausalConv3d(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B = x.shape[0]
-        h = batch_to_frames(nonlinearity(self.norm1(frames_to_batch(x))), B)
-        h = self.conv1(h)
-        h = batch_to_frames(nonlinearity(self.norm2(frames_to_batch(h))), B)
-        h = self.conv2(h)
-        return x + h
+        h = self.conv1(nonlinearity(norm_frames(self.norm1, x)))
+        h = self.conv2(nonlinearity(norm_frames(self.norm2, h)))
+        return residual(x, h)
 
 
 class FrameAttention(nn.Module):
@@ -193,13 +237,13 @@ class FrameAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, C, T, H, W = x.shape
-        h = batch_to_frames(self.norm(frames_to_batch(x)), B)
+        h = norm_frames(self.norm, x)
         q, k, v = (
             m(h).permute(0, 2, 3, 4, 1).reshape(B, T, H * W, C) for m in (self.q, self.k, self.v)
         )
         h = F.scaled_dot_product_attention(q.contiguous(), k.contiguous(), v.contiguous())
-        h = h.reshape(B, T, H, W, C).permute(0, 4, 1, 2, 3)  # (B, C, T, H, W)
-        return x + self.proj_out(h)
+        h = h.reshape(B, T, H, W, C).permute(0, 4, 1, 2, 3)  # (B, C, T, H, W) channels-last
+        return residual(x, self.proj_out(h))
 
 
 class SpatialDownsample(nn.Module):
@@ -214,15 +258,27 @@ class SpatialDownsample(nn.Module):
 
 
 class SpatialUpsample(nn.Module):
-    """Nearest x2 then 3x3 conv on (N, C, H, W)."""
+    """Nearest x2 then 3x3 conv on (N, C, H, W) -> (N, C, 2H, 2W), computed as four 2x2 convs
+    on the input, one per output phase (`upsample_taps`): 4/9 of the multiply-adds."""
 
     def __init__(self, channels: int):
         super().__init__()
         self.conv = nn.Conv2d(channels, channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x.float(), scale_factor=2.0, mode="nearest").to(x.dtype)
-        return self.conv(x)
+        N, C, H, W = x.shape
+        rows = upsample_taps(self.conv.weight, 2)  # output rows 2a, 2a + 1: (C, C, 2, 3) each
+        phases = [t for r in rows for t in upsample_taps(r, 3)]  # (p, q) = 00, 01, 10, 11
+        weight = torch.cat(phases).contiguous(memory_format=torch.channels_last)  # (4C, C, 2, 2)
+        bias = self.conv.bias.repeat(4)
+        # y[:, (2p + q)C + c, a + p, b + q] is output pixel (2a + p, 2b + q), channel c
+        y = F.conv2d(x, weight, bias, padding=1).permute(0, 2, 3, 1)  # (N, H + 1, W + 1, 4C)
+        out = y.new_empty(N, H, 2, W, 2, C)
+        for p in (0, 1):
+            for q in (0, 1):
+                i = 2 * p + q
+                out[:, :, p, :, q] = y[:, p : p + H, q : q + W, i * C : (i + 1) * C]
+        return out.view(N, 2 * H, 2 * W, C).permute(0, 3, 1, 2)  # (N, C, 2H, 2W) channels-last
 
 
 class TimeDownsample(nn.Module):
@@ -237,11 +293,13 @@ class TimeDownsample(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         alpha = torch.sigmoid(self.mix_factor)
         avg = F.avg_pool3d(F.pad(x, (0, 0, 0, 0, 1, 0)), (3, 1, 1), stride=(2, 1, 1))
-        return alpha * avg + (1 - alpha) * self.conv(x)
+        return channels_last(alpha * avg + (1 - alpha) * self.conv(x))
 
 
 class TimeUpsample(nn.Module):
-    """2x time upsampling on (B, C, T, H, W): each frame repeated, mixed with a causal conv."""
+    """2x time upsampling on (B, C, T, H, W): each frame repeated, mixed with a causal conv of
+    the repeated frames, computed as one conv with 2-frame kernels on the T input frames that
+    gives the even and odd output frames as 2C channels (`upsample_taps`): 2/3 of the work."""
 
     def __init__(self, channels: int):
         super().__init__()
@@ -249,19 +307,26 @@ class TimeUpsample(nn.Module):
         self.mix_factor = nn.Parameter(torch.tensor([2.0]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, C, T, H, W = x.shape
         alpha = torch.sigmoid(self.mix_factor)
-        x = F.interpolate(x.float(), scale_factor=(2.0, 1.0, 1.0), mode="nearest").to(x.dtype)
-        return alpha * x + (1 - alpha) * self.conv(x)
+        conv = self.conv.conv
+        # Output frame j sees repeated frames j-2, j-1, j: frames i-1, i-1, i at j = 2i and
+        # i-1, i, i at j = 2i + 1, i.e. taps (w0 + w1, w2) and (w0, w1 + w2) on x[i-1], x[i].
+        odd, even = upsample_taps(conv.weight, 2)  # (C, C, 2, 3, 3) each
+        weight = torch.cat([even, odd]).contiguous(memory_format=torch.channels_last_3d)
+        xp = F.pad(x, (0, 0, 0, 0, 1, 0))  # (B, C, T + 1, H, W), x[-1] = 0
+        y = F.conv3d(xp, weight, conv.bias.repeat(2), padding=(0, 1, 1))  # (B, 2C, T, H, W)
+        y = y.permute(0, 2, 3, 4, 1)  # (B, T, H, W, 2C)
+        ax = alpha * x.permute(0, 2, 3, 4, 1)  # (B, T, H, W, C)
+        mixed = (1 - alpha) * y
+        out = torch.stack([ax + mixed[..., :C], ax + mixed[..., C:]], dim=2)  # (B, T, 2, H, W, C)
+        return out.view(B, 2 * T, H, W, C).permute(0, 4, 1, 2, 3)  # (B, C, 2T, H, W)
 
 
 def spatial_temporal_block(x: torch.Tensor, block_s: nn.Module, block_t: nn.Module) -> torch.Tensor:
     """Apply a per-frame block, then a per-pixel temporal block, to (B, C, T, H, W)."""
-    B, _, T, H, W = x.shape
-    x = batch_to_frames(block_s(frames_to_batch(x)), B)
-    C = x.shape[1]
-    x = x.permute(0, 3, 4, 1, 2).reshape(B * H * W, C, T)
-    x = block_t(x)
-    return x.reshape(B, H, W, C, T).permute(0, 3, 4, 1, 2)
+    x = batch_to_frames(block_s(frames_to_batch(x)), x.shape[0])
+    return block_t(x)
 
 
 class Level(nn.Module):
@@ -316,7 +381,7 @@ class VidTokEncoder(nn.Module):
         # Released sizes for a 17-frame 256x256 chunk (ch 128, ch_mult 1-2-4-4), T' = 20 after
         # the leading padding. Level i keeps ch * ch_mult[i] channels; spatial halving after
         # levels 0-2, temporal halving after levels 1 and 2 (T' -> T'/2 -> T'/4 = t).
-        h = self.conv_in(x)  # (B, 128, 20, 256, 256)
+        h = self.conv_in(channels_last(x))  # (B, 128, 20, 256, 256)
         for i in range(len(self.spec.ch_mult)):
             for block_s, block_t in zip(self.down[i].block, self.down_temporal[i].block):
                 h = spatial_temporal_block(h, block_s, block_t)  # (B, ch*mult[i], T_i, H_i, W_i)
@@ -328,9 +393,8 @@ class VidTokEncoder(nn.Module):
         # level 0: (B, 128, 20, 256, 256) -> level 1: (B, 256, 20, 128, 128)
         # -> level 2: (B, 512, 10, 64, 64) -> level 3: (B, 512, 5, 32, 32)
         h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))  # (B, 512, 5, 32, 32)
-        B = h.shape[0]
-        h = batch_to_frames(nonlinearity(self.norm_out(frames_to_batch(h))), B)
-        return self.conv_out(h)  # (B, 2z, t, h, w) = (B, 32, 5, 32, 32)
+        h = self.conv_out(nonlinearity(norm_frames(self.norm_out, h)))
+        return h.contiguous()  # (B, 2z, t, h, w) = (B, 32, 5, 32, 32)
 
 
 class VidTokDecoder(nn.Module):
@@ -373,7 +437,7 @@ class VidTokDecoder(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         # Released sizes for one chunk (t = 5 latent frames of 32x32). Spatial doubling after
         # levels 3-1, temporal doubling after levels 2 and 1.
-        h = self.conv_in(z)  # (B, 512, 5, 32, 32)
+        h = self.conv_in(channels_last(z))  # (B, 512, 5, 32, 32)
         h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))  # (B, 512, 5, 32, 32)
         for i in reversed(range(len(self.spec.ch_mult))):
             for block_s, block_t in zip(self.up[i].block, self.up_temporal[i].block):
@@ -385,10 +449,8 @@ class VidTokDecoder(nn.Module):
                     h = self.up_temporal[i].upsample(h)  # T_i * 2
         # level 3: (B, 512, 5, 32, 32) -> level 2: (B, 512, 5, 64, 64)
         # -> level 1: (B, 256, 10, 128, 128) -> level 0: (B, 128, 20, 256, 256)
-        B = h.shape[0]
-        h = nonlinearity(batch_to_frames(self.norm_out(frames_to_batch(h)), B))
-        h = self.conv_out(h)  # (B, 3, 4t, H, W) = (B, 3, 20, 256, 256)
-        return h[:, :, self.spec.time_downsample_factor - 1 :]  # drop the padding: 17 frames
+        h = self.conv_out(nonlinearity(norm_frames(self.norm_out, h)))  # (B, 3, 20, 256, 256)
+        return h[:, :, self.spec.time_downsample_factor - 1 :].contiguous()  # drop the padding
 
 
 class VidTok(nn.Module):
