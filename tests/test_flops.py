@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from videoflextok_core.flops import bf16_peak_tflops, model_flops
-from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model import VideoFlexTok, vidtok
 from videoflextok_core.model.config import parse_config
 from videoflextok_core.model.sampling import Sampler
 
@@ -31,8 +31,11 @@ def near(value: float, expected: float, rel: float = 0.15) -> bool:
 
 
 def test_released_vidtok_counts_match_the_issue(real):
-    # Issue 10's counts: decode of one 17-frame 256x256 chunk 14.9 TFLOP, encode 5.8 TFLOP.
-    assert near(real.vae_decode, 14.9e12)
+    # Issue 10's counts: decode of one 17-frame 256x256 chunk 14.9 TFLOP, encode 5.8 TFLOP. Our
+    # decoder runs each nearest-x2 + conv pair as sub-pixel convs (vidtok.SpatialUpsample /
+    # TimeUpsample: 4/9 and 2/3 of those multiply-adds): 12.1 TFLOP for the same outputs.
+    assert near(real.vae_decode, 12.1e12)
+    assert near(official_vae_decode_flops(), 14.9e12, rel=0.02)
     assert near(real.vae_encode, 5.8e12)
 
 
@@ -48,27 +51,67 @@ def test_released_flow_decoder_forward_matches_a_hand_count(real):
     assert near(real.decoder_forward, hand)
 
 
-def test_vidtok_decode_is_its_convolutions(real):
-    """An independent count of the VAE decoder: 2 x outputs x (inputs per output) of every conv
-    and linear layer, from module hooks; the rest (frame attention products) is a few percent."""
+def conv_flops_by_hooks(sub_pixel: bool) -> int:
+    """An independent count of the released VAE decoder: 2 x outputs x (inputs per output) of
+    every conv and linear layer, from module hooks. The upsampling layers count as what they
+    run (`sub_pixel`: one conv of 2-tap kernels on the input, all output phases at once) or as
+    upstream's nearest x2 followed by the full 3-tap conv on the upsampled frames."""
     with torch.device("meta"):
         model = VideoFlexTok(REAL_JSON).eval().requires_grad_(False)
     total = 0
 
-    def hook(module, inputs, out):
+    def layer(module, inputs, out):
         nonlocal total
-        per_output = module.weight[0].numel()  # cin/groups x kernel, or in_features
-        total += 2 * out.numel() * per_output
+        weight = getattr(module, "conv", module).weight  # a causal conv wraps its nn.ConvNd
+        total += 2 * out.numel() * weight[0].numel()  # cin/groups x kernel, or in_features
 
+    def upsample(module, inputs, out):
+        nonlocal total
+        x = inputs[0]
+        spatial = isinstance(module, vidtok.SpatialUpsample)
+        weight = module.conv.weight if spatial else module.conv.conv.weight
+        C = weight.shape[1]
+        if not sub_pixel:
+            total += 2 * out.numel() * weight[0].numel()
+        elif spatial:  # 4 phases of 2x2 taps on (H+1, W+1)
+            N, _, H, W = x.shape
+            total += 2 * N * (H + 1) * (W + 1) * 4 * C * C * 4
+        else:  # TimeUpsample: even and odd frames of 2x3x3 taps on the T input frames
+            B, _, T, H, W = x.shape
+            total += 2 * B * T * H * W * 2 * C * C * 2 * 9
+
+    ups = (vidtok.SpatialUpsample, vidtok.TimeUpsample)
+    wrappers = (vidtok.CausalConv3d, vidtok.CausalConv1d)
     layers = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
-    handles = [
-        m.register_forward_hook(hook) for m in model.vae.decoder.modules() if isinstance(m, layers)
-    ]
+    decoder = list(model.vae.decoder.modules())
+    inner = {
+        id(c) for m in decoder if isinstance(m, ups + wrappers) for c in m.modules() if c is not m
+    }
+    handles = []
+    for m in decoder:
+        if id(m) in inner:
+            continue
+        if isinstance(m, ups):
+            handles.append(m.register_forward_hook(upsample))
+        elif isinstance(m, wrappers + layers):
+            handles.append(m.register_forward_hook(layer))
     t, h, w = REAL_JSON["vae_video_sizes"]
     with torch.inference_mode():
         model.vae.decode(torch.zeros(1, 16, t, h, w, device="meta"))
     for handle in handles:
         handle.remove()
+    return total
+
+
+def official_vae_decode_flops() -> int:
+    """Upstream's VAE decode of one chunk (nearest x2, then the 3-tap convs), by hooks: the
+    frame attention that hooks do not see is under 0.1 % of it."""
+    return conv_flops_by_hooks(sub_pixel=False)
+
+
+def test_vidtok_decode_is_its_convolutions(real):
+    """The counted VAE decode is its convolutions and linears (hooks) plus a few percent."""
+    total = conv_flops_by_hooks(sub_pixel=True)
     assert 0.85 * real.vae_decode <= total <= real.vae_decode
 
 
@@ -91,7 +134,7 @@ def test_counts_grow_linearly(real):
 def op_counts(fn, *args) -> dict[str, int]:
     with FlopCounterMode(display=False) as counter:
         fn(*args)
-    return {str(op): n for op, n in counter.get_flop_counts()["Global"].items()}
+    return {str(op): n for op, n in counter.get_flop_counts().get("Global", {}).items()}
 
 
 def test_meta_count_equals_a_real_run(model):
@@ -118,7 +161,8 @@ def test_meta_count_equals_a_real_run(model):
     }
     with torch.inference_mode():
         for name, run in parts.items():
-            real_run = op_counts(run, model, *inputs("cpu"))
+            with torch.enable_grad():  # F.linear, as on meta: oneDNN's linear is not counted
+                real_run = op_counts(run, model, *inputs("cpu"))
             meta_run = op_counts(run, meta, *inputs("meta"))
             assert sum(meta_run.values()) == getattr(flops, name)
             assert set(meta_run) - set(real_run) <= {"aten.bmm"}, name  # attention
