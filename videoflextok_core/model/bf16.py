@@ -3,15 +3,18 @@
 
 Autocast casts every Linear input separately (wq, wk and wv each cast the same normed tokens; fc1
 and fc3 too), runs the QK-norm islands through two more casts, and launches one kernel per
-Linear. Here each block instead uses its weights prepared once (`Bf16Blocks`): wq|wk|wv and
-fc1|fc3 concatenated into one bf16 matrix each. Per block and token stream:
+Linear. Here each block uses its weights prepared once (`Bf16Blocks`): wq|wk|wv and fc1|fc3
+concatenated into one bf16 matrix each. Per block:
 
-    residual x (B, S, D) float32   -> LayerNorm, adaLN modulate (one addcmul): float32
-    h -> bf16 once                 -> [q|k|v] = h Wqkv^T: one bf16 matmul
-    q, k -> LayerNorm float32; v -> float32; attention in float32 (faster than bf16 SDPA on
-                                     the CPUs measured, see README), -> bf16 once for proj
-    gated residual add             -> float32 (x + gate * y)
-    MLP: h -> bf16 once, [a|b] = h W13^T, fc2(silu(a) * b) in bf16
+    residual stream x (B, S, D)  float32 throughout
+    LayerNorm, adaLN modulate    float32 (the island), modulate as one addcmul; -> bf16 once
+    [q|k|v] = h Wqkv^T           one bf16 matmul; -> float32 once
+    QK-norm                      float32, queries and keys in one call
+    attention                    float32 on a CPU (faster than bf16 SDPA on the CPUs measured,
+                                 see README), bf16 elsewhere; one call per latent frame of
+                                 queries over the keys it may see (`query_blocks`)
+    proj, gated residual add     bf16 matmul; x + gate * y in float32 (one addcmul)
+    MLP                          [a|b] = h W13^T, fc2(silu(a) * b), bf16
 
 The adaLN modulation (B, E*6D) is computed in float32: one row per sample, negligible.
 Used by `Trunk` (resampler.py) whenever its transformer runs under bf16 autocast; float32 runs
@@ -148,13 +151,13 @@ def _attention(block: Block, w: _BlockWeights, h: torch.Tensor, blocks) -> torch
     """h (B, S, D) bf16 -> attention output (B, S, D) bf16 (before the gate)."""
     a = block.attn
     B, S, D = h.shape
-    qkv = F.linear(h, w.wqkv, w.bqkv).view(B, S, 3, a.num_heads, a.head_dim)
-    q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, S, hd) bf16
+    qkv = F.linear(h, w.wqkv, w.bqkv).float().view(B, S, 3, a.num_heads, a.head_dim)
+    qk, v = qkv[:, :, :2], qkv[:, :, 2]  # (B, S, 2, nh, hd), (B, S, nh, hd) float32
     if a.qk_norm:
-        q, k = layer_norm_fp32(q.float()), layer_norm_fp32(k.float())  # float32 islands
-    else:
-        q, k = q.float(), k.float()
-    y = _sdpa(q, k, v.float(), blocks, a.scale)  # (B, nh, S, hd) float32
+        qk = layer_norm_fp32(qk)  # the float32 island, queries and keys in one call
+    dtype = torch.float32 if h.device.type == "cpu" else torch.bfloat16  # see the module doc
+    q, k = qk.to(dtype).permute(2, 0, 3, 1, 4).unbind(0)  # 2 x (B, nh, S, hd)
+    y = _sdpa(q, k, v.to(dtype).transpose(1, 2), blocks, a.scale)  # (B, nh, S, hd)
     y = y.transpose(1, 2).reshape(B, S, D).to(torch.bfloat16)  # (B, S, D)
     return F.linear(y, w.proj, w.bproj)
 
