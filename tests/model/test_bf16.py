@@ -74,14 +74,14 @@ def test_bf16_weights_follow_the_parameters(model):
     assert weights.get(trunk.transformer) is first  # made once
     wq = trunk.transformer.blocks[0].attn.wq.weight
     D = wq.shape[0]
-    assert first[0].wqkv.dtype == torch.bfloat16
-    assert torch.equal(first[0].wqkv[:D], wq.detach().bfloat16())
+    assert first[0].wqk.dtype == torch.bfloat16
+    assert torch.equal(first[0].wqk[:D], wq.detach().bfloat16())
     saved = wq.detach().clone()
     try:
         with torch.no_grad():
             wq.mul_(2.0)  # an in-place update (load_state_dict copies in place too)
         again = weights.get(trunk.transformer)
-        assert torch.equal(again[0].wqkv[:D], wq.detach().bfloat16())
+        assert torch.equal(again[0].wqk[:D], wq.detach().bfloat16())
     finally:
         with torch.no_grad():
             wq.copy_(saved)

@@ -3,18 +3,18 @@
 
 Autocast casts every Linear input separately (wq, wk and wv each cast the same normed tokens; fc1
 and fc3 too), runs the QK-norm islands through two more casts, and launches one kernel per
-Linear. Here each block uses its weights prepared once (`Bf16Blocks`): wq|wk|wv and fc1|fc3
-concatenated into one bf16 matrix each. Per block:
+Linear. Here each block uses its bf16 weights prepared once (`Bf16Blocks`), wq|wk concatenated
+into one matrix (its output is contiguous, so the QK-norm needs no copy). Per block:
 
     residual stream x (B, S, D)  float32 throughout
     LayerNorm, adaLN modulate    float32 (the island), modulate as one addcmul; -> bf16 once
-    [q|k|v] = h Wqkv^T           one bf16 matmul; -> float32 once
+    [q|k] = h Wqk^T, v = h Wv^T  bf16 matmuls; -> float32 once
     QK-norm                      float32, queries and keys in one call
     attention                    float32 on a CPU (faster than bf16 SDPA on the CPUs measured,
                                  see README), bf16 elsewhere; one call per latent frame of
                                  queries over the keys it may see (`query_blocks`)
     proj, gated residual add     bf16 matmul; x + gate * y in float32 (one addcmul)
-    MLP                          [a|b] = h W13^T, fc2(silu(a) * b), bf16
+    MLP                          fc2(silu(fc1 h) * fc3 h), bf16
 
 The adaLN modulation (B, E*6D) is computed in float32: one row per sample, negligible.
 Used by `Trunk` (resampler.py) whenever its transformer runs under bf16 autocast; float32 runs
@@ -39,15 +39,20 @@ def runs_bf16(x: torch.Tensor) -> bool:
 
 @dataclass(frozen=True)
 class _BlockWeights:
-    """One block's bf16 weights: wqkv (3D, D), proj (D, D), w13 (2H, D) or fc1 (H, D), fc2
-    (D, H); biases or None. adaLN blocks: the modulation's float32 weight (E*6D, D) and bias."""
+    """One block's bf16 weights: wqk (2D, D), wv (D, D), proj (D, D), fc1 / fc3 (H, D) (fc3 None
+    without a gated MLP), fc2 (D, H); biases or None. adaLN blocks: the modulation's float32
+    weight (E*6D, D) and bias."""
 
-    wqkv: torch.Tensor
-    bqkv: torch.Tensor | None
+    wqk: torch.Tensor
+    bqk: torch.Tensor | None
+    wv: torch.Tensor
+    bv: torch.Tensor | None
     proj: torch.Tensor
     bproj: torch.Tensor | None
-    w13: torch.Tensor
-    b13: torch.Tensor | None
+    fc1: torch.Tensor
+    bfc1: torch.Tensor | None
+    fc3: torch.Tensor | None
+    bfc3: torch.Tensor | None
     fc2: torch.Tensor
     bfc2: torch.Tensor | None
     ada: torch.Tensor | None
@@ -63,16 +68,19 @@ def _bf16(*tensors) -> torch.Tensor | None:
 
 def _block_weights(block: Block) -> _BlockWeights:
     a, mlp = block.attn, block.mlp
-    gated = isinstance(mlp, GatedMlp)
-    up = (mlp.fc1, mlp.fc3) if gated else (mlp.fc1,)
+    fc3 = mlp.fc3 if isinstance(mlp, GatedMlp) else None
     ada = block.adaLN_modulation[1] if block.adaln_expansion else None
     return _BlockWeights(
-        _bf16(a.wq.weight, a.wk.weight, a.wv.weight),
-        _bf16(a.wq.bias, a.wk.bias, a.wv.bias),
+        _bf16(a.wq.weight, a.wk.weight),
+        _bf16(a.wq.bias, a.wk.bias),
+        _bf16(a.wv.weight),
+        _bf16(a.wv.bias),
         _bf16(a.proj.weight),
         _bf16(a.proj.bias),
-        _bf16(*(f.weight for f in up)),
-        _bf16(*(f.bias for f in up)),
+        _bf16(mlp.fc1.weight),
+        _bf16(mlp.fc1.bias),
+        None if fc3 is None else _bf16(fc3.weight),
+        None if fc3 is None else _bf16(fc3.bias),
         _bf16(mlp.fc2.weight),
         _bf16(mlp.fc2.bias),
         None if ada is None else ada.weight.detach().float(),
@@ -151,10 +159,10 @@ def _attention(block: Block, w: _BlockWeights, h: torch.Tensor, blocks) -> torch
     """h (B, S, D) bf16 -> attention output (B, S, D) bf16 (before the gate)."""
     a = block.attn
     B, S, D = h.shape
-    qkv = F.linear(h, w.wqkv, w.bqkv).float().view(B, S, 3, a.num_heads, a.head_dim)
-    qk, v = qkv[:, :, :2], qkv[:, :, 2]  # (B, S, 2, nh, hd), (B, S, nh, hd) float32
-    if a.qk_norm:
-        qk = layer_norm_fp32(qk)  # the float32 island, queries and keys in one call
+    qk = F.linear(h, w.wqk, w.bqk).float().view(B, S, 2, a.num_heads, a.head_dim)
+    v = F.linear(h, w.wv, w.bv).float().view(B, S, a.num_heads, a.head_dim)  # float32
+    if a.qk_norm:  # the float32 island, queries and keys in one call (contiguous: no copy)
+        qk = layer_norm_fp32(qk)
     dtype = torch.float32 if h.device.type == "cpu" else torch.bfloat16  # see the module doc
     q, k = qk.to(dtype).permute(2, 0, 3, 1, 4).unbind(0)  # 2 x (B, nh, S, hd)
     y = _sdpa(q, k, v.to(dtype).transpose(1, 2), blocks, a.scale)  # (B, nh, S, hd)
@@ -164,12 +172,9 @@ def _attention(block: Block, w: _BlockWeights, h: torch.Tensor, blocks) -> torch
 
 def _mlp(block: Block, w: _BlockWeights, h: torch.Tensor) -> torch.Tensor:
     """h (B, S, D) bf16 -> MLP output (B, S, D) bf16."""
-    up = F.linear(h, w.w13, w.b13)
-    if isinstance(block.mlp, GatedMlp):
-        a, b = up.chunk(2, dim=-1)
-        up = F.silu(a) * b
-    else:
-        up = F.silu(up)
+    up = F.silu(F.linear(h, w.fc1, w.bfc1))
+    if w.fc3 is not None:  # SwiGLU; two matmuls: contiguous halves, 2x faster elementwise
+        up = up.mul_(F.linear(h, w.fc3, w.bfc3))
     return F.linear(up, w.fc2, w.bfc2)
 
 
