@@ -94,3 +94,4 @@ def test_trunks_take_the_path_only_under_bf16_autocast():
         assert runs_bf16(x)
     with torch.autocast("cpu", torch.float16):
         assert not runs_bf16(x)
+    assert not runs_bf16(torch.zeros(2, device="meta"))  # FLOP counts run on meta tensors

@@ -32,8 +32,10 @@ from .layers import Block, GatedMlp, Transformer, layer_norm_fp32
 
 
 def runs_bf16(x: torch.Tensor) -> bool:
-    """Whether bf16 autocast is on for x's device type."""
+    """Whether bf16 autocast is on for x's device type (never for "meta", which has none)."""
     kind = x.device.type
+    if not torch.amp.is_autocast_available(kind):
+        return False
     return torch.is_autocast_enabled(kind) and torch.get_autocast_dtype(kind) == torch.bfloat16
 
 
