@@ -21,6 +21,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
+from .bf16 import Bf16Blocks, query_blocks, runs_bf16, transformer_bf16
 from .layers import (
     BlockSpec,
     Linear,
@@ -366,6 +367,8 @@ class Trunk(nn.Module):
         self.packer: PackerSpec = plan.spec(plan.packer)
         # Stream index of each position inside a latent frame, for adaLN (set per layout).
         self._stream_index_cache: dict = {}
+        self._bf16_blocks = Bf16Blocks()  # the transformer's bf16 weights, made on first use
+        self._query_blocks_cache: dict = {}  # the mask as bf16.query_blocks, per layout
 
     # Role accessors over module_dict (a second attribute would duplicate state-dict keys).
     @property
@@ -463,13 +466,19 @@ class Trunk(nn.Module):
 
         temb = self.time_embedder(tau) if self.time_embedder is not None else None
         keep = (self.plan.repa_layer,) if (with_aux and self.plan.repa_head) else ()
-        seq, kept = self.transformer(
-            seq,
-            mask,
-            cond=temb,
-            stream_index=self._stream_index(sizes, seq.device),
-            keep_layers=keep,
-        )
+        stream_index = self._stream_index(sizes, seq.device)
+        if runs_bf16(seq):  # the same math as under autocast, fewer passes (bf16.py)
+            key = (t, sizes, str(seq.device))
+            if key not in self._query_blocks_cache:
+                self._query_blocks_cache[key] = query_blocks(mask, sum(sizes))
+            blocks = self._query_blocks_cache[key]
+            seq, kept = transformer_bf16(
+                self.transformer, self._bf16_blocks, seq, blocks, temb, stream_index, keep
+            )
+        else:
+            seq, kept = self.transformer(
+                seq, mask, cond=temb, stream_index=stream_index, keep_layers=keep
+            )
         outs = self._unpack(seq, B, t, sizes, grids)
         out = self.head(outs[self.plan.head_stream], temb)
         if not with_aux:
