@@ -30,13 +30,13 @@ import threading  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from demo.examples import example_sets  # noqa: E402
-from demo.models import MODELS_ENV, Models  # noqa: E402
+from demo.models import MODELS_ENV, Models, parse_refs  # noqa: E402
 from demo.service import DemoService  # noqa: E402
 from demo.startup import gpu_task  # noqa: E402
 from demo.views import PageSetup, k_line  # noqa: E402
 from videoflextok_core.figures import token_figure  # noqa: E402
 from videoflextok_core.model.checkpoint import CheckpointError  # noqa: E402
-from videoflextok_core.model.precision import PRECISIONS  # noqa: E402
+from videoflextok_core.model.precision import PRECISION_HELP, PRECISIONS  # noqa: E402
 from videoflextok_core.paths import EXAMPLES  # noqa: E402
 from videoflextok_core.seeds import MAX_SEEDS, MIN_SEEDS  # noqa: E402
 
@@ -220,7 +220,7 @@ def build_demo(models: Models) -> gr.Blocks:
     def select_model(service, request, progress):  # loads on first use; clears the outputs
         note = models.option_of(service).note  # the top notice says which model runs and why
         notice = service.choice.notice + (f" ⚠️ {note}." if note else "")
-        return [*controls(service.page_setup()), notice, *[None] * 10]
+        return [*controls(service.page_setup()), notice, *[None] * len(CLEARED)]
 
     def k_tokens(name, k, length):  # light: the slider's k and its token count, as it moves
         setup = models.setup(name)
@@ -455,18 +455,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--models",
-        type=lambda text: [r.strip() for r in text.split(",") if r.strip()],
+        type=parse_refs,
         help="comma-separated refs the model selector offers (default: on a GPU both released "
         f"models and the demo model, on a CPU only the start-up model; env {MODELS_ENV})",
     )
     p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="auto (default): bf16 autocast on CUDA and on CPUs with bf16 matmul units (AMX, "
-        "AVX-512-BF16), else float32; tokenize always runs float32",
-    )
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument(

@@ -105,14 +105,14 @@ def bench_cfg_batching(name, model: VideoFlexTok, repeat):
 
     @torch.inference_mode()
     def two():
-        with model._autocast():
+        with model.precision.decoding():
             return dec(q, x, tau), dec(
                 q, x, tau, uncond=torch.ones(B, dtype=torch.bool, device=device)
             )
 
     @torch.inference_mode()
     def one():
-        with model._autocast():
+        with model.precision.decoding():
             u = torch.arange(2 * B, device=device) >= B
             return dec(torch.cat([q, q]), torch.cat([x, x]), tau.repeat(2), uncond=u)
 

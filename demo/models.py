@@ -53,6 +53,11 @@ class ModelOption:
     note: str  # "" or a warning shown when it is chosen
 
 
+def parse_refs(text: str) -> list[str]:
+    """ "a, b,,c" -> ["a", "b", "c"]: the refs of --models / $VIDEOFLEXTOK_MODELS."""
+    return [r.strip() for r in text.split(",") if r.strip()]
+
+
 def model_refs(
     start_ref: str, device: str, refs: Sequence[str] | None = None, env: Mapping | None = None
 ) -> list[str]:
@@ -60,7 +65,7 @@ def model_refs(
     (--models), else `$VIDEOFLEXTOK_MODELS`, else the default for the device (module docstring)."""
     env = os.environ if env is None else env
     if refs is None and env.get(MODELS_ENV):
-        refs = [r.strip() for r in env[MODELS_ENV].split(",") if r.strip()]
+        refs = parse_refs(env[MODELS_ENV])
     if refs is None:
         refs = [*RELEASED, str(DEMO_MODEL)] if device.startswith("cuda") else []
     out: list[str] = []
@@ -208,4 +213,4 @@ def _release(services: list[DemoService]) -> None:
         torch.cuda.empty_cache()
 
 
-__all__ = ["MODELS_ENV", "Models", "ModelOption", "model_refs"]
+__all__ = ["MODELS_ENV", "Models", "ModelOption", "model_refs", "parse_refs"]

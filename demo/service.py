@@ -496,9 +496,9 @@ class DemoService:
             self.model.n_registers, self.ladder_budgets(), request.sampler
         )
         hit = self.curves.get(cache_key(clip.content_hash, self.model_id, settings))
-        budgets = len(self.ladder_budgets())
         if hit is None:
             return None
+        budgets = len(self.ladder_budgets())
         return self._curve_view(clip, hit, request, ladder_eta(budgets, None, budgets))
 
     def ladder_eta(self, request: Request) -> str:
@@ -549,7 +549,8 @@ class DemoService:
         spread series."""
         clip = self.clip(request, _share(progress, 0.0, 0.1))
         k, s, n = request.k, request.sampler, request.seeds
-        key = _key(self._spread_key(clip, request), k)
+        spread_key = self._spread_key(clip, request)
+        key = _key(spread_key, k)
         hit = self.seed_views.get(key)
         cached = hit is not None
         if not cached:
@@ -566,8 +567,8 @@ class DemoService:
                 one = self._decode_key(clip, k, replace(s, seed=seed))
                 if one not in self.decodes:  # the video a single decode with that seed gives
                     self.decodes.put(one, Decoded(video, result.seconds, clip.folder / one, {}))
-        spreads = self.spreads.get(self._spread_key(clip, request)) or {}
-        self.spreads.put(self._spread_key(clip, request), {**spreads, k: hit.result.mean})
+        spreads = self.spreads.get(spread_key) or {}
+        self.spreads.put(spread_key, {**spreads, k: hit.result.mean})
         files = self._seed_files(clip, hit)
         r = hit.result
         stats = SpreadStats(k, r.seeds, clip.tokens.shape[1], r.mean, r.seconds, cached)
@@ -633,9 +634,8 @@ class DemoService:
 
     def token_limits(self) -> TokenLimits:
         """What a tokens-file upload may hold: the timesteps of the page's longest clip."""
-        c = self.model.chunking
-        longest = c.num_chunks_for_frames(self.defaults.frame_choices[-1])
-        return TokenLimits(c.valid_token_frames(longest), self.model.n_registers)
+        longest = self.timesteps(self.defaults.frame_choices[-1])
+        return TokenLimits(longest, self.model.n_registers)
 
     def decode_file(self, tokens_file, request: Request, progress=None) -> tuple[Path, Stats]:
         """Decode a tokens file made by the app or the CLI at the request's k (capped by the

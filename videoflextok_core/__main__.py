@@ -19,9 +19,8 @@ from .tokenfile import TOKENS_KIND, VERSION, read_tokens, save_tokens, token_met
 
 __all__ = ["TOKENS_KIND", "VERSION", "main"]  # TOKENS_KIND: the tokens file format, re-exported
 
+from .model.precision import PRECISION_HELP, PRECISIONS
 from .paths import DEMO_MODEL as DEFAULT_MODEL
-
-PRECISIONS = ("auto", "fp32", "bf16")  # = model.precision.PRECISIONS (torch is imported late)
 
 EXIT_ERROR = 2
 
@@ -341,13 +340,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _add_precision(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="auto (default): bf16 autocast on CUDA and on CPUs with bf16 matmul units (AMX, "
-        "AVX-512-BF16), else float32; tokenize always runs float32",
-    )
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
 
 
 def _add_video(p: argparse.ArgumentParser, max_frames: int) -> None:

@@ -2,7 +2,7 @@
 
     from videoflextok_core.flops import model_flops
     flops = model_flops(model.config)    # counted once per config (~2 s for the released one)
-    flops.vae_decode / 1e12              # 14.9: TFLOP of decoding one 17-frame 256x256 chunk
+    flops.vae_decode / 1e12              # 12.1: TFLOP of decoding one 17-frame 256x256 chunk
     flops.tokenize(33) + flops.detokenize(33, Sampler(25, guidance=20.0, apg=True))  # 0.73 PFLOP
 
 How: the model is built on the meta device (no weights, no memory) and each part runs once on

@@ -246,13 +246,12 @@ def run_dataset(job: DatasetJob) -> DatasetSummary:
     """
     from ..model.checkpoint import resolve
     from ..model.config import parse_config
-    from ..model.precision import PRECISIONS
+    from ..model.precision import Precision
 
     t0 = time.monotonic()
     if job.workers is not None and job.workers < 1:
         raise ValueError(f"workers must be >= 1, got {job.workers}")
-    if job.precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {job.precision!r}")
+    Precision.resolve(job.precision, "cpu")  # ValueError for a bad setting, before Ray starts
     config = parse_config(resolve(job.model_ref)[0])  # bad refs fail before Ray starts
     reader = plan.ReaderSettings.for_model(config, job.fps, job.max_frames, job.segments)
     files = plan.expand_inputs(list(job.inputs))

@@ -254,8 +254,7 @@ def spread_image(spread: np.ndarray | Tensor, min_height: int = MIN_DISPLAY_HEIG
     """A still of the spread (T, H, W): its mean over the frames, colour-mapped like
     `spread_heatmap` and enlarged (nearest) to at least `min_height`: uint8 [H', W', 3]."""
     still = torch.as_tensor(spread).detach().float().mean(dim=0)  # (H, W)
-    frames = spread_heatmap(still)[None]  # (1, H, W, 3)
-    return _enlarge(frames, max(1, -(-min_height // still.shape[0])))[0]
+    return _row([spread_heatmap(still)[None]], None, 0, min_height)[0]  # enlarged like panels
 
 
 def seed_grid(

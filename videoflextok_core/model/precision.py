@@ -24,6 +24,10 @@ import torch
 from ..hardware import CpuInfo, cpu_info
 
 PRECISIONS = ("auto", "fp32", "bf16")  # the settings
+PRECISION_HELP = (  # --precision of the app and every CLI command
+    "auto (default): bf16 autocast on CUDA and on CPUs with bf16 matmul units (AMX, "
+    "AVX-512-BF16), else float32; tokenize always runs float32"
+)
 WEIGHT_DTYPES = (torch.float32, torch.bfloat16, torch.float64)  # float64: reference runs
 
 
@@ -126,4 +130,4 @@ class Precision:
         return f"{what} ({self.asked}: {self.why})"
 
 
-__all__ = ["PRECISIONS", "Precision"]
+__all__ = ["PRECISIONS", "PRECISION_HELP", "Precision"]

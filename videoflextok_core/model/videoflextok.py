@@ -165,10 +165,6 @@ class VideoFlexTok(nn.Module):
         n = c.num_chunks_for_frames(T)
         return n >= 1 and c.valid_frames(n) == T
 
-    def _autocast(self):
-        """The context a decode runs in (bf16 autocast or nothing, by `precision`)."""
-        return self.precision.decoding()
-
     # ------------------------------------------------------------------------------------------
     # Tokenize
     # ------------------------------------------------------------------------------------------
@@ -296,7 +292,7 @@ class VideoFlexTok(nn.Module):
         # 0 (their ids replace its first token frames).
         videos = []
         prev = None
-        with self._autocast():
+        with self.precision.decoding():
             for i, chunk_tokens in enumerate(chunks):
                 if i == 0:
                     cond_frames = cond
