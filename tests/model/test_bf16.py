@@ -87,11 +87,33 @@ def test_bf16_weights_follow_the_parameters(model):
             wq.copy_(saved)
 
 
-def test_trunks_take_the_path_only_under_bf16_autocast():
+def test_trunks_take_the_path_only_under_bf16_autocast_without_autograd():
     x = torch.zeros(2)
     assert not runs_bf16(x)
+    with torch.no_grad():
+        with torch.autocast("cpu", torch.bfloat16):
+            assert runs_bf16(x)
+        with torch.autocast("cpu", torch.float16):
+            assert not runs_bf16(x)
+        assert not runs_bf16(torch.zeros(2, device="meta"))  # FLOP counts run on meta tensors
     with torch.autocast("cpu", torch.bfloat16):
-        assert runs_bf16(x)
-    with torch.autocast("cpu", torch.float16):
-        assert not runs_bf16(x)
-    assert not runs_bf16(torch.zeros(2, device="meta"))  # FLOP counts run on meta tensors
+        assert not runs_bf16(x)  # training under autocast: the modules themselves
+
+
+def test_training_under_bf16_autocast_reaches_every_transformer_weight(demo_model):
+    """The path's bf16 weights are copies outside autograd: with gradients on, the trunks must
+    run their own modules, or a training step would never update the transformers."""
+    m = demo_model
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(2, 16, 5, 8, 8, generator=g)
+    try:
+        with torch.autocast("cpu", torch.bfloat16):
+            codes = m.fsq.quantize_ste(m.encoder(z).float())
+            keep, prefix = torch.tensor([4, 64]), torch.tensor([0, 1])
+            v = m.decoder(codes, z, torch.rand(2, generator=g), keep, prefix, torch.zeros(2) > 0)
+        v.float().pow(2).mean().backward()
+        for trunk in (m.encoder, m.decoder):
+            grads = [p.grad for p in trunk.transformer.parameters()]
+            assert all(gr is not None and gr.abs().sum() > 0 for gr in grads)
+    finally:
+        m.zero_grad(set_to_none=True)

@@ -32,9 +32,11 @@ from .layers import Block, GatedMlp, Transformer, layer_norm_fp32
 
 
 def runs_bf16(x: torch.Tensor) -> bool:
-    """Whether bf16 autocast is on for x's device type (never for "meta", which has none)."""
+    """Whether this path runs: bf16 autocast is on for x's device type (never for "meta", which
+    has none) and autograd is off. Its weights are bf16 copies made outside autograd, so with
+    gradients on (training under autocast) the plain modules run instead, under autocast."""
     kind = x.device.type
-    if not torch.amp.is_autocast_available(kind):
+    if not torch.amp.is_autocast_available(kind) or torch.is_grad_enabled():
         return False
     return torch.is_autocast_enabled(kind) and torch.get_autocast_dtype(kind) == torch.bfloat16
 
