@@ -100,8 +100,11 @@ def _blur(x: Tensor, g: list[float]) -> Tensor:
     return v
 
 
-def _ssim(a: Tensor, b: Tensor) -> Tensor:
-    """[B, t, 3, H, W] float64 in [0, 1] -> per-frame SSIM [B, t]."""
+def ssim_frames(a: Tensor, b: Tensor) -> Tensor:
+    """[B, t, 3, H, W] in [0, 1] -> per-frame SSIM [B, t], in the inputs' dtype.
+
+    The formula behind `ssim` (which calls it in float64 on clamped frames); differentiable,
+    so the VAE training loss (training/losses.py) uses it in float32."""
     B, t = a.shape[:2]
     g = _gaussian_window().tolist()
     maps = torch.stack([a, b, a * a, b * b, a * b])  # (5, B, t, 3, H, W)
@@ -119,7 +122,7 @@ def ssim(x: Tensor, y: Tensor) -> Tensor:
     H, W = x.shape[-2:]
     if min(H, W) < SSIM_WINDOW:
         raise ValueError(f"SSIM needs frames of at least {SSIM_WINDOW}x{SSIM_WINDOW}, got {H}x{W}")
-    return _per_frame(_ssim, x, y)
+    return _per_frame(ssim_frames, x, y)
 
 
 @dataclass(frozen=True)
