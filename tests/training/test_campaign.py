@@ -1,0 +1,136 @@
+"""The v2 training campaign's machinery: a warmup-stable-decay schedule that a stage can be
+extended on, a VAE stage that resumes into exactly the run it would have been, a clean stop on
+SIGTERM, milestones, and the training clips' determinism."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT
+
+from training.data import SEED_OFFSETS, TrainingClips
+from training.schedule import WSD
+from training.stage_vae import VaeRecipe, VaeTrainer
+from training.state import SessionClock, read_meta
+from training.vae_eval import VaeEval
+from videoflextok_core.model.vidtok import VidTokSpec
+
+TINY = VaeRecipe(
+    spec=VidTokSpec(ch=4, ch_mult=(1, 1, 2, 2), num_res_blocks=1),
+    size=32,
+    batch=2,
+    frames=5,
+    long_batch=1,
+    long_frames=9,
+    warmup=2,
+    steps=6,
+    decay=2,
+)
+
+
+def test_wsd_warms_up_holds_then_decays_to_its_floor():
+    s = WSD(peak=1e-3, warmup=10, total=100, decay=20, floor=0.1)
+    assert s.lr(0) == pytest.approx(1e-4) and s.lr(9) == pytest.approx(1e-3)
+    assert s.lr(10) == s.lr(79) == 1e-3
+    assert s.lr(90) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))
+    assert s.lr(100) == pytest.approx(1e-4)
+    with pytest.raises(ValueError):
+        WSD(1e-3, 10, 20, 15)
+
+
+def test_an_extended_schedule_is_the_same_until_its_decay():
+    short, long = WSD(1e-3, 10, 100, 20), WSD(1e-3, 10, 100, 20).extended(300)
+    assert [short.lr(i) for i in range(80)] == [long.lr(i) for i in range(80)]
+    assert long.decay_start == 280 and long.lr(299) < long.lr(279)
+
+
+def _evaluator():
+    return VaeEval(photos=[], procedural=1, others=1, size=32)
+
+
+def _train(run, sessions: int | None, evaluator, log=lambda **r: None):
+    """Run TINY to the end; with `sessions`, in that many sessions of one step each, each a new
+    trainer that resumes from the saved state (the clock's budget is spent after one step)."""
+    if sessions is None:
+        t = VaeTrainer(TINY, [], bf16=False)
+        assert t.run_session(run, SessionClock(None), log, evaluator, eval_every=1000)
+        return t
+    for _ in range(sessions):
+        t = VaeTrainer(TINY, [], bf16=False)
+        state = run / "vae" / "state.safetensors"
+        if state.is_file():
+            t.resume(state)
+        t.run_session(run, SessionClock(session_minutes=0.0), log, evaluator, eval_every=1000)
+    return t
+
+
+def test_a_stage_resumed_every_step_is_the_uninterrupted_run(tmp_path):
+    evaluator = _evaluator()
+    whole = _train(tmp_path / "a", None, evaluator)
+    pieces = _train(tmp_path / "b", TINY.steps, evaluator)
+    assert whole.state.step == pieces.state.step == TINY.steps
+    assert whole.state.samples == pieces.state.samples == 4 * 2 + 2 * 1  # 9-frame decay phase
+    for k, p in whole.state.params.items():
+        assert torch.equal(p, pieces.state.params[k]), k
+        assert torch.equal(whole.state.ema[k], pieces.state.ema[k]), k
+    for sa, sb in zip(whole.opt.state.values(), pieces.opt.state.values()):
+        assert torch.equal(sa["exp_avg_sq"], sb["exp_avg_sq"])
+    # what the stage leaves behind: the state, the decay's snapshot and the EMA weights
+    for run in ("a", "b"):
+        names = sorted(p.name for p in (tmp_path / run / "vae").iterdir())
+        assert names == ["final.safetensors", "stable.safetensors", "state.safetensors"]
+    assert read_meta(tmp_path / "b" / "vae" / "stable.safetensors")["counters"]["step"] == 4
+
+
+def test_a_resume_refuses_another_recipe(tmp_path):
+    _train(tmp_path, 1, _evaluator())
+    other = VaeTrainer(replace(TINY, lr=1e-3), [], bf16=False)
+    with pytest.raises(ValueError, match="lr=0.0006"):
+        other.resume(tmp_path / "vae" / "state.safetensors")
+
+
+def test_training_clips_are_a_function_of_their_index():
+    clips = TrainingClips(1, photos=[])
+    a, b = clips.batch(10, 3, 5, 32), clips.batch(10, 3, 5, 32)
+    assert a.shape == (3, 3, 5, 32, 32) and torch.equal(a, b)
+    assert torch.equal(clips.batch(11, 1, 5, 32)[0], a[1])
+    assert not torch.equal(TrainingClips(2, photos=[]).batch(10, 1, 5, 32)[0], a[0])
+    kinds = [clips.source(i)[0] for i in range(400)]
+    assert "photo" not in kinds  # no photographs given: their share goes to the others
+    with_photos = TrainingClips(1, photos=[np.full((64, 64, 3), 0.5, np.float32)])
+    share = np.mean([with_photos.source(i)[0] == "photo" for i in range(400)])
+    assert 0.25 < share < 0.45
+
+
+def test_training_seeds_stay_clear_of_the_held_out_ones():
+    from training.config import EVAL_SEED_BASE
+
+    clips = TrainingClips(1, photos=[])
+    seeds = [clips.source(i)[1] for i in range(1000)]
+    assert min(seeds) >= min(SEED_OFFSETS.values()) > EVAL_SEED_BASE + 10_000
+
+
+def test_sigterm_saves_and_stops_cleanly(tmp_path):
+    cmd = [sys.executable, "-m", "training.campaign", "vae", "--run", str(tmp_path)]
+    cmd += ["--precision", "fp32", "--steps", "1000", "--eval-every", "100000"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines = []
+    for line in proc.stdout:  # wait until the first logged training steps
+        lines.append(line.decode())
+        if "stage=vae " in lines[-1]:
+            break
+    proc.send_signal(signal.SIGTERM)
+    t0 = time.time()
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, "".join(lines) + rest.decode()
+    assert time.time() - t0 < 60
+    state = read_meta(tmp_path / "vae" / "state.safetensors")
+    assert state["counters"]["step"] >= 25
+    records = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert records[-1]["stage"] == "vae_session_end" and not records[-1]["done"]

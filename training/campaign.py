@@ -1,0 +1,180 @@
+"""Demo model v2: a training campaign on a 2-core CPU, over several sessions.
+
+    python -m training.campaign precision-check          # bf16 vs float32, 200 steps each
+    python -m training.campaign vae --session-minutes 300
+    python -m training.campaign milestone                # fp16 EMA weights -> training/milestones
+    python -m training.campaign status                   # where the run stands
+
+Every stage resumes from its state under RUN (default ~/.cache/videoflextok-train/v2, outside
+the work tree), saves at least every 8 minutes and when the session's minutes are spent or it
+gets SIGTERM, and follows the same schedule as an uninterrupted run. If RUN is gone (a new
+machine), `--from-milestone` restarts the stage from the weights committed in
+training/milestones (one per session: fp16, no optimiser state).
+"""
+
+import os
+
+# Threads sleep instead of spinning when they wait (a shared 2-core machine). Before torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
+
+from videoflextok_core.hardware import cpu_info, describe  # noqa: E402
+
+from .photos import load_photos  # noqa: E402
+from .precision_check import precision_check  # noqa: E402
+from .stage_vae import VaeRecipe, VaeTrainer, load_milestone_weights  # noqa: E402
+from .state import SessionClock, read_meta  # noqa: E402
+from .vae_eval import VaeEval  # noqa: E402
+
+DEFAULT_RUN = Path.home() / ".cache" / "videoflextok-train" / "v2"
+MILESTONES = Path(__file__).resolve().parent / "milestones"
+
+
+class Log:
+    """JSON lines in RUN/log.jsonl, echoed to stdout."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+
+    def __call__(self, **record) -> None:
+        record = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), **record}
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        print(
+            " ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()
+            ),
+            flush=True,
+        )
+
+
+def use_bf16(run: Path, asked: str) -> tuple[bool, str]:
+    """Whether the VAE trains under bf16 autocast, and why (logged)."""
+    cpu = cpu_info()
+    if asked == "fp32":
+        return False, "asked for fp32"
+    if not cpu.bf16_matmul:
+        if asked == "bf16":
+            raise SystemExit(f"--precision bf16: this CPU has no bf16 units ({describe()})")
+        return False, "no bf16 units on this CPU"
+    check = run / "precision_check.json"
+    if asked == "bf16":
+        return True, "asked for bf16"
+    if not check.is_file():
+        raise SystemExit(
+            "--precision auto needs the precision check first: "
+            "python -m training.campaign precision-check (or pass --precision fp32/bf16)"
+        )
+    verdict = json.loads(check.read_text())
+    return verdict["bf16_safe"], f"precision check: {verdict['reason']}"
+
+
+def cmd_vae(args, log: Log) -> int:
+    r = VaeRecipe()
+    if args.steps:  # a longer stage keeps its warm-up and decay; a short test run scales them
+        r = replace(
+            r,
+            steps=args.steps,
+            warmup=min(r.warmup, args.steps // 10),
+            decay=min(r.decay, args.steps // 5),
+        )
+    bf16, why = use_bf16(args.run, args.precision)
+    torch.set_num_threads(args.threads)
+    photos = load_photos()
+    trainer = VaeTrainer(r, photos, bf16)
+    state_path = args.run / "vae" / "state.safetensors"
+    if state_path.is_file():
+        trainer.resume(state_path)
+        how = f"resumed at step {trainer.state.step}"
+    elif args.from_milestone:
+        step = read_meta(args.from_milestone)["counters"]["step"]
+        load_milestone_weights(trainer, args.from_milestone, step)
+        how = f"restarted from milestone {args.from_milestone} at step {step}"
+    else:
+        how = "started"
+    log(
+        stage="vae_session",
+        how=how,
+        bf16=bf16,
+        why=why,
+        photos=len(photos),
+        cpu=describe(),
+        steps=r.steps,
+        session_minutes=args.session_minutes,
+    )
+    clock = SessionClock(args.session_minutes, args.save_minutes)
+    clock.handle_signals()
+    evaluator = VaeEval(photos)
+    done = trainer.run_session(args.run, clock, log, evaluator, args.eval_every)
+    log(stage="vae_session_end", step=trainer.state.step, done=done)
+    return 0
+
+
+def cmd_precision_check(args, log: Log) -> int:
+    torch.set_num_threads(args.threads)
+    result = precision_check(VaeRecipe(), load_photos(), args.check_steps, log)
+    (args.run / "precision_check.json").write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def cmd_milestone(args, log: Log) -> int:
+    """The VAE's EMA weights in fp16 with the stage's counters, for committing."""
+    src = args.run / "vae" / "state.safetensors"
+    meta = read_meta(src)
+    tensors = load_file(str(src))
+    ema = {k[4:]: v.half().contiguous() for k, v in tensors.items() if k.startswith("ema.")}
+    MILESTONES.mkdir(exist_ok=True)
+    out = MILESTONES / "v2_vae.safetensors"
+    metadata = {"counters": json.dumps(meta["counters"]), "stage": json.dumps("vae")}
+    save_file(ema, str(out), metadata=metadata)
+    log(stage="milestone", path=str(out), counters=meta["counters"], mb=out.stat().st_size / 1e6)
+    return 0
+
+
+def cmd_status(args, log: Log) -> int:
+    for path in sorted(args.run.glob("*/*.safetensors")):
+        meta = read_meta(path)
+        print(path, meta.get("counters"))
+    lines = (args.run / "log.jsonl").read_text().splitlines() if args.run.exists() else []
+    evals = [json.loads(x) for x in lines if '"vae_eval"' in x]
+    if evals:
+        print("last evaluation:", json.dumps(evals[-1]))
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("command", choices=("vae", "precision-check", "milestone", "status"))
+    p.add_argument("--run", type=Path, default=DEFAULT_RUN, help="run state (outside the tree)")
+    p.add_argument("--session-minutes", type=float, default=None, help="stop cleanly after M")
+    p.add_argument("--save-minutes", type=float, default=8.0, help="save at least this often")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, default=None, help="stage length (extend before decay)")
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--check-steps", type=int, default=200)
+    p.add_argument("--from-milestone", type=Path, default=None)
+    args = p.parse_args(argv)
+    args.run.mkdir(parents=True, exist_ok=True)
+    log = Log(args.run / "log.jsonl")
+    commands = {
+        "vae": cmd_vae,
+        "precision-check": cmd_precision_check,
+        "milestone": cmd_milestone,
+        "status": cmd_status,
+    }
+    return commands[args.command](args, log)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Demo model v2, stage 1: the VidTok VAE on whole 64x64 frames, resumable across sessions.
+
+Recipe (VaeRecipe): 9-frame clips of the training mixture (training/data.py) at batch 8 through
+the warm-up and the stable phase of a warmup-stable-decay schedule, then whole 17-frame chunks
+at batch 4 through the decay; loss L1 + L2 + 0.2 (1 - SSIM) + a light KL; AdamW; an EMA of the
+weights, which is what is evaluated and exported. bf16 autocast where the CPU has bf16 units and
+the precision check allowed it (training/precision_check.py), float32 elsewhere.
+
+State (under RUN/vae/): state.safetensors (everything a resumed run needs, saved every few
+minutes and when the session ends), stable.safetensors (the state where the decay began, to
+extend the stage from), final.safetensors (the EMA weights when the stage is done).
+Legend: B clips, T frames; videos (B, 3, T, 64, 64) in [-1, 1]; latents (B, 16, t, 8, 8).
+"""
+
+import contextlib
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from videoflextok_core.model.vidtok import ResBlock1d, VidTok, VidTokSpec
+
+from .data import TrainingClips
+from .losses import ReconLoss
+from .schedule import WSD
+from .state import SessionClock, TrainState
+from .vae_eval import VaeEval
+
+
+@dataclass(frozen=True)
+class VaeRecipe:
+    spec: VidTokSpec = field(
+        default_factory=lambda: VidTokSpec(ch=16, ch_mult=(1, 2, 4, 8), num_res_blocks=1)
+    )  # 5.9 M parameters: widths 16/32/64/128, cheap where the grid is small
+    size: int = 64  # whole frames, as the model sees them
+    batch: int = 8
+    frames: int = 9  # 1 + 4k frames -> 1 + k latent frames
+    long_batch: int = 4  # the decay phase: whole 17-frame chunks
+    long_frames: int = 17
+    lr: float = 6e-4
+    warmup: int = 300
+    steps: int = 10_000  # extendable before the decay starts (see schedule.py)
+    decay: int = 2_000
+    kl_weight: float = 1e-6  # on the summed KL: keeps the posterior std small but nonzero
+    loss: ReconLoss = ReconLoss(l2=1.0, ssim=0.2)
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    data_stream: int = 1  # TrainingClips base of this stage
+    seed: int = 0
+
+    def schedule(self) -> WSD:
+        return WSD(self.lr, self.warmup, self.steps, self.decay)
+
+    def shape_at(self, step: int) -> tuple[int, int]:
+        """(batch, frames) of the step: short clips until the decay, whole chunks after."""
+        if step >= self.schedule().decay_start:
+            return self.long_batch, self.long_frames
+        return self.batch, self.frames
+
+
+def new_vae(spec: VidTokSpec, seed: int) -> VidTok:
+    """A freshly initialised VAE; VidTok zero-inits the temporal blocks' last conv (identity)."""
+    torch.manual_seed(seed)
+    vae = VidTok(spec)
+    for m in vae.modules():
+        if isinstance(m, ResBlock1d):
+            torch.nn.init.zeros_(m.conv2.conv.weight)
+            torch.nn.init.zeros_(m.conv2.conv.bias)
+    return vae
+
+
+def autocast(bf16: bool):
+    if bf16:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def vae_step_loss(vae: VidTok, video: torch.Tensor, r: VaeRecipe, gen, bf16: bool):
+    """One batch through the VAE: (loss, ReconTerms, kl). Posterior sample, decode, loss in
+    float32 (the VAE itself under bf16 autocast if asked)."""
+    with autocast(bf16):
+        mean, logvar = vae.moments(video).float().chunk(2, dim=1)
+        logvar = logvar.clamp(-30.0, 20.0)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=gen)
+        recon = vae.decode(z)
+    terms = r.loss(recon.float(), video)
+    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=(1, 2, 3, 4)).mean()
+    return terms.loss + r.kl_weight * kl, terms, kl
+
+
+class VaeTrainer:
+    """The stage's model, optimiser and state; `run_session` trains until done or told to stop."""
+
+    def __init__(self, r: VaeRecipe, photos, bf16: bool):
+        self.r, self.bf16 = r, bf16
+        self.vae = new_vae(r.spec, r.seed).train()
+        params = dict(self.vae.named_parameters())
+        self.opt = torch.optim.AdamW(params.values(), lr=r.lr, betas=(0.9, 0.99), weight_decay=0.0)
+        self.gen = torch.Generator().manual_seed(r.seed + 1)
+        self.state = TrainState(params, self.opt, {"posterior": self.gen}, r.ema_decay)
+        self.data = TrainingClips(r.data_stream, photos)
+
+    def meta(self) -> dict:
+        return {"stage": "vae", "recipe": _jsonable(asdict(self.r))}
+
+    def resume(self, path: Path) -> dict:
+        meta = self.state.load(path)
+        saved, asked = meta["recipe"], _jsonable(asdict(self.r))
+        for key in ("spec", "size", "lr", "warmup", "decay", "batch", "frames", "data_stream"):
+            if saved[key] != asked[key]:
+                raise ValueError(f"the saved VAE stage has {key}={saved[key]}, not {asked[key]}")
+        old = WSD(saved["lr"], saved["warmup"], saved["steps"], saved["decay"])
+        if self.state.step > old.decay_start and self.r.steps != saved["steps"]:
+            raise ValueError(
+                f"step {self.state.step} is past the decay start {old.decay_start} of the saved "
+                f"schedule; extend from stable.safetensors instead"
+            )
+        return meta
+
+    def ema_vae(self) -> VidTok:
+        vae = VidTok(self.r.spec)
+        vae.load_state_dict(self.state.ema_state())
+        return vae.eval()
+
+    def run_session(self, run: Path, clock: SessionClock, log, evaluator: VaeEval, eval_every):
+        r, st = self.r, self.state
+        sched = r.schedule()
+        home = run / "vae"
+        state_path = home / "state.safetensors"
+        sums, count, t_log = {}, 0, time.time()
+        while st.step < r.steps:
+            t0 = time.time()
+            B, T = r.shape_at(st.step)
+            video = self.data.batch(st.samples, B, T, r.size)
+            lr = sched.lr(st.step)
+            for g in self.opt.param_groups:
+                g["lr"] = lr
+            loss, terms, kl = vae_step_loss(self.vae, video, r, self.gen, self.bf16)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(self.vae.parameters(), r.grad_clip)
+            if not math.isfinite(float(gnorm)):
+                raise FloatingPointError(f"non-finite gradient at step {st.step}")
+            self.opt.step()
+            st.update_ema()
+            st.step += 1
+            st.samples += B
+            st.seconds += time.time() - t0
+            for k, v in (("loss", loss), ("l1", terms.l1), ("mse", terms.mse),
+                         ("ssim", terms.ssim), ("kl", kl), ("gnorm", gnorm)):  # fmt: skip
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            count += 1
+            if st.step % 25 == 0 or st.step == r.steps:
+                mean = {k: v / count for k, v in sums.items()}
+                log(
+                    stage="vae",
+                    step=st.step,
+                    lr=lr,
+                    frames=T,
+                    psnr=-10 * math.log10(mean["mse"] / 4),
+                    s_per_step=(time.time() - t_log) / count,
+                    hours=st.seconds / 3600,
+                    **mean,
+                )
+                sums, count, t_log = {}, 0, time.time()
+            if st.step == sched.decay_start:
+                st.save(home / "stable.safetensors", self.meta())
+            if st.step % eval_every == 0 or st.step == r.steps:
+                log(stage="vae_eval", step=st.step, **evaluator(self.ema_vae()).as_log())
+            if clock.stopping:
+                break
+            if clock.save_due():
+                st.save(state_path, self.meta())
+                clock.saved()
+        st.save(state_path, self.meta())
+        clock.saved()
+        if st.step >= r.steps:
+            ema = self.ema_vae().state_dict()
+            save_file({k: v.contiguous() for k, v in ema.items()}, str(home / "final.safetensors"))
+        return st.step >= r.steps
+
+
+def load_milestone_weights(trainer: VaeTrainer, path: Path, step: int) -> None:
+    """Restart the stage from a committed milestone (EMA weights, fp16): the parameters and
+    the EMA take them, the optimiser starts empty, the counters continue at `step`."""
+    weights = {k: v.float() for k, v in load_file(str(path)).items()}
+    trainer.vae.load_state_dict(weights)
+    st = trainer.state
+    st.ema = {k: v.clone() for k, v in weights.items()}
+    st.step = step
+    st.samples = sum(trainer.r.shape_at(s)[0] for s in range(step))
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x
