@@ -2,6 +2,8 @@
 
     python -m training.campaign precision-check          # bf16 vs float32, 200 steps each
     python -m training.campaign vae --session-minutes 300
+    python -m training.campaign latents                  # scale the latents, cache them
+    python -m training.campaign resampler --session-minutes 300
     python -m training.campaign milestone                # fp16 EMA weights -> training/milestones
     python -m training.campaign status                   # where the run stands
 
@@ -27,16 +29,34 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
+from synthetic import make_batch  # noqa: E402
 from videoflextok_core.hardware import cpu_info, describe  # noqa: E402
+from videoflextok_core.media.video import read_video  # noqa: E402
+from videoflextok_core.model import VideoFlexTok  # noqa: E402
+from videoflextok_core.model.vidtok import VidTok  # noqa: E402
 
+from .config import EVAL_SEED_BASE, DemoConfig, hub_config  # noqa: E402
+from .data import TrainingClips  # noqa: E402
+from .latent_cache import LatentCache, build_cache  # noqa: E402
 from .photos import load_photos  # noqa: E402
 from .precision_check import precision_check  # noqa: E402
-from .stage_vae import VaeRecipe, VaeTrainer, load_milestone_weights  # noqa: E402
+from .stage_resampler import ResamplerRecipe, ResamplerTrainer, ladder_psnr  # noqa: E402
+from .stage_vae import (  # noqa: E402
+    VaeRecipe,
+    VaeTrainer,
+    fold_latent_scale,
+    latent_scale,
+    load_milestone_weights,
+)
 from .state import SessionClock, read_meta  # noqa: E402
-from .vae_eval import VaeEval  # noqa: E402
+from .vae_eval import REAL_CLIPS, VaeEval  # noqa: E402
 
 DEFAULT_RUN = Path.home() / ".cache" / "videoflextok-train" / "v2"
 MILESTONES = Path(__file__).resolve().parent / "milestones"
+SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "demo-model"  # v1: the warm start
+V2 = DemoConfig(vae_ch_mult=(1, 2, 4, 8))  # the v1 resampler's shapes, the v2 VAE
+LATENT_STREAM = 2  # TrainingClips stream of the resampler's clips
+LATENT_CLIPS = 16_000
 
 
 class Log:
@@ -86,10 +106,12 @@ def cmd_vae(args, log: Log) -> int:
             r,
             steps=args.steps,
             warmup=min(r.warmup, args.steps // 10),
-            decay=min(r.decay, args.steps // 5),
+            decay=min(r.decay, max(1, args.steps // 5)),
         )
     bf16, why = use_bf16(args.run, args.precision)
     torch.set_num_threads(args.threads)
+    clock = SessionClock(args.session_minutes, args.save_minutes)
+    clock.handle_signals()
     photos = load_photos()
     trainer = VaeTrainer(r, photos, bf16)
     state_path = args.run / "vae" / "state.safetensors"
@@ -112,11 +134,105 @@ def cmd_vae(args, log: Log) -> int:
         steps=r.steps,
         session_minutes=args.session_minutes,
     )
-    clock = SessionClock(args.session_minutes, args.save_minutes)
-    clock.handle_signals()
     evaluator = VaeEval(photos)
     done = trainer.run_session(args.run, clock, log, evaluator, args.eval_every)
     log(stage="vae_session_end", step=trainer.state.step, done=done)
+    return 0
+
+
+def scaled_vae(run: Path, log: Log) -> VidTok:
+    """The v2 VAE (the VAE stage's EMA weights) with its latent scale folded in, made once."""
+    path = run / "vae" / "scaled.safetensors"
+    vae = VidTok(VaeRecipe().spec)
+    if path.is_file():
+        vae.load_state_dict(load_file(str(path)))
+        return vae.eval()
+    vae.load_state_dict(load_file(str(run / "vae" / "final.safetensors")))
+    clips = TrainingClips(LATENT_STREAM, load_photos())
+    scale = latent_scale(vae.eval(), clips, count=256, frames=V2.chunk, size=V2.size)
+    fold_latent_scale(vae, scale)
+    save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, str(path))
+    log(stage="latent_scale", scale=[round(float(s), 4) for s in scale])
+    return vae
+
+
+def cmd_latents(args, log: Log) -> int:
+    torch.set_num_threads(args.threads)
+    vae = scaled_vae(args.run, log)
+    clock = SessionClock(args.session_minutes, args.save_minutes)
+    clock.handle_signals()
+    clips = TrainingClips(LATENT_STREAM, load_photos())
+    count = args.clips or LATENT_CLIPS
+    done = build_cache(
+        args.run / "latents", vae, clips, count, 512, V2.chunk, V2.size, lambda: clock.stopping, log
+    )
+    log(stage="latents_session_end", done=done)
+    return 0
+
+
+def v2_model(run: Path, log: Log) -> VideoFlexTok:
+    """A v2 VideoFlexTok: the scaled v2 VAE and trunks of the v1 resampler's shapes."""
+    torch.manual_seed(V2.seed)
+    model = VideoFlexTok(hub_config(V2))
+    model.vae.load_state_dict(scaled_vae(run, log).state_dict())
+    return model
+
+
+def warm_start(model: VideoFlexTok) -> None:
+    """The shipped v1 resampler's trunks (same shapes; v1's latent space was another)."""
+    v1 = VideoFlexTok.from_pretrained(SHIPPED, device="cpu")
+    model.encoder.load_state_dict(v1.encoder.state_dict())
+    model.decoder.load_state_dict(v1.decoder.state_dict())
+
+
+def held_out_videos(n_procedural: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mini-ladder clips: (procedural (n, 3, 17, 64, 64), real (2, ...): ../shared/videos)."""
+    procedural = make_batch(range(EVAL_SEED_BASE, EVAL_SEED_BASE + n_procedural), V2.chunk, V2.size)
+    real = [
+        read_video(p, fps=8.0, size=V2.size, max_frames=V2.chunk)[0]
+        for p in REAL_CLIPS[:2]
+        if p.is_file()
+    ]
+    return procedural, torch.stack(real) if real else procedural[:0]
+
+
+def cmd_resampler(args, log: Log) -> int:
+    r = ResamplerRecipe()
+    if args.steps:
+        r = replace(
+            r, steps=args.steps, warmup=min(r.warmup, args.steps // 10),
+            decay=min(r.decay, max(1, args.steps // 5)),
+        )  # fmt: skip
+    bf16, why = use_bf16(args.run, args.precision)
+    torch.set_num_threads(args.threads)
+    model = v2_model(args.run, log)
+    cache = LatentCache(args.run / "latents", model.vae)
+    trainer = ResamplerTrainer(model, r, cache, bf16)
+    state_path = args.run / "resampler" / "state.safetensors"
+    if state_path.is_file():
+        trainer.resume(state_path)
+        how = f"resumed at step {trainer.state.step}"
+    else:
+        warm_start(model)
+        trainer.state.ema = {k: p.detach().float().clone() for k, p in trainer.state.params.items()}
+        how = "started from the shipped v1 resampler"
+    log(stage="resampler_session", how=how, bf16=bf16, why=why, clips=len(cache), cpu=describe())
+    procedural, real = held_out_videos()
+    shadow = v2_model(args.run, log)
+
+    def evaluate(step: int) -> None:
+        ema = trainer.ema_model(shadow)
+        log(
+            stage="resampler_eval",
+            step=step,
+            procedural=ladder_psnr(ema, procedural, (1, 4, 16, 64), steps=8),
+            real=ladder_psnr(ema, real, (1, 4, 16, 64), steps=8) if len(real) else {},
+        )
+
+    clock = SessionClock(args.session_minutes, args.save_minutes)
+    clock.handle_signals()
+    done = trainer.run_session(args.run, clock, log, evaluate, args.eval_every)
+    log(stage="resampler_session_end", step=trainer.state.step, done=done)
     return 0
 
 
@@ -154,7 +270,10 @@ def cmd_status(args, log: Log) -> int:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("command", choices=("vae", "precision-check", "milestone", "status"))
+    p.add_argument(
+        "command",
+        choices=("vae", "latents", "resampler", "precision-check", "milestone", "status"),
+    )
     p.add_argument("--run", type=Path, default=DEFAULT_RUN, help="run state (outside the tree)")
     p.add_argument("--session-minutes", type=float, default=None, help="stop cleanly after M")
     p.add_argument("--save-minutes", type=float, default=8.0, help="save at least this often")
@@ -164,11 +283,14 @@ def main(argv=None) -> int:
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--check-steps", type=int, default=200)
     p.add_argument("--from-milestone", type=Path, default=None)
+    p.add_argument("--clips", type=int, default=None, help="latents: clips to cache")
     args = p.parse_args(argv)
     args.run.mkdir(parents=True, exist_ok=True)
     log = Log(args.run / "log.jsonl")
     commands = {
         "vae": cmd_vae,
+        "latents": cmd_latents,
+        "resampler": cmd_resampler,
         "precision-check": cmd_precision_check,
         "milestone": cmd_milestone,
         "status": cmd_status,

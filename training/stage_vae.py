@@ -183,6 +183,31 @@ class VaeTrainer:
         return st.step >= r.steps
 
 
+@torch.inference_mode()
+def latent_scale(vae: VidTok, clips: TrainingClips, count: int, frames: int, size: int):
+    """Per-channel std of the posterior means over clips 0 .. count - 1 of a stream: (z,)."""
+    means = [
+        vae.encode(clips.batch(s, min(32, count - s), frames, size), sample=False)
+        for s in range(0, count, 32)
+    ]
+    return torch.cat(means).transpose(0, 1).flatten(1).std(dim=1)
+
+
+@torch.no_grad()
+def fold_latent_scale(vae: VidTok, scale: torch.Tensor) -> None:
+    """Rescale the latent space in place, exactly: latents become latents / scale (per channel).
+
+    The encoder's output conv gives mean / scale and log-variance - 2 log(scale); the decoder's
+    input conv multiplies its input channels by scale (its zero padding stays zero), so decode(
+    encode(x)) is unchanged while the flow decoder sees latents of std ~1 per channel."""
+    z = vae.spec.z_channels
+    out = vae.encoder.conv_out.conv  # (2z, C, 3, 3, 3): mean channels, then log-variance
+    out.weight[:z] /= scale.view(-1, 1, 1, 1, 1)
+    out.bias[:z] /= scale
+    out.bias[z:] -= 2 * torch.log(scale)
+    vae.decoder.conv_in.conv.weight *= scale.view(1, -1, 1, 1, 1)  # (C, z, 3, 3, 3)
+
+
 def load_milestone_weights(trainer: VaeTrainer, path: Path, step: int) -> None:
     """Restart the stage from a committed milestone (EMA weights, fp16): the parameters and
     the EMA take them, the optimiser starts empty, the counters continue at `step`."""
