@@ -78,8 +78,8 @@ def model(one_thread):
 @pytest.fixture(scope="module")
 def demo_model():
     """The shipped demo model (assets/demo-model) on the CPU."""
+    from demo.paths import DEMO_MODEL
     from videoflextok_core.model import VideoFlexTok
-    from videoflextok_core.paths import DEMO_MODEL
 
     return VideoFlexTok.from_pretrained(DEMO_MODEL, device="cpu")
 
