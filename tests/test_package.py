@@ -9,6 +9,7 @@ environment's setuptools (requirements-dev.txt).
 """
 
 import json
+import shutil
 import site
 import subprocess
 import sys
@@ -24,13 +25,20 @@ from videoflextok_core.media.video import write_video
 
 DIST = "videoflextok-core"
 EXTRAS = ("curve", "app", "scale", "dev", "train")  # pyproject.toml's optional-dependencies
+CACHES = shutil.ignore_patterns("__pycache__", "*.pyc")
 OPTIONAL = ("gradio", "PIL", "plotly", "pyarrow", "ray", "demo", "synthetic", "training")
 
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory) -> Path:
-    """A fresh venv with the package installed by pip from a copy-free build of the repository."""
+    """A fresh venv with the package installed by pip. pip builds from a copy of what the build
+    reads (setuptools would leave build/ and *.egg-info in the checkout, and a stale build/ could
+    bring back a deleted module)."""
     root = tmp_path_factory.mktemp("pkg")
+    src = root / "src"
+    shutil.copytree(ROOT / "videoflextok_core", src / "videoflextok_core", ignore=CACHES)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
     env = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
     purelib = subprocess.run(
@@ -41,7 +49,7 @@ def venv(tmp_path_factory) -> Path:
     ).stdout.strip()
     (Path(purelib) / "outer.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     pip = [sys.executable, "-m", "pip", "--python", str(env / "bin/python"), "install"]
-    pip += ["--no-index", "--no-build-isolation", "--quiet", str(ROOT)]
+    pip += ["--no-index", "--no-build-isolation", "--quiet", str(src)]
     r = subprocess.run(pip, cwd=root, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     return env
