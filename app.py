@@ -31,13 +31,13 @@ import gradio as gr  # noqa: E402
 
 from demo.examples import example_sets  # noqa: E402
 from demo.models import MODELS_ENV, Models, parse_refs  # noqa: E402
+from demo.paths import EXAMPLES  # noqa: E402
 from demo.service import DemoService  # noqa: E402
 from demo.startup import gpu_task  # noqa: E402
 from demo.views import PageSetup, k_line  # noqa: E402
 from videoflextok_core.figures import token_figure  # noqa: E402
 from videoflextok_core.model.checkpoint import CheckpointError  # noqa: E402
 from videoflextok_core.model.precision import PRECISION_HELP, PRECISIONS  # noqa: E402
-from videoflextok_core.paths import EXAMPLES  # noqa: E402
 from videoflextok_core.seeds import MAX_SEEDS, MIN_SEEDS  # noqa: E402
 
 # System fonts only: the page must not fetch anything from the internet.

@@ -53,8 +53,8 @@ def per_segment_costs(files, model_ref: str, max_frames: int) -> tuple[float, fl
 def main() -> None:
     import ray
 
+    from demo.paths import DEMO_MODEL
     from videoflextok_core.dataset.runner import DatasetJob, run_dataset
-    from videoflextok_core.paths import DEMO_MODEL
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--copies", type=int, default=8)

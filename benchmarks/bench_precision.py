@@ -25,6 +25,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from demo.paths import DEMO_MODEL  # noqa: E402
 from synthetic import make_clip_tensor  # noqa: E402
 from training.config import EVAL_SEED_BASE  # noqa: E402
 from videoflextok_core.curve import quality_curve  # noqa: E402
@@ -32,7 +33,6 @@ from videoflextok_core.hardware import describe  # noqa: E402
 from videoflextok_core.media.clip import load_clip  # noqa: E402
 from videoflextok_core.model import VideoFlexTok  # noqa: E402
 from videoflextok_core.model.precision import Precision  # noqa: E402
-from videoflextok_core.paths import DEMO_MODEL  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
 CLIP = ROOT.parent / "shared" / "videos" / "porsche.mp4"

@@ -9,7 +9,7 @@ footage first, then procedural scenes, each set with its label and, for the foot
 from dataclasses import dataclass
 from pathlib import Path
 
-from videoflextok_core.paths import EXAMPLES
+from .paths import EXAMPLES
 
 REAL_PREFIX = "bbb_"  # Big Buck Bunny shots; everything else is procedural
 REAL_LABEL = "Real footage: Big Buck Bunny (4 shots)"

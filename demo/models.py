@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import torch
 
 from videoflextok_core.model import VideoFlexTok
-from videoflextok_core.paths import DEMO_MODEL
 
+from .paths import DEMO_MODEL
 from .service import DemoService
 from .startup import HUB_MODEL, ModelChoice, display_name
 from .views import PageSetup

@@ -69,7 +69,6 @@ from videoflextok_core.media.video import VideoInfo, write_video
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.identity import config_hash, model_identity, weights_fingerprint
 from videoflextok_core.model.sampling import Sampler
-from videoflextok_core.paths import EXAMPLES
 from videoflextok_core.seeds import SeedSpread, seed_spread
 from videoflextok_core.tokenfile import (
     TokenLimits,
@@ -80,6 +79,7 @@ from videoflextok_core.tokenfile import (
 )
 
 from .examples import example_paths
+from .paths import EXAMPLES
 from .request import Request, page_request
 from .startup import (
     ModelChoice,

@@ -26,7 +26,8 @@ from videoflextok_core.model.config import UnsupportedConfigError
 from videoflextok_core.model.precision import Precision
 from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.model.specs import ModelConfig
-from videoflextok_core.paths import DEMO_MODEL
+
+from .paths import DEMO_MODEL
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ E2E = (
     "dataset/test_dataset.py",  # a local Ray cluster
     "training/",  # the training pipeline, the demo model's quality on held-out and real clips
     "test_cli.py",  # `python -m videoflextok_core` in subprocesses
+    "test_package.py",  # `pip install .` into a fresh venv, the installed command
     "test_bench_real.py::test_cpu_run_at_reduced_depth",  # benchmarks/bench_real.py, ~40 s
     "model/test_checkpoint.py::test_hub_repo_id_from_the_huggingface_cache_offline",  # subprocess
     "synthetic/test_synthetic.py::test_same_bytes_in_a_fresh_process",  # subprocess
@@ -78,8 +79,8 @@ def model(one_thread):
 @pytest.fixture(scope="module")
 def demo_model():
     """The shipped demo model (assets/demo-model) on the CPU."""
+    from demo.paths import DEMO_MODEL
     from videoflextok_core.model import VideoFlexTok
-    from videoflextok_core.paths import DEMO_MODEL
 
     return VideoFlexTok.from_pretrained(DEMO_MODEL, device="cpu")
 

@@ -264,19 +264,23 @@ def test_bad_input_messages(work, clip_path, tokens_path, capsys, make_args, fra
     assert fragment in err[0], err[0]
 
 
-def test_without_model_flag_the_demo_model_runs(work, clip_path, capsys):
-    out = work / "demo_tokens.safetensors"
+def test_no_model_needs_model_flag(work, clip_path, capsys):
+    """The library knows no default model (installed with pip it has no assets/)."""
+    out = work / "o.safetensors"
     code, err = _main(capsys, "tokenize", clip_path, "--out", out)
-    assert code == 0, err
-    with safe_open(str(out), framework="pt") as f:
-        assert f.get_tensor("tokens").shape[-1] == 64  # the demo model's registers
-        assert "demo-model" in json.dumps(f.metadata())
+    assert code == 2 and len(err) == 1 and "pass --model" in err[0], err
+    assert "assets/demo-model" in err[0] and not out.exists()
 
 
-def test_no_model_needs_model_flag(work, clip_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "DEFAULT_MODEL", work / "no-such-demo-model")  # e.g. a slim copy
-    code, err = _main(capsys, "tokenize", clip_path, "--out", work / "o.safetensors")
-    assert code == 2 and "pass --model" in err[0]
+@pytest.mark.parametrize("missing", ["plotly", "PIL"])
+def test_curve_without_its_packages_says_how_to_install_them(
+    work, clip_path, capsys, monkeypatch, missing
+):
+    monkeypatch.setitem(sys.modules, missing, None)  # `import plotly` raises ImportError
+    code, err = _main(capsys, "curve", clip_path, "--model", TINY, "--out-dir", work / "nocurve")
+    assert code == 2 and len(err) == 1, err
+    assert f"curve needs {missing}" in err[0] and "videoflextok-core[curve]" in err[0]
+    assert not (work / "nocurve").exists()
 
 
 def test_demo_defaults_fill_unset_flags(tmp_path):

@@ -7,11 +7,11 @@ from dataclasses import replace
 import pytest
 import torch
 
+from demo.paths import EXAMPLES
 from synthetic import make_batch
 from videoflextok_core.curve import decode_tokens
 from videoflextok_core.media.clip import load_clip
 from videoflextok_core.model.sampling import Sampler
-from videoflextok_core.paths import EXAMPLES
 from videoflextok_core.seeds import MAX_SEEDS, pixel_spread, seed_spread
 
 STEPS = 2

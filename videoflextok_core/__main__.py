@@ -1,16 +1,19 @@
 """Command line: tokenize a video, decode tokens at a budget, measure a quality curve.
 
-    python -m videoflextok_core tokenize clip.mp4 --out clip.tokens.safetensors
-    python -m videoflextok_core detokenize clip.tokens.safetensors --out recon.mp4 --k 16
-    python -m videoflextok_core curve clip.mp4 --out-dir curve/ --budgets 1,4,16,64,256
-    python -m videoflextok_core tokenize-dataset clips/ --out tokens/ --segments all
+    python -m videoflextok_core tokenize clip.mp4 --model M --out clip.tokens.safetensors
+    python -m videoflextok_core detokenize clip.tokens.safetensors --model M --out recon.mp4 --k 16
+    python -m videoflextok_core curve clip.mp4 --model M --out-dir curve/ --budgets 1,4,16,64,256
+    python -m videoflextok_core tokenize-dataset clips/ --model M --out tokens/ --segments all
 
-The model defaults to assets/demo-model when it exists; otherwise pass --model (a checkpoint
-directory, a .safetensors file or a Hub id). Sampler flags left unset take the checkpoint's
-"demo_defaults" (config.json), else 25 steps with guidance off. Errors print one line and exit 2.
+Installed with pip, the same commands run as `videoflextok tokenize ...`. Every command needs
+--model: a checkpoint directory, a .safetensors file or a Hub id (the library knows no default
+model; in a checkout of the repository the small demo model is assets/demo-model). Sampler flags
+left unset take the checkpoint's "demo_defaults" (config.json), else 25 steps with guidance off.
+Errors print one line and exit 2.
 """
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -20,21 +23,24 @@ from .tokenfile import TOKENS_KIND, VERSION, read_tokens, save_tokens, token_met
 __all__ = ["TOKENS_KIND", "VERSION", "main"]  # TOKENS_KIND: the tokens file format, re-exported
 
 from .model.precision import PRECISION_HELP, PRECISIONS
-from .paths import DEMO_MODEL as DEFAULT_MODEL
 
 EXIT_ERROR = 2
 
 EPILOG = """\
 examples:
-  python -m videoflextok_core tokenize clip.mp4 --out clip.tokens.safetensors --max-frames 33
-  python -m videoflextok_core detokenize clip.tokens.safetensors --out recon.mp4 --k 16 \\
-      --side-by-side clip.mp4
-  python -m videoflextok_core curve clip.mp4 --out-dir curve/ --budgets 1,4,16,64,256 --seed 0
+  python -m videoflextok_core tokenize clip.mp4 --model assets/demo-model \\
+      --out clip.tokens.safetensors --max-frames 33
+  python -m videoflextok_core detokenize clip.tokens.safetensors --model assets/demo-model \\
+      --out recon.mp4 --k 16 --side-by-side clip.mp4
+  python -m videoflextok_core curve clip.mp4 --model assets/demo-model --out-dir curve/ \\
+      --budgets 1,4,16,64 --seed 0
   python -m videoflextok_core curve clip.mp4 --model EPFL-VILAB/videoflextok_d18_d28 \\
       --out-dir curve/ --steps 25 --guidance 7.5 --apg --device cuda
 
---model defaults to assets/demo-model (when present). Unset --steps/--guidance/--apg take the
-checkpoint's demo defaults, else 25 steps and guidance 1.0 (off).
+--model is needed by every command: a checkpoint directory, a .safetensors file or a Hub id
+(assets/demo-model is the small model in a checkout of the repository). Unset --steps/--guidance/
+--apg take the checkpoint's demo defaults, else 25 steps and guidance 1.0 (off). Installed with
+pip, `videoflextok` is the same command.
 """
 
 
@@ -74,12 +80,26 @@ class TextProgress:
 def model_ref(args) -> str:
     if args.model:
         return args.model
-    if DEFAULT_MODEL.is_dir():
-        return str(DEFAULT_MODEL)
     raise CliError(
-        "no model: pass --model (a checkpoint directory, a .safetensors file or a Hub id); "
-        f"the default {DEFAULT_MODEL} does not exist"
+        "no model: pass --model, a checkpoint directory (assets/demo-model in a checkout of the "
+        "repository), a .safetensors file or a Hub id (EPFL-VILAB/videoflextok_d18_d28)"
     )
+
+
+def require(modules: tuple[str, ...], what: str) -> None:
+    """A CliError that says how to install the optional packages `what` needs, if one is missing
+    (the library's own dependencies do not include the figures' and captions' packages)."""
+    missing = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise CliError(
+            f'{what} needs {" and ".join(missing)}: pip install "videoflextok-core[curve]" '
+            "(in the repository: pip install -r requirements.txt)"
+        )
 
 
 def load_config(ref: str):
@@ -160,10 +180,11 @@ def cmd_tokenize(args) -> None:
 def cmd_detokenize(args) -> None:
     from .curve import decode_tokens
     from .media.clip import load_clip
-    from .media.compose import comparison
     from .media.video import write_video
     from .model.identity import config_hash, weights_fingerprint
 
+    if args.side_by_side:
+        require(("PIL",), "--side-by-side")
     tokens, meta = read_tokens_arg(args)
     ref = model_ref(args)
     config = load_config(ref)
@@ -208,6 +229,8 @@ def cmd_detokenize(args) -> None:
         f"guidance {guidance}, seed {s.seed}, {model.precision}"
     )
     if args.side_by_side:
+        from .media.compose import comparison
+
         start = float(meta.get("start", 0.0))
         frames = int(meta.get("frames", recon.shape[1]))
         original, _ = load_clip(args.side_by_side, config, fps, start, max(frames, 2))
@@ -278,6 +301,7 @@ def parse_budgets(text: str | None) -> list[int] | None:
 
 
 def cmd_curve(args) -> None:
+    require(("PIL", "plotly"), "curve")
     from .curve import quality_curve
     from .figures import curve_figure
     from .media.clip import load_clip
@@ -333,7 +357,8 @@ def cmd_curve(args) -> None:
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
-        help="checkpoint dir, .safetensors or Hub id (default: assets/demo-model if present)",
+        help="checkpoint dir, .safetensors or Hub id (needed; this repository's small model: "
+        "assets/demo-model)",
     )
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: cuda if available)")
     _add_precision(p)
@@ -373,8 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .media.video import DEFAULT_MAX_FRAMES
 
     fmt = argparse.RawDescriptionHelpFormatter
+    script = Path(sys.argv[0]).name == "videoflextok"  # the console script of `pip install .`
     parser = argparse.ArgumentParser(
-        prog="python -m videoflextok_core",
+        prog="videoflextok" if script else "python -m videoflextok_core",
         description="VideoFlexTok: coarse-to-fine video tokens. Tokenize a video, decode any "
         "number k of tokens per timestep, and measure quality against k.",
         epilog=EPILOG,
@@ -479,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        help="checkpoint dir, .safetensors or Hub id (default: assets/demo-model if present)",
+        help="checkpoint dir, .safetensors or Hub id (needed; this repository's small model: "
+        "assets/demo-model)",
     )
     _add_precision(p)
     p.set_defaults(func=cmd_tokenize_dataset)

@@ -23,11 +23,11 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from demo.paths import DEMO_MODEL
 from videoflextok_core.curve import CSV_COLUMNS
 from videoflextok_core.media.compose import side_by_side
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.identity import config_hash
-from videoflextok_core.paths import DEMO_MODEL
 from videoflextok_core.tokenfile import read_tokens, save_tokens
 
 EXAMPLE = ROOT / "assets" / "examples" / "scene_1_seed1000003.mp4"

@@ -24,8 +24,8 @@ import pytest
 from app_server import MODEL, TINY, running_app
 from conftest import ROOT
 
+from demo.paths import DEMO_MODEL
 from videoflextok_core.model import VideoFlexTok
-from videoflextok_core.paths import DEMO_MODEL
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():

@@ -9,6 +9,7 @@ import torch
 
 pa = pytest.importorskip("pyarrow", reason="pyarrow comes with ray[data] (requirements-scale.txt)")
 
+from demo.paths import DEMO_MODEL  # noqa: E402
 from synthetic import make_clip  # noqa: E402
 from videoflextok_core import __main__ as cli  # noqa: E402
 from videoflextok_core.dataset import (  # noqa: E402
@@ -28,7 +29,6 @@ from videoflextok_core.dataset.shards import (  # noqa: E402
     write_manifest,
 )
 from videoflextok_core.media.video import write_video  # noqa: E402
-from videoflextok_core.paths import DEMO_MODEL  # noqa: E402
 
 READER = ReaderSettings(fps=8.0, size=64, chunk=17, overlap=1, max_frames=17, segments="all")
 
@@ -165,7 +165,15 @@ def test_load_tokens_by_path_start_or_row(tmp_path):
 def test_without_ray_the_command_says_how_to_install_it(tmp_path, monkeypatch, capsys):
     clip = write_video(make_clip(0, 17, 64), tmp_path / "c.mp4", fps=8)
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
-    code = cli.main(["tokenize-dataset", str(clip), "--out", str(tmp_path / "out")])
+    args = [
+        "tokenize-dataset",
+        str(clip),
+        "--model",
+        str(DEMO_MODEL),
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    code = cli.main(args)
     err = capsys.readouterr().err
     assert code == 2 and "pip install -r requirements-scale.txt" in err
     assert not (tmp_path / "out").exists()

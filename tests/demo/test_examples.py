@@ -5,8 +5,8 @@ import av
 import numpy as np
 
 from demo.examples import CREDIT, PROCEDURAL_LABEL, REAL_LABEL, example_paths, example_sets
+from demo.paths import EXAMPLES
 from training.make_examples import MAX_BYTES, SHOTS, Shot, cut
-from videoflextok_core.paths import EXAMPLES
 
 
 def test_real_footage_comes_first_and_is_credited():

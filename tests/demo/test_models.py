@@ -14,10 +14,10 @@ from conftest import TINY
 
 from demo import models as demo_models
 from demo.models import CPU_WARNING, RELEASED, Models, model_refs
+from demo.paths import DEMO_MODEL
 from demo.service import DemoService
 from demo.startup import HUB_MODEL, ModelChoice
 from videoflextok_core.model import VideoFlexTok
-from videoflextok_core.paths import DEMO_MODEL
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
