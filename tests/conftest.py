@@ -26,6 +26,9 @@ E2E = (
     "training/",  # the training pipeline, the demo model's quality on held-out and real clips
     "test_cli.py",  # `python -m videoflextok_core` in subprocesses
     "test_bench_real.py::test_cpu_run_at_reduced_depth",  # benchmarks/bench_real.py, ~40 s
+    "test_gpu_check.py::test_the_issue_command_runs_every_section_on_a_bare_cpu",  # ~70 s
+    "test_gpu_check.py::test_rows_that_do_not_fit_are_skipped_and_said",  # subprocess
+    "test_gpu_check.py::test_the_watchdog_leaves_the_json_and_stops",  # subprocess
     "model/test_checkpoint.py::test_hub_repo_id_from_the_huggingface_cache_offline",  # subprocess
     "synthetic/test_synthetic.py::test_same_bytes_in_a_fresh_process",  # subprocess
     "test_seeds.py::test_spread_shrinks_as_k_grows_on_the_demo_model",  # 12 s of demo decodes
