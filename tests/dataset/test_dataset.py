@@ -20,8 +20,8 @@ import torch
 from conftest import ROOT, VIDEOS, write_audio_only
 
 from synthetic import make_clip
-from videoflextok_core.curve import load_clip
 from videoflextok_core.dataset import DatasetError, load_tokens, read_dataset, read_manifest
+from videoflextok_core.media.clip import load_clip
 from videoflextok_core.media.video import write_video
 from videoflextok_core.paths import DEMO_MODEL
 
