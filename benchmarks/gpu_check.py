@@ -545,15 +545,16 @@ class GpuCheck:
 
     def section_bf16(self) -> None:
         """The app's rows with bf16 weights (the same draws, rounded), decoding the app's tokens,
-        then how far they land from the app's float32 weights + autocast."""
+        then how far they land from the app's float32 weights + autocast (when the app section
+        reconstructed in this run; a rerun with --only bf16 gives the rows alone)."""
         self.app.pop("model", None)
         self.free()
-        if "reconstruction" not in self.app:
-            raise OutOfTime("nothing to compare with: the app section did not reconstruct")
         cfg = real_config(self.args.depth, self.args.resolution)
         out: dict = {}
-        self.model_rows("bf16", cfg, torch.bfloat16, out, tokens=self.app["tokens"])
+        self.model_rows("bf16", cfg, torch.bfloat16, out, tokens=self.app.get("tokens"))
         out.pop("model")
+        if "reconstruction" not in self.app:
+            raise OutOfTime("the comparison needs the app section's reconstruction in this run")
         ref, video = self.app["reconstruction"], out["reconstruction"]
         same = (out["tokens"] == self.app["tokens"]).float().mean().item()
         diff = (video - ref).abs()
