@@ -16,8 +16,8 @@ Prints one table, a row as each figure is measured, and rewrites it as JSON afte
             and achieved TFLOP/s (counted FLOPs) against the card's dense bf16 peak
   seeds     the seed view: n seeds at k = N/4 in one batch (`seeds.seed_spread`); the first and
             the last seed decoded alone (`curve.decode_tokens`) must give the same videos
-  zerogpu   `demo.startup.estimate_gpu_seconds` of each handler against the time measured above,
-            and the TFLOP/s the estimate should assume
+  zerogpu   `demo.startup.estimate_gpu_seconds` of each handler against the time measured above
+            (also scaled to ZeroGPU's half-H200 slice), and the TFLOP/s the estimate should assume
   fallback  `demo.startup.load_model` after a real CUDA out-of-memory (a model whose float32
             weights are 1.25x the card's memory); the app must fall back to the demo model and
             serve with it; the demo model's token ids on this device against the CPU's
@@ -26,11 +26,11 @@ Prints one table, a row as each figure is measured, and rewrites it as JSON afte
   k600      the app rows for a d18_d18_k600-like config (decoder depth 18, 128x128), if time allows
 
 Time: `--budget` seconds (default 420 on CUDA, which leaves a 15-minute device lease room for
-the machine's start and a short rerun; 1800 on a CPU, shared and slow). Before each row its
-time is predicted from the slowest
-rate measured so far (x1.5); a row that would not fit is skipped and the JSON says why. A
-watchdog writes what was measured and ends the process at `--watchdog` seconds (default budget +
-45), whatever is running. An error ends its section only: it becomes a row, the next section runs.
+the machine's start and a short rerun; 1800 on a CPU, shared and slow). Before each row its time
+is predicted from the slowest rate measured so far (x1.5); a row that would not fit is skipped
+and the JSON says why. A watchdog writes what was measured and ends the process at `--watchdog`
+seconds (default budget + 45), whatever is running. An error ends its section only: it becomes
+a row, and the next section runs.
 
 Random weights: the figures are time, memory and agreement, never quality.
 """
@@ -298,7 +298,8 @@ class GpuCheck:
         return errors
 
     def section_baseline(self) -> None:
-        """An n^3 bf16 matmul, mean of timed products after warm-ups (KINDS.md's method)."""
+        """An n^3 bf16 matmul on random data: the mean of 10 timed products after 3 warm-ups
+        (3 after 1 on a CPU)."""
         n = self.args.matmul
         a = torch.randn(n, n, device=self.device, dtype=torch.bfloat16)
         b = torch.randn(n, n, device=self.device, dtype=torch.bfloat16)
