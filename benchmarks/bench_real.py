@@ -5,7 +5,8 @@
     python benchmarks/bench_real.py --depth 1 --resolution 64 --frames 17 --steps 2   # CPU
 
 The model is the inferred config of EPFL-VILAB/videoflextok_d18_d28
-(../shared/reference/real_config_inferred.json: 2.7 B parameters, 256x256) with RANDOM weights
+(benchmarks/real_config_inferred.json, a copy of ../shared/reference/'s that travels with the
+repository to a GPU machine: 2.7 B parameters, 256x256) with RANDOM weights
 made directly on the device in the target dtype: built on the meta device like the loader does,
 moved with `to_empty`, then every tensor is filled on the device from one seeded generator
 (float32 draws rounded into the dtype, so bf16 weights are the float32 weights rounded). No
@@ -46,7 +47,7 @@ from videoflextok_core.model.config import parse_config  # noqa: E402
 from videoflextok_core.model.fsq import FSQ  # noqa: E402
 from videoflextok_core.model.sampling import Sampler  # noqa: E402
 
-REAL_CONFIG = ROOT.parent / "shared" / "reference" / "real_config_inferred.json"
+REAL_CONFIG = Path(__file__).with_name("real_config_inferred.json")  # = ../shared/reference/'s
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 EMBEDDING_STD = 0.02  # registers, positional embeddings, mask and null tokens (ViT-style)
 LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)

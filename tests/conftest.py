@@ -27,6 +27,9 @@ E2E = (
     "test_cli.py",  # `python -m videoflextok_core` in subprocesses
     "test_package.py",  # `pip install .` into a fresh venv, the installed command
     "test_bench_real.py::test_cpu_run_at_reduced_depth",  # benchmarks/bench_real.py, ~40 s
+    "test_gpu_check.py::test_the_issue_command_runs_every_section_on_a_bare_cpu",  # ~70 s
+    "test_gpu_check.py::test_rows_that_do_not_fit_are_skipped_and_said",  # subprocess
+    "test_gpu_check.py::test_the_watchdog_leaves_the_json_and_stops",  # subprocess
     "model/test_checkpoint.py::test_hub_repo_id_from_the_huggingface_cache_offline",  # subprocess
     "synthetic/test_synthetic.py::test_same_bytes_in_a_fresh_process",  # subprocess
     "test_seeds.py::test_spread_shrinks_as_k_grows_on_the_demo_model",  # 12 s of demo decodes
@@ -83,6 +86,40 @@ def demo_model():
     from videoflextok_core.model import VideoFlexTok
 
     return VideoFlexTok.from_pretrained(DEMO_MODEL, device="cpu")
+
+
+# ---------------------------------------------------------------------------------------------
+# A bare Python, as on a lent GPU machine: torch, safetensors and numpy, no media or UI packages
+# ---------------------------------------------------------------------------------------------
+
+BARE_BLOCKED = ("av", "gradio", "plotly", "PIL")  # what a lent GPU machine's python3 lacks
+_BLOCKER = """import sys
+
+
+class _Blocked:
+    \"\"\"Refuse every import of the packages a bare GPU machine does not have.\"\"\"
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"import of {{name}} halted (bare_python)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _Blocked())
+"""
+
+
+@pytest.fixture
+def bare_python(tmp_path):
+    """Environment for a subprocess that cannot import `BARE_BLOCKED`: a `sitecustomize` on
+    PYTHONPATH puts a meta-path finder first that refuses them, so a plain `python3 script.py`
+    runs as on a lent GPU machine (whose python3 has torch, safetensors and numpy only)."""
+    site = tmp_path / "bare_site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_BLOCKER.format(blocked=set(BARE_BLOCKED)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(ROOT)])
+    return env
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT
+from conftest import REFERENCE, ROOT
 
 from videoflextok_core.flops import model_flops
 from videoflextok_core.model import VideoFlexTok
@@ -92,3 +92,10 @@ def test_released_config_is_kept_at_full_size():
     with torch.device("meta"):
         params = sum(p.numel() for p in VideoFlexTok(parse_config(cfg)).parameters())
     assert 2.6e9 < params < 2.8e9  # 2.7 B: 10.8 GB in float32, 5.4 GB in bf16
+
+
+def test_the_carried_config_is_the_reference():
+    """benchmarks/ keeps its own copy of the inferred released config, because ../shared does not
+    travel to a lent GPU machine; it must stay the reference file."""
+    copy = (ROOT / "benchmarks" / "real_config_inferred.json").read_bytes()
+    assert copy == (REFERENCE / "real_config_inferred.json").read_bytes()

@@ -13,10 +13,27 @@ them decodes, through a rectified-flow decoder, into a plausible video.
 """
 
 from .media.metrics import Metrics, compute_metrics, psnr, ssim
-from .media.video import VideoInfo, VideoReadError, probe_video, read_video, write_video
 from .model import VideoFlexTok
 from .model.checkpoint import CheckpointError
 from .model.config import UnsupportedConfigError
+
+# Video I/O needs PyAV; it is imported on first use of one of these names, so that the model,
+# the FLOPs and the benchmarks run where only torch, safetensors and numpy are installed (a bare
+# GPU machine: benchmarks/gpu_check.py).
+_VIDEO = ("VideoInfo", "VideoReadError", "probe_video", "read_video", "write_video")
+
+
+def __getattr__(name: str):
+    if name in _VIDEO:
+        from .media import video
+
+        return getattr(video, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_VIDEO])
+
 
 __all__ = [
     "CheckpointError",

@@ -44,7 +44,6 @@ import torch
 from torch import Tensor
 
 from .cache import LRU, tensor_bytes
-from .media.clip import load_clip
 from .media.metrics import compute_metrics
 from .model import VideoFlexTok
 from .model.identity import model_identity
@@ -474,6 +473,8 @@ def iter_quality_curve(
         raise ValueError(f"max_batch must be an int >= 1 or None, got {max_batch!r}")
     extra = {}
     if isinstance(clip, (str, os.PathLike)):
+        from .media.clip import load_clip  # PyAV, only for a file (the model runs without it)
+
         clip, info = load_clip(clip, model)
         extra = {"source": str(info.path), "fps": info.target_fps, "video_note": info.note}
     clip = _check_clip(clip, model)

@@ -20,8 +20,8 @@ from conftest import ROOT, VIDEOS, write_audio_only
 
 from demo.paths import DEMO_MODEL
 from synthetic import make_clip
-from videoflextok_core.curve import load_clip
 from videoflextok_core.dataset import DatasetError, load_tokens, read_dataset, read_manifest
+from videoflextok_core.media.clip import load_clip
 from videoflextok_core.media.video import write_video
 
 ray = pytest.importorskip("ray", reason="ray[data] is not installed (requirements-scale.txt)")
