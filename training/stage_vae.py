@@ -1,8 +1,8 @@
 """Demo model v2, stage 1: the VidTok VAE on whole 64x64 frames, resumable across sessions.
 
-Recipe (VaeRecipe): 9-frame clips of the training mixture (training/data.py) at batch 8 through
-the warm-up and the stable phase of a warmup-stable-decay schedule, then whole 17-frame chunks
-at batch 4 through the decay; loss L1 + L2 + 0.2 (1 - SSIM) + a light KL; AdamW; an EMA of the
+Recipe (VaeRecipe): 9-frame clips of the training mixture (training/data.py) at batch 8 for the
+first 1,200 steps, then whole 17-frame chunks at batch 4, under a warmup-stable-decay schedule;
+loss L1 + L2 + 0.2 (1 - SSIM) + a light KL; AdamW; an EMA of the
 weights, which is what is evaluated and exported. bf16 autocast where the CPU has bf16 units and
 the precision check allowed it (training/precision_check.py), float32 elsewhere.
 
@@ -38,7 +38,8 @@ class VaeRecipe:
     size: int = 64  # whole frames, as the model sees them
     batch: int = 8
     frames: int = 9  # 1 + 4k frames -> 1 + k latent frames
-    long_batch: int = 4  # the decay phase: whole 17-frame chunks
+    short_steps: int = 1_200  # steps on `frames`-frame clips, then whole chunks
+    long_batch: int = 4  # whole 17-frame chunks, the same pixels per batch
     long_frames: int = 17
     lr: float = 6e-4
     warmup: int = 300
@@ -55,10 +56,13 @@ class VaeRecipe:
         return WSD(self.lr, self.warmup, self.steps, self.decay)
 
     def shape_at(self, step: int) -> tuple[int, int]:
-        """(batch, frames) of the step: short clips until the decay, whole chunks after."""
-        if step >= self.schedule().decay_start:
-            return self.long_batch, self.long_frames
-        return self.batch, self.frames
+        """(batch, frames) of the step: short clips for the first `short_steps`, whole chunks
+        after. Every latent frame of a 9-frame clip lies within the reach of the causal
+        padding at its start; those of a 17-frame chunk do not, and a VAE trained only on 9
+        frames greyed out frames 9-16 (measured at step 1,100), so most steps see whole chunks."""
+        if step < self.short_steps:
+            return self.batch, self.frames
+        return self.long_batch, self.long_frames
 
 
 def new_vae(spec: VidTokSpec, seed: int) -> VidTok:
@@ -109,8 +113,9 @@ class VaeTrainer:
     def resume(self, path: Path) -> dict:
         meta = self.state.load(path)
         saved, asked = meta["recipe"], _jsonable(asdict(self.r))
-        for key in ("spec", "size", "lr", "warmup", "decay", "batch", "frames", "data_stream"):
-            if saved[key] != asked[key]:
+        keys = ("spec", "size", "lr", "warmup", "decay", "batch", "frames", "short_steps")
+        for key in keys + ("long_batch", "long_frames", "data_stream"):
+            if key in saved and saved[key] != asked[key]:
                 raise ValueError(f"the saved VAE stage has {key}={saved[key]}, not {asked[key]}")
         old = WSD(saved["lr"], saved["warmup"], saved["steps"], saved["decay"])
         if self.state.step > old.decay_start and self.r.steps != saved["steps"]:

@@ -25,6 +25,7 @@ TINY = VaeRecipe(
     size=32,
     batch=2,
     frames=5,
+    short_steps=4,
     long_batch=1,
     long_frames=9,
     warmup=2,
@@ -74,7 +75,7 @@ def test_a_stage_resumed_every_step_is_the_uninterrupted_run(tmp_path):
     whole = _train(tmp_path / "a", None, evaluator)
     pieces = _train(tmp_path / "b", TINY.steps, evaluator)
     assert whole.state.step == pieces.state.step == TINY.steps
-    assert whole.state.samples == pieces.state.samples == 4 * 2 + 2 * 1  # 9-frame decay phase
+    assert whole.state.samples == pieces.state.samples == 4 * 2 + 2 * 1  # then 9-frame clips
     for k, p in whole.state.params.items():
         assert torch.equal(p, pieces.state.params[k]), k
         assert torch.equal(whole.state.ema[k], pieces.state.ema[k]), k
