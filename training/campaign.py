@@ -258,13 +258,32 @@ def cmd_milestone(args, log: Log) -> int:
 
 
 def cmd_status(args, log: Log) -> int:
+    """Where the run stands: each saved state's counters, then the VAE evaluations as a
+    Markdown table (the README's progress table)."""
     for path in sorted(args.run.glob("*/*.safetensors")):
-        meta = read_meta(path)
-        print(path, meta.get("counters"))
-    lines = (args.run / "log.jsonl").read_text().splitlines() if args.run.exists() else []
-    evals = [json.loads(x) for x in lines if '"vae_eval"' in x]
+        print(path, read_meta(path).get("counters"))
+    log_path = args.run / "log.jsonl"
+    records = (
+        [json.loads(x) for x in log_path.read_text().splitlines()] if log_path.exists() else []
+    )
+    hours = {}
+    for r in records:
+        if r.get("stage") == "vae" and "hours" in r:
+            hours[r["step"]] = r["hours"]
+    evals = [r for r in records if r.get("stage") == "vae_eval"]
     if evals:
-        print("last evaluation:", json.dumps(evals[-1]))
+        print()
+        print("| VAE step | training hours | procedural | natural | photo | real (mean) | porsche "
+              "| orig_clip | Big Buck Bunny (4) |")  # fmt: skip
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in evals:
+            bbb = [v for k, v in r.items() if k.startswith("real_bbb")]
+            h = hours.get(r["step"], float("nan"))
+            print(
+                f"| {r['step']:,} | {h:.2f} | {r['procedural']:.2f} | {r['natural']:.2f} | "
+                f"{r['photo']:.2f} | {r['real_mean']:.2f} | {r.get('real_porsche', 0):.2f} | "
+                f"{r.get('real_orig_clip', 0):.2f} | {sum(bbb) / max(1, len(bbb)):.2f} |"
+            )
     return 0
 
 
