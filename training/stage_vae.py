@@ -45,7 +45,8 @@ class VaeRecipe:
     warmup: int = 300
     steps: int = 10_000  # extendable before the decay starts (see schedule.py)
     decay: int = 2_000
-    kl_weight: float = 1e-6  # on the summed KL: keeps the posterior std small but nonzero
+    kl_weight: float = 1e-6  # on the KL summed over a clip's latents (see kl_factor)
+    kl_by_values_from: int = 2_275  # before: the v1 convention (see kl_factor)
     loss: ReconLoss = ReconLoss(l2=1.0, ssim=0.2)
     ema_decay: float = 0.999
     grad_clip: float = 1.0
@@ -54,6 +55,19 @@ class VaeRecipe:
 
     def schedule(self) -> WSD:
         return WSD(self.lr, self.warmup, self.steps, self.decay)
+
+    def kl_factor(self, step: int, values: int) -> float:
+        """The KL's weight in the loss at `step`, for clips of `values` pixel values.
+
+        From `kl_by_values_from` on: kl_weight / values, the latent-diffusion convention (KL
+        summed over a clip's latents against a reconstruction loss summed over its pixel
+        values; ours is their mean). Before it, kl_weight alone, as v1 trained: against the mean
+        reconstruction loss that is 200,000 times the intended weight, and it held the posterior
+        noise at std ~0.3 (latents ~0.8), which blurred reconstructions and pulled saturated
+        colours to the mean (measured at step 2,200: held-out procedural 19.7 dB)."""
+        if step < self.kl_by_values_from:
+            return self.kl_weight
+        return self.kl_weight / values
 
     def shape_at(self, step: int) -> tuple[int, int]:
         """(batch, frames) of the step: short clips for the first `short_steps`, whole chunks
@@ -82,9 +96,9 @@ def autocast(bf16: bool):
     return contextlib.nullcontext()
 
 
-def vae_step_loss(vae: VidTok, video: torch.Tensor, r: VaeRecipe, gen, bf16: bool):
-    """One batch through the VAE: (loss, ReconTerms, kl). Posterior sample, decode, loss in
-    float32 (the VAE itself under bf16 autocast if asked)."""
+def vae_step_loss(vae: VidTok, video: torch.Tensor, r: VaeRecipe, step: int, gen, bf16: bool):
+    """One batch through the VAE at `step`: (loss, ReconTerms, kl). Posterior sample, decode,
+    loss in float32 (the VAE itself under bf16 autocast if asked)."""
     with autocast(bf16):
         mean, logvar = vae.moments(video).float().chunk(2, dim=1)
         logvar = logvar.clamp(-30.0, 20.0)
@@ -92,7 +106,7 @@ def vae_step_loss(vae: VidTok, video: torch.Tensor, r: VaeRecipe, gen, bf16: boo
         recon = vae.decode(z)
     terms = r.loss(recon.float(), video)
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=(1, 2, 3, 4)).mean()
-    return terms.loss + r.kl_weight * kl, terms, kl
+    return terms.loss + r.kl_factor(step, video[0].numel()) * kl, terms, kl
 
 
 class VaeTrainer:
@@ -114,6 +128,7 @@ class VaeTrainer:
         meta = self.state.load(path)
         saved, asked = meta["recipe"], _jsonable(asdict(self.r))
         keys = ("spec", "size", "lr", "warmup", "decay", "batch", "frames", "short_steps")
+        keys += ("kl_weight", "kl_by_values_from")
         for key in keys + ("long_batch", "long_frames", "data_stream"):
             if key in saved and saved[key] != asked[key]:
                 raise ValueError(f"the saved VAE stage has {key}={saved[key]}, not {asked[key]}")
@@ -143,7 +158,7 @@ class VaeTrainer:
             lr = sched.lr(st.step)
             for g in self.opt.param_groups:
                 g["lr"] = lr
-            loss, terms, kl = vae_step_loss(self.vae, video, r, self.gen, self.bf16)
+            loss, terms, kl = vae_step_loss(self.vae, video, r, st.step, self.gen, self.bf16)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(self.vae.parameters(), r.grad_clip)

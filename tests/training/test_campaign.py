@@ -26,6 +26,7 @@ TINY = VaeRecipe(
     batch=2,
     frames=5,
     short_steps=4,
+    kl_by_values_from=3,
     long_batch=1,
     long_frames=9,
     warmup=2,
@@ -86,6 +87,11 @@ def test_a_stage_resumed_every_step_is_the_uninterrupted_run(tmp_path):
         names = sorted(p.name for p in (tmp_path / run / "vae").iterdir())
         assert names == ["final.safetensors", "stable.safetensors", "state.safetensors"]
     assert read_meta(tmp_path / "b" / "vae" / "stable.safetensors")["counters"]["step"] == 4
+
+
+def test_the_kl_weight_is_per_pixel_value_from_its_switch():
+    assert TINY.kl_factor(2, values=1000) == 1e-6
+    assert TINY.kl_factor(3, values=1000) == pytest.approx(1e-9)
 
 
 def test_a_resume_refuses_another_recipe(tmp_path):
