@@ -21,7 +21,7 @@ TOLERANCE = 0.03  # how much higher bf16's late mean loss may be, relative to fl
 
 
 def _arm(vae, r: VaeRecipe, data: TrainingClips, steps: int, bf16: bool, log):
-    opt = torch.optim.AdamW(vae.parameters(), lr=r.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    opt = torch.optim.AdamW(vae.parameters(), lr=r.lr_at(0), betas=(0.9, 0.99), weight_decay=0.0)
     gen = torch.Generator().manual_seed(r.seed + 1)
     losses, times, samples = [], [], 0
     for step in range(steps):
@@ -29,7 +29,7 @@ def _arm(vae, r: VaeRecipe, data: TrainingClips, steps: int, bf16: bool, log):
         samples += r.batch
         t0 = time.time()
         for g in opt.param_groups:
-            g["lr"] = r.lr * min(1.0, (step + 1) / r.warmup)
+            g["lr"] = r.lr_at(step)
         loss, terms, _ = vae_step_loss(vae, video, r, step, gen, bf16)
         opt.zero_grad(set_to_none=True)
         loss.backward()
