@@ -15,9 +15,11 @@ from videoflextok_core.media.video import (
     probe_video,
     read_video,
     to_uint8_frames,
-    valid_num_frames,
     write_video,
 )
+from videoflextok_core.model.chunking import Chunking
+
+RELEASED = Chunking(17, 1)  # read_video's default window
 
 
 def index_frames(n, height=32, width=32):
@@ -48,21 +50,6 @@ def marker_frames(n, height=32, width=32, colour=(220, 40, 40)):
 # ---------------------------------------------------------------------------------------------
 # Frame counts and preprocessing
 # ---------------------------------------------------------------------------------------------
-
-
-def test_valid_num_frames():
-    assert [valid_num_frames(n) for n in (0, 1, 16, 17, 32, 33, 48, 49, 129)] == [
-        0,
-        0,
-        0,
-        17,
-        17,
-        33,
-        33,
-        49,
-        129,
-    ]
-    assert valid_num_frames(10, chunk=5, overlap=1) == 9
 
 
 def test_preprocess_matches_official_layout():
@@ -115,7 +102,7 @@ def test_vfr_frames_picked_by_time(make_clip):
     T = video.shape[1]
     targets = np.arange(T) * 100  # ms
     expected = np.searchsorted(pts_ms, targets, side="right") - 1
-    assert T == valid_num_frames(int(pts_ms[-1]) // 100 + 1)
+    assert T == RELEASED.frames_at_most(int(pts_ms[-1]) // 100 + 1)
     assert decode_index(video) == expected.tolist()
     assert info.timestamps == pytest.approx((pts_ms[expected] / 1000).tolist())
 
@@ -356,7 +343,7 @@ def test_absurd_rate(make_clip):
         ({"size": 0}, "size"),
         ({"start": -1}, "start"),
         ({"max_frames": 10}, "max_frames"),
-        ({"chunk": 5, "overlap": 5}, "overlap"),
+        ({"chunking": (5, 1)}, "chunking"),
     ],
 )
 def test_bad_arguments(make_clip, kwargs, match):
@@ -377,7 +364,7 @@ def test_real_clips(name, size):
         pytest.skip(f"{path} not present (shared example clips)")
     video, info = read_video(path)
     T = video.shape[1]
-    assert video.shape == (3, T, 256, 256) and valid_num_frames(T) == T
+    assert video.shape == (3, T, 256, 256) and RELEASED.is_valid(T)
     assert video.min() >= -1 and video.max() <= 1 and video.std() > 0.1
     assert (info.width, info.height, info.rotation, info.codec) == (size, size, 0, "h264")
     assert 1 <= info.duration <= 10 and 10 <= info.fps <= 60

@@ -30,7 +30,7 @@ class ReaderSettings:
 
     fps: float  # output frame rate (the model's by default)
     size: int | tuple[int, int]  # S (square model) or (H, W), as `media.clip.load_clip` passes it
-    chunk: int  # the model's window: T = 1 + K*(chunk - overlap)
+    chunk: int  # the model's window (`Chunking`): T = chunk + (K - 1) * stride
     overlap: int
     max_frames: int  # frames per segment, already rounded down to a valid count
     segments: str  # "first": the first max_frames of each file; "all": consecutive segments
@@ -40,12 +40,10 @@ class ReaderSettings:
         cls, config, fps: float | None, max_frames: int, segments: str = "first"
     ) -> "ReaderSettings":
         """Settings for a model config (`ModelConfig`), as `media.clip.load_clip` derives them."""
-        from ..media.video import valid_num_frames
-
         if segments not in SEGMENT_MODES:
             raise ValueError(f"segments must be one of {SEGMENT_MODES}, got {segments!r}")
         chunk, overlap = config.chunk_size, config.overlap_size_frames
-        cap = valid_num_frames(max_frames, chunk, overlap)
+        cap = config.chunking.frames_at_most(max_frames)
         if cap == 0:
             raise ValueError(f"max_frames must be at least one chunk ({chunk}), got {max_frames}")
         H, W = config.resolution

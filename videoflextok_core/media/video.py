@@ -14,8 +14,9 @@ rate. Times are measured from the stream's first timestamp.
 Preprocessing follows the official `read_mp4` (ARCHITECTURE.md §14, steps 4-7): /255, bicubic
 antialiased resize of the shorter side to S, clamp, centre crop S x S, map to [-1, 1]. Two
 deliberate differences: frames are chosen by time (official: `linspace` over frame indices), and
-a frame count between valid counts 1 + K*(chunk - overlap) is rounded down by cutting the tail
-(official: rounded up, repeating frames); both are recorded in `VideoInfo`.
+a frame count between valid counts (`Chunking.frames_at_most`: 17, 33, 49, ... for the released
+models) is rounded down by cutting the tail (official: rounded up, repeating frames); both are
+recorded in `VideoInfo`.
 """
 
 import math
@@ -30,6 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from ..model.chunking import Chunking
 
 MAX_SIDE = 8192  # larger frames are refused: one 8192^2 RGB frame is already 200 MB
 MAX_SOURCE_FPS = 1000.0  # an average rate above this is a broken header, not a video
@@ -70,12 +73,6 @@ class VideoInfo(SourceInfo):
     num_padded: int  # frames added at the end by repeating the last one
     num_cut: int  # frames at target_fps dropped from the tail (beyond max_frames: estimated)
     note: str  # what was padded, cut or rotated, in words; "" if nothing
-
-
-def valid_num_frames(n: int, chunk: int = 17, overlap: int = 1) -> int:
-    """Largest count 1 + K*(chunk - overlap) <= n with K >= 1, or 0 if n < chunk."""
-    step = chunk - overlap
-    return 0 if n < chunk else 1 + (n - 1) // step * step
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,12 +314,12 @@ def preprocess(frames: np.ndarray | Tensor, size: int | tuple[int, int] = 256) -
     return ((x - 0.5) / 0.5).permute(1, 0, 2, 3).contiguous()  # (3, T, H_out, W_out)
 
 
-def _expected_frames(duration, start, fps, cap, chunk, overlap) -> int:
+def _expected_frames(duration, start, fps, cap, chunking: Chunking) -> int:
     """Output frame count predicted from the probed duration (0 if unknown)."""
     if duration <= 0:
         return 0
     n = min(cap, math.ceil((duration - start) * fps - _EPS))
-    return valid_num_frames(n, chunk, overlap) or chunk
+    return chunking.frames_at_most(n) or chunking.chunk
 
 
 class _Frames:
@@ -364,7 +361,7 @@ class _Frames:
         return x.contiguous()
 
 
-def _check_args(fps, size, start, max_frames, chunk, overlap) -> None:
+def _check_args(fps, size, start, max_frames, chunking) -> None:
     if not (math.isfinite(fps) and 0 < fps <= MAX_TARGET_FPS):
         raise ValueError(f"fps must be in (0, {MAX_TARGET_FPS:g}], got {fps}")
     if isinstance(size, bool) or not isinstance(size, (int, tuple, list)):
@@ -375,10 +372,10 @@ def _check_args(fps, size, start, max_frames, chunk, overlap) -> None:
         raise ValueError(f"size must be in 1..{MAX_SIDE}, got {size}")
     if not (math.isfinite(start) and start >= 0):
         raise ValueError(f"start must be a time >= 0 in seconds, got {start}")
-    if not (chunk >= 2 and 0 <= overlap < chunk):
-        raise ValueError(f"need chunk >= 2 and 0 <= overlap < chunk, got {chunk=}, {overlap=}")
-    if max_frames < chunk:
-        raise ValueError(f"max_frames must be >= chunk ({chunk}), got {max_frames}")
+    if not isinstance(chunking, Chunking) or chunking.chunk < 2:
+        raise ValueError(f"chunking must be a Chunking of at least 2 frames, got {chunking!r}")
+    if max_frames < chunking.chunk:
+        raise ValueError(f"max_frames must be >= chunk ({chunking.chunk}), got {max_frames}")
 
 
 def read_video(
@@ -387,8 +384,7 @@ def read_video(
     size: int | tuple[int, int] = 256,
     start: float = 0.0,
     max_frames: int = DEFAULT_MAX_FRAMES,
-    chunk: int = 17,
-    overlap: int = 1,
+    chunking: Chunking | None = None,
 ) -> tuple[Tensor, VideoInfo]:
     """Read a clip as the model's input.
 
@@ -399,7 +395,8 @@ def read_video(
             non-square model (scale to cover, centre crop).
         start: seconds from the beginning of the video.
         max_frames: cap, rounded down to a valid count; decoding stops there.
-        chunk, overlap: the model's window; the output has T = 1 + K*(chunk - overlap), K >= 1.
+        chunking: the model's window (default `Chunking()`: 17-frame chunks, overlap 1); the
+            output has a valid count T, `chunking.frames_at_most` (17, 33, 49, ...).
 
     Returns:
         video: float32 [3, T, S, S] (or [3, T, H, W]) in [-1, 1].
@@ -410,15 +407,17 @@ def read_video(
 
     Example: a 3 s, 24 fps clip at fps=8 gives 24 frames, cut to 17 (= 1 + 16) for chunk 17.
     """
-    _check_args(fps, size, start, max_frames, chunk, overlap)
+    chunking = Chunking() if chunking is None else chunking
+    _check_args(fps, size, start, max_frames, chunking)
+    chunk = chunking.chunk
     src = probe_video(path)
     name = Path(path).name
     if start > 0 and 0 < src.duration <= start:
         raise VideoReadError(
             f"{name}: start={start:g} s is beyond the end of the video ({src.duration:.2f} s)"
         )
-    cap = valid_num_frames(max_frames, chunk, overlap)
-    expected = _expected_frames(src.duration, start, fps, cap, chunk, overlap)
+    cap = chunking.frames_at_most(max_frames)
+    expected = _expected_frames(src.duration, start, fps, cap, chunking)
     out = _Frames(expected, size)
     to_rgb = _RGB(name)
     per_batch = max(1, _BATCH_BYTES // (src.width * src.height * 3 * 4))
@@ -436,17 +435,17 @@ def read_video(
         times.append(t)
         pending.append(frame)
         n = len(times)
-        all_kept = valid_num_frames(n, chunk, overlap) == n
+        all_kept = chunking.frames_at_most(n) == n
         if all_kept or (n <= expected and len(pending) >= per_batch):
             flush()
     n = len(times)
     if n == 0:
         raise VideoReadError(f"{name}: no frame found at or after start={start:g} s")
-    keep = valid_num_frames(n, chunk, overlap) or n  # too short for a chunk: keep all, pad below
+    keep = chunking.frames_at_most(n) or n  # too short for a chunk: keep all, pad below
     del pending[max(0, keep - (n - len(pending))) :]  # the dropped tail is never converted
     flush()
 
-    valid = valid_num_frames(n, chunk, overlap)
+    valid = chunking.frames_at_most(n)
     notes, num_padded, num_cut = [], 0, 0
     if src.rotation:
         notes.append(f"rotated {src.rotation}° counter-clockwise as the file asks")
@@ -460,8 +459,10 @@ def read_video(
     elif valid < n:
         num_cut = n - valid
         times = times[:valid]
+        c = chunking
+        grid = f"1 + {c.stride}·K" if c.overlap else f"{c.chunk}·K"
         notes.append(
-            f"cut the last {num_cut} of {n} frames so the count is 1 + {chunk - overlap}·K "
+            f"cut the last {num_cut} of {n} frames so the count is {grid} "
             f"(the model's chunk grid): {valid} frames, {valid / fps:.2f} s"
         )
     video = out.result(len(times))

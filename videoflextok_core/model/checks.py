@@ -33,8 +33,7 @@ def check_video(video, resolution: tuple[int, int], chunking: Chunking) -> torch
             f"(read_video(..., size={H}) resizes and crops)"
         )
     T, c = video.shape[2], chunking
-    n = c.num_chunks_for_frames(T)
-    if n < 1 or c.valid_frames(n) != T:
+    if not c.is_valid(T):
         first = [c.valid_frames(n) for n in (1, 2, 3)]
         raise ValueError(
             f"{T} frames cannot be split into {c.chunk}-frame chunks with overlap "

@@ -32,7 +32,6 @@ from .checkpoint import (
     save_single_file,
 )
 from .checks import check_frames, check_noise, check_tokens, check_video
-from .chunking import Chunking
 from .config import ModelConfig, parse_config
 from .fsq import FSQ
 from .layers import at_least_fp32
@@ -59,9 +58,7 @@ class VideoFlexTok(nn.Module):
         # still give tokens and prefix masking).
         self.pin_conditioning = config.pipeline.pin_conditioning
         self.fsq = FSQ(list(config.fsq.levels))
-        self.chunking = Chunking(
-            config.chunk_size, config.overlap_size_frames, config.vae.arch.time_downsample_factor
-        )
+        self.chunking = config.chunking
         self._precision_setting: str | None = None  # see the `precision` property
         self._precision: Precision | None = None  # resolved for the current device and dtype
         self.vae_batch_size: int | None = None  # clips per VAE call (None: all at once)
@@ -159,11 +156,6 @@ class VideoFlexTok(nn.Module):
     @property
     def codebook_size(self) -> int:
         return self.fsq.codebook_size
-
-    def valid_num_frames(self, T: int) -> bool:
-        c = self.chunking
-        n = c.num_chunks_for_frames(T)
-        return n >= 1 and c.valid_frames(n) == T
 
     # ------------------------------------------------------------------------------------------
     # Tokenize
