@@ -29,6 +29,7 @@ import torch
 
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.paths import DEMO_MODEL
+from videoflextok_core.progress import Progress
 
 from .service import DemoService
 from .startup import HUB_MODEL, ModelChoice, display_name
@@ -40,7 +41,6 @@ MAX_LOADED = 2  # models kept on the device at once
 GPU_SECONDS_LOAD = 60  # ZeroGPU: reserve this much more when a call loads its model first
 CPU_WARNING = "runs on this CPU: expect minutes per decode (it is made for a GPU)"
 
-Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
 Loader = Callable[[str, str], VideoFlexTok]  # loader(ref, device) -> model
 
 

@@ -37,7 +37,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -70,6 +70,7 @@ from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.identity import config_hash, model_identity, weights_fingerprint
 from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.paths import EXAMPLES
+from videoflextok_core.progress import Progress, silent, span, steps
 from videoflextok_core.seeds import SeedSpread, seed_spread
 from videoflextok_core.tokenfile import (
     TokenLimits,
@@ -102,8 +103,6 @@ from .views import (
     ladder_eta,
     token_stats,
 )
-
-Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
 
 LADDER_BATCH = {"cuda": 4, "cpu": 1}  # ladder budgets per decode call: partial curves on a CPU
 
@@ -322,7 +321,7 @@ class DemoService:
         hit = self.clips.get(key)
         if hit is not None:
             return hit
-        report = progress or (lambda f, m: None)
+        report = progress or silent
         report(0.0, "reading the video")
         video_t, info = load_clip(request.video, self.model, None, request.start, request.frames)
         report(0.3, "tokenizing")
@@ -384,11 +383,7 @@ class DemoService:
 
     def _decode_ids(self, tokens: Tensor, k: int, sampler: Sampler, progress=None):
         """Token ids (1, t, N) decoded at k on the device -> ((3, T, H, W) video, seconds)."""
-        report = progress or (lambda f, m: None)
-
-        def on_step(done: int, total: int) -> None:
-            report(done / total, f"decoding k={k} (step {done}/{total})")
-
+        on_step = steps(progress, lambda done, total: f"decoding k={k} (step {done}/{total})")
         t0 = time.perf_counter()
         with self._on_device():
             video = decode_tokens(self.model, tokens.to(self.model.device), [k], sampler, on_step)[
@@ -399,9 +394,9 @@ class DemoService:
     def reconstruct(self, request: Request, progress=None) -> Reconstruction:
         """Tokenize (once) and decode at k: side-by-side mp4 original | reconstruction | error,
         the reconstruction mp4 and the stats line."""
-        clip = self.clip(request, _share(progress, 0.0, 0.1))
+        clip = self.clip(request, span(progress, 0.0, 0.1))
         k = request.k
-        decoded, cached = self._decode(clip, k, request.sampler, _share(progress, 0.1, 0.95))
+        decoded, cached = self._decode(clip, k, request.sampler, span(progress, 0.1, 0.95))
         files = self._files(clip, decoded, k)
         _, T, H, W = clip.video.shape
         t = clip.tokens.shape[1]
@@ -435,7 +430,7 @@ class DemoService:
         """Decode the clip at every ladder budget; yields the curve so far after each batch
         (marking the request's k if decoded, with its ETA), the last one complete with its CSV.
         Fills the decode cache."""
-        clip = self.clip(request, _share(progress, 0.0, 0.05))
+        clip = self.clip(request, span(progress, 0.0, 0.05))
         budgets = self.ladder_budgets()
         eta = [self.ladder_eta(request)]  # the progress messages end with it
 
@@ -547,17 +542,17 @@ class DemoService:
         take it from the cache): the grid mp4 (original, each seed, spread heatmap), the spread
         image and its stats. Feeds the decode cache (one decode per seed) and the curve's
         spread series."""
-        clip = self.clip(request, _share(progress, 0.0, 0.1))
+        clip = self.clip(request, span(progress, 0.0, 0.1))
         k, s, n = request.k, request.sampler, request.seeds
         spread_key = self._spread_key(clip, request)
         key = _key(spread_key, k)
         hit = self.seed_views.get(key)
         cached = hit is not None
         if not cached:
-            report = _share(progress, 0.1, 0.95) or (lambda f, m: None)
-
-            def on_step(done: int, total: int) -> None:
-                report(done / total, f"decoding {n} seeds at k={k} (step {done}/{total})")
+            on_step = steps(
+                span(progress, 0.1, 0.95),
+                lambda done, total: f"decoding {n} seeds at k={k} (step {done}/{total})",
+            )
 
             with self._on_device():
                 result = seed_spread(self.model, clip.tokens, k, s, n, on_step)
@@ -660,13 +655,6 @@ class DemoService:
         path = write_video(video, folder / f"{Path(name).stem.split('.')[0]}_k{k}.mp4", fps)
         _, T, H, W = video.shape
         return path, token_stats(t, k, self.model.codebook_size, T, H, W, seconds)
-
-
-def _share(progress: Progress | None, lo: float, hi: float) -> Progress | None:
-    """A progress callback mapping [0, 1] into [lo, hi] of `progress`."""
-    if progress is None:
-        return None
-    return lambda f, m: progress(lo + (hi - lo) * f, m)
 
 
 __all__ = ["DemoService"]

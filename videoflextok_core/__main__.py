@@ -21,6 +21,7 @@ __all__ = ["TOKENS_KIND", "VERSION", "main"]  # TOKENS_KIND: the tokens file for
 
 from .model.precision import PRECISION_HELP, PRECISIONS
 from .paths import DEMO_MODEL as DEFAULT_MODEL
+from .progress import TextProgress, steps
 
 EXIT_ERROR = 2
 
@@ -43,32 +44,8 @@ class CliError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
-# Helpers: progress, model
+# Helpers: model, sampler, tokens
 # ---------------------------------------------------------------------------------------------
-
-
-class TextProgress:
-    """A one-line text progress bar on stderr: redrawn in place on a terminal, otherwise a new
-    line every 10 % and whenever the stage (the message's first word) changes."""
-
-    def __init__(self, stream=None, width: int = 24):
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.width, self.last_pct, self.last_stage, self.last_len = width, -100, None, 0
-
-    def __call__(self, fraction: float, message: str) -> None:
-        fraction = min(max(fraction, 0.0), 1.0)
-        pct, stage = int(fraction * 100), message.split(" ")[0]
-        filled = round(fraction * self.width)
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}% {message}"
-        if self.tty:
-            end = "\n" if fraction >= 1 else ""
-            self.stream.write("\r" + line.ljust(self.last_len) + end)
-            self.last_len = 0 if end else len(line)
-        elif pct >= self.last_pct + 10 or stage != self.last_stage or fraction >= 1:
-            self.stream.write(line + "\n")
-            self.last_pct, self.last_stage = pct, stage
-        self.stream.flush()
 
 
 def model_ref(args) -> str:
@@ -195,7 +172,7 @@ def cmd_detokenize(args) -> None:
         tokens.to(model.device),
         [k],
         s,
-        lambda done, total: bar(done / total, f"decoding k={k} (step {done}/{total})"),
+        steps(bar, lambda done, total: f"decoding k={k} (step {done}/{total})"),
     )[0]
     fps = float(meta.get("fps", config.fps))
     out = Path(args.out)

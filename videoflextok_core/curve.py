@@ -49,8 +49,7 @@ from .media.metrics import compute_metrics
 from .model import VideoFlexTok
 from .model.identity import model_identity
 from .model.sampling import Sampler
-
-Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
+from .progress import Progress, silent
 
 DEFAULT_SAMPLER = Sampler(steps=25)  # guidance off: one decoder forward per step (CPU friendly)
 MEMORY_FRACTION = 0.5  # share of the free memory a ladder batch may use
@@ -479,7 +478,7 @@ def iter_quality_curve(
     clip = _check_clip(clip, model)
     if tokens is not None:
         tokens = _check_tokens(tokens, model)
-    report = progress or (lambda fraction, message: None)
+    report = progress or silent
 
     T = clip.shape[1]
     batch = max_batch or auto_max_batch(model, T, settings.sampler.guided)

@@ -164,11 +164,11 @@ def quiet_ray_data() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Progress
+# The progress line
 # ---------------------------------------------------------------------------------------------
 
 
-class Progress:
+class RateLine:
     """`segments done/total, rate, ETA` lines on stderr, at most one per `every` seconds."""
 
     def __init__(self, total: int, skipped: int, every: float, stream=None):
@@ -286,7 +286,7 @@ def _run(ray, job, reader, files, t0) -> DatasetSummary:
     segments = plan.plan_segments(files, reader)
     done = shards.done_keys(job.out)
     todo = [s for s in segments if s.key not in done]
-    progress = Progress(len(segments), len(segments) - len(todo), job.progress_every_s)
+    progress = RateLine(len(segments), len(segments) - len(todo), job.progress_every_s)
     writer = shards.ShardWriter(
         job.out, shards.schema(shards.token_type(manifest["codebook_size"])), job.rows_per_shard
     )
