@@ -52,7 +52,7 @@ def speed(model: VideoFlexTok, video: torch.Tensor, k: int, repeat: int) -> dict
     """{(operation, precision): seconds} for tokenize / one reconstruction / the ladder, the two
     precisions alternating within each repeat so that load on the machine hits both alike."""
     sampler = model.config.demo_sampler()
-    tokens = model.tokenize(video[None], sample_posterior=False)[0]  # (1, t, N), any precision
+    tokens = model.tokenize_clip(video)  # (1, t, N), any precision
     ops = {
         "tokenize": lambda: model.tokenize(video[None], sample_posterior=False),
         f"one reconstruction (k={k})": lambda: model.detokenize(

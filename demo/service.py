@@ -21,7 +21,7 @@ Caching: a clip (file content, start, length) is read and tokenized once per mod
 LRU); decodes are kept by (clip, k, steps, guidance, APG, seed) in a bounded LRU (`decodes`) with
 their mp4 files, so going back to a decoded k answers at once. The ladder (`curve`) fills the
 decode cache too: a budget decoded there is the video a single decode gives (same seed, shared
-noise, see `curve.decode_tokens`).
+noise, see `VideoFlexTok.decode_clip`).
 
 Legend: T frames, H/W pixels, t latent frames (timesteps), N tokens per latent frame, k budget.
 """
@@ -52,7 +52,6 @@ from videoflextok_core.curve import (
     CurveSettings,
     cache_key,
     clip_hash,
-    decode_tokens,
     default_budgets,
     iter_quality_curve,
 )
@@ -327,7 +326,7 @@ class DemoService:
         report(0.3, "tokenizing")
         t0 = time.perf_counter()
         with self._on_device():
-            tokens = self.model.tokenize(video_t[None], sample_posterior=False)[0].cpu()
+            tokens = self.model.tokenize_clip(video_t)
         report(1.0, "tokenized")
         folder = self.workdir / key
         folder.mkdir(parents=True, exist_ok=True)
@@ -386,9 +385,7 @@ class DemoService:
         on_step = steps(progress, lambda done, total: f"decoding k={k} (step {done}/{total})")
         t0 = time.perf_counter()
         with self._on_device():
-            video = decode_tokens(self.model, tokens.to(self.model.device), [k], sampler, on_step)[
-                0
-            ]
+            video = self.model.decode_clip(tokens, [k], sampler, on_step)[0]
         return video, time.perf_counter() - t0
 
     def reconstruct(self, request: Request, progress=None) -> Reconstruction:

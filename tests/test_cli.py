@@ -87,7 +87,7 @@ def test_tokenize_writes_tokens_with_metadata(tokens_path, clip_path):
     assert meta["codebook_size"] == "64000" and meta["tool_version"] == cli.VERSION
     assert meta["source"].endswith("clip.mp4") and "video_note" in meta
     video, _ = load_clip(clip_path, model)
-    assert torch.equal(tokens, model.tokenize(video[None], sample_posterior=False)[0])
+    assert torch.equal(tokens, model.tokenize_clip(video))
 
 
 def test_detokenize_with_side_by_side(work, tokens_path, clip_path):

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from synthetic import make_batch
-from videoflextok_core.curve import decode_tokens
 from videoflextok_core.media.clip import load_clip
 from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.paths import EXAMPLES
@@ -32,7 +31,7 @@ def test_each_seed_is_its_single_decode(model, frames):
     result = seed_spread(model, tokens, 4, SAMPLER, n=3)
     assert result.seeds == (5, 6, 7) and result.videos.shape == (3, 3, frames, 32, 48)
     for seed, video in zip(result.seeds, result.videos, strict=True):
-        single = decode_tokens(model, tokens, [4], replace(SAMPLER, seed=seed))[0]
+        single = model.decode_clip(tokens, [4], replace(SAMPLER, seed=seed))[0]
         # batched vs single: float32 rounding of batched kernels only (measured 5e-6)
         assert (single - video).abs().max() < 1e-4, seed
     assert (result.videos[0] - result.videos[1]).abs().max() > 0.05  # the seeds differ
@@ -87,7 +86,7 @@ def test_spread_shrinks_as_k_grows_on_the_demo_model(demo_model, one_thread):
     sampler = replace(demo_model.config.demo_sampler(SAMPLER), steps=4, seed=0)
     for name in ("bbb_3_pan.mp4", "scene_1_seed1000003.mp4"):
         video, _ = load_clip(EXAMPLES / name, demo_model, None, 0.0, 17)
-        tokens = demo_model.tokenize(video[None], sample_posterior=False)[0]
+        tokens = demo_model.tokenize_clip(video)
         means = {k: seed_spread(demo_model, tokens, k, sampler, n=4).mean for k in (1, 16, 64)}
         assert means[16] < 0.7 * means[1] and means[64] < 0.6 * means[1], (name, means)
         assert means[64] < means[16], (name, means)

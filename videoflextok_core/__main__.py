@@ -111,8 +111,6 @@ def _frames_of(video, fps: float) -> str:
 
 
 def cmd_tokenize(args) -> None:
-    import torch
-
     from .media.clip import load_clip
 
     ref = model_ref(args)
@@ -121,8 +119,7 @@ def cmd_tokenize(args) -> None:
     model = load_model(ref, args.device, args.precision)
     bar = TextProgress()
     bar(0.0, "tokenize")
-    with torch.inference_mode():
-        tokens = model.tokenize(video[None], sample_posterior=False)[0].cpu()  # (1, t, N)
+    tokens = model.tokenize_clip(video)  # (1, t, N)
     bar(1.0, "tokenize done")
     out = Path(args.out)
     save_tokens(out, tokens, token_metadata(model, ref, info, video.shape[1], tokens))
@@ -135,7 +132,6 @@ def cmd_tokenize(args) -> None:
 
 
 def cmd_detokenize(args) -> None:
-    from .curve import decode_tokens
     from .media.clip import load_clip
     from .media.compose import comparison
     from .media.video import write_video
@@ -167,9 +163,8 @@ def cmd_detokenize(args) -> None:
         )
     s = sampler_settings(args, model)
     bar = TextProgress()
-    recon = decode_tokens(
-        model,
-        tokens.to(model.device),
+    recon = model.decode_clip(
+        tokens,
         [k],
         s,
         steps(bar, lambda done, total: f"decoding k={k} (step {done}/{total})"),

@@ -13,7 +13,7 @@ decoded several at a time in one `detokenize` call (it batches samples and runs 
 branches in one forward), which is what makes a ladder fast.
 
 Same seed, same noise: decoding a budget inside the ladder gives the video that decoding it
-alone gives (`decode_tokens`, or `model.detokenize` with `generator=sampler.generator()` after
+alone gives (`model.decode_clip`, or `model.detokenize` with `generator=sampler.generator()` after
 `torch.manual_seed(sampler.seed)`). The first chunk's noise is drawn once per seed, exactly as a
 single-sample call draws it, and handed to every budget through `noise_list`. Caveat, clips longer
 than one chunk: `detokenize` draws the noise of later chunks per sample, in batch order, and
@@ -36,7 +36,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -136,45 +136,8 @@ def clip_hash(clip: Tensor) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Decoding with per-seed noise
+# Batching
 # ---------------------------------------------------------------------------------------------
-
-
-def decode_tokens(
-    model: VideoFlexTok,
-    tokens: Tensor,
-    budgets: Sequence[int],
-    sampler: Sampler = DEFAULT_SAMPLER,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[Tensor]:
-    """Decode one clip's tokens (1, t, N) at several budgets in ONE `detokenize` call.
-
-    Every budget starts from the same noise: the first chunk's noise as a single-sample call with
-    `sampler.generator()` draws it; the generator then continues as it would for that call, and
-    `shared_noise=True` gives every budget the same later-chunk noise and re-encoding draws, so
-    each budget decodes exactly as it would alone. The global torch RNGs (used to re-encode
-    decoded frames from chunk 2 on) are seeded with `sampler.seed` inside `fork_rng`, so the
-    caller's RNG state is left untouched.
-
-    Returns:
-        one (3, T, H, W) float32 CPU tensor per budget, clamped to [-1, 1].
-    """
-    generator = sampler.generator(model.device)
-    noise = model.initial_noise(1, generator)  # (1, z, t, h, w), the draw a single decode makes
-    B = len(budgets)
-    devices = [model.device] if model.device.type == "cuda" else []  # FSQ draws on the device
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(sampler.seed)
-        videos = model.detokenize(
-            [tokens] * B,
-            sampler=sampler,
-            generator=generator,
-            num_keep_tokens_list=list(budgets),
-            noise_list=[noise] * B,
-            progress=progress,
-            shared_noise=True,
-        )
-    return [v[0].float().clamp(-1, 1).cpu() for v in videos]
 
 
 def estimate_decode_bytes(model: VideoFlexTok, num_frames: int, guided: bool) -> int:
@@ -431,7 +394,7 @@ def quality_curve(
         progress: callback(fraction in [0, 1], message), e.g. (0.4, "decoding k=4 (step 3/16)").
         cache: where results are kept (the caller's `CurveCache`); None: always compute.
         tokens: the clip's tokens (1, t, N), if already at hand; they must be what
-            `model.tokenize(clip[None], sample_posterior=False)` gives (not checked). Skips
+            `model.tokenize_clip(clip)` gives (not checked). Skips
             tokenizing; `tokenize_seconds` is then 0.
 
     Returns:
@@ -483,7 +446,7 @@ def iter_quality_curve(
     T = clip.shape[1]
     batch = max_batch or auto_max_batch(model, T, settings.sampler.guided)
     batch = min(batch, len(settings.budgets))
-    # Results do not depend on how budgets are batched (shared noise, see decode_tokens).
+    # Results do not depend on how budgets are batched (shared noise, see model.decode_clip).
     model_id, clip_id = model_identity(model), clip_hash(clip)
     key = cache_key(clip_id, model_id, settings)
     if cache is not None:
@@ -497,7 +460,7 @@ def iter_quality_curve(
     if tokens is None:
         report(0.0, "tokenize")
         t0 = time.perf_counter()
-        tokens = model.tokenize(clip[None], sample_posterior=False)[0].cpu()  # (1, t, N)
+        tokens = model.tokenize_clip(clip)  # (1, t, N)
         tokenize_seconds = time.perf_counter() - t0
     report(TOKENIZE_SHARE, "tokenize done")
 
@@ -513,7 +476,7 @@ def iter_quality_curve(
             report(min(frac, 1.0), f"decoding k={names} (step {done}/{total})")
 
         t0 = time.perf_counter()
-        videos = decode_tokens(model, tokens.to(model.device), ks, settings.sampler, on_step)
+        videos = model.decode_clip(tokens, ks, settings.sampler, on_step)
         share = (time.perf_counter() - t0) / len(ks)
         for k, video in zip(ks, videos):
             t0 = time.perf_counter()
@@ -556,7 +519,6 @@ __all__ = [
     "CurveResult",
     "CurveRow",
     "CurveSettings",
-    "decode_tokens",
     "default_budgets",
     "iter_quality_curve",
     "quality_curve",

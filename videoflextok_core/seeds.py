@@ -13,7 +13,7 @@ shows which is which: what stays fixed across seeds comes from the tokens, what 
 invented. The spread shrinks as k grows (more is fixed by the tokens).
 
 Seed s in the batch decodes exactly the video of a single decode with seed s
-(`curve.decode_tokens(model, tokens, [k], replace(sampler, seed=s))`, up to float32 rounding of
+(`model.decode_clip(tokens, [k], replace(sampler, seed=s))`, up to float32 rounding of
 batched kernels): `detokenize(seeds=...)` gives each sample its own generator and global RNG
 stream.
 

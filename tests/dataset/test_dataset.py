@@ -110,8 +110,7 @@ def full(cluster, inputs, tmp_path_factory):
 def _tokens_alone(model, path, start=0.0):
     """What `tokenize` computes for a clip alone (cmd_tokenize's two calls)."""
     video, _ = load_clip(path, model.config, None, start, MAX_FRAMES)
-    with torch.inference_mode():
-        return model.tokenize(video[None], sample_posterior=False)[0][0]  # (t, N)
+    return model.tokenize_clip(video)[0]  # (t, N)
 
 
 def _sorted_rows(table):

@@ -103,10 +103,7 @@ class Tokenizer:
                 row[k] = v if v else None  # 0 stands for unknown on the way here
             if error is None:
                 video = torch.from_numpy(np.ascontiguousarray(batch["video"][i]))
-                x = video[None].to(self.model.device)  # (1, 3, T, H, W)
-                with torch.inference_mode():
-                    ids = self.model.tokenize(x, sample_posterior=False)[0][0].cpu().numpy()
-                # ids: (t, n)
+                ids = self.model.tokenize_clip(video)[0].numpy()  # (t, n)
                 row.update(t=ids.shape[0], n=ids.shape[1], tokens=ids.tolist())
             rows.append(row)
         return pa.Table.from_pylist(rows, schema=self.schema)

@@ -185,6 +185,12 @@ class VideoFlexTok(nn.Module):
             ids = self.encode_chunks(self.chunking.split_video(video), sample_posterior)[3]
         return list(self.chunking.merge_tokens(ids, B).split(1))
 
+    def tokenize_clip(self, clip: torch.Tensor) -> torch.Tensor:
+        """One clip (3, T, H, W) in [-1, 1] -> its ids (1, t, N) int64 on the CPU, from the VAE
+        posterior mean: no random draw, so the same clip always gives the same ids. These are
+        the ids the CLI, the app, the quality curve and the dataset job keep."""
+        return self.tokenize(clip[None], sample_posterior=False)[0].cpu()
+
     # ------------------------------------------------------------------------------------------
     # Detokenize
     # ------------------------------------------------------------------------------------------
@@ -239,7 +245,7 @@ class VideoFlexTok(nn.Module):
                 `noise_list` and `shared_noise`. Sample b draws every random number as a
                 single-sample call with `generator=torch.Generator(device).manual_seed(s)`
                 after `torch.manual_seed(s)` does, s = seeds[b]: the noise of each chunk and the
-                re-encoding draws (`curve.decode_tokens` with seed s decodes the same video).
+                re-encoding draws (`decode_clip` with seed s decodes the same video).
         Note: later chunks re-encode decoded frames, which draws from the global torch RNG.
         """
         sampler = self._sampler_of(
@@ -320,6 +326,44 @@ class VideoFlexTok(nn.Module):
                 videos.append(video)
                 prev = video
         return list(torch.cat(videos, dim=2).split(1))
+
+    def decode_clip(
+        self,
+        tokens: torch.Tensor,
+        budgets: Sequence[int],
+        sampler: Sampler,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[torch.Tensor]:
+        """Decode one clip's ids (1, t, N) at several budgets k in ONE `detokenize` call, each
+        exactly as it would decode alone with `sampler` (its seed included).
+
+        Every budget starts from the same noise: the first chunk's noise as a single-sample call
+        with `sampler.generator()` draws it; the generator then continues as it would for that
+        call, and `shared_noise=True` gives every budget the same later-chunk noise and
+        re-encoding draws. The global torch RNGs (used to re-encode decoded frames from chunk 2
+        on) are seeded with `sampler.seed` inside `fork_rng`, so the caller's RNG state is left
+        untouched. `progress(done, total)` counts sampler steps.
+
+        Returns:
+            one (3, T, H, W) float32 CPU tensor per budget, clamped to [-1, 1].
+        """
+        tokens = tokens.to(self.device)
+        generator = sampler.generator(self.device)
+        noise = self.initial_noise(1, generator)  # (1, z, t, h, w): a single decode's draw
+        B = len(budgets)
+        devices = [self.device] if self.device.type == "cuda" else []  # FSQ draws on the device
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(sampler.seed)
+            videos = self.detokenize(
+                [tokens] * B,
+                sampler=sampler,
+                generator=generator,
+                num_keep_tokens_list=list(budgets),
+                noise_list=[noise] * B,
+                progress=progress,
+                shared_noise=True,
+            )
+        return [v[0].float().clamp(-1, 1).cpu() for v in videos]
 
     @staticmethod
     def _sampler_of(sampler: Sampler | None, **official) -> Sampler:
