@@ -19,6 +19,7 @@ from .tokenfile import TOKENS_KIND, VERSION, read_tokens, save_tokens, token_met
 
 __all__ = ["TOKENS_KIND", "VERSION", "main"]  # TOKENS_KIND: the tokens file format, re-exported
 
+from .loading import load_model
 from .model.precision import PRECISION_HELP, PRECISIONS
 from .paths import DEMO_MODEL as DEFAULT_MODEL
 from .progress import TextProgress, steps
@@ -65,16 +66,6 @@ def load_config(ref: str):
     from .model.config import parse_config
 
     return parse_config(resolve(ref)[0])
-
-
-def load_model(ref: str, device: str | None, precision: str):
-    """The model of --model on --device with --precision ("auto", "fp32" or "bf16")."""
-    from .device import check_device
-    from .model import VideoFlexTok
-
-    if device is not None:
-        check_device(device)  # ValueError: `main` prints it as an "error:" line
-    return VideoFlexTok.from_pretrained(ref, device=device, precision=precision)
 
 
 def sampler_settings(args, model):

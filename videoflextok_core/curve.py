@@ -43,7 +43,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .cache import LRU, tensor_bytes
+from .cache import LRU, key_of, tensor_bytes
 from .media.clip import load_clip
 from .media.metrics import compute_metrics
 from .model import VideoFlexTok
@@ -340,8 +340,8 @@ class CurveCache:
 
 
 def cache_key(clip_id: str, model_id: str, settings: CurveSettings) -> str:
-    text = json.dumps([clip_id, model_id, settings.key()])
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    """The key of a curve: the clip's content, the model's identity and the settings."""
+    return key_of(clip_id, model_id, settings.key())
 
 
 # ---------------------------------------------------------------------------------------------

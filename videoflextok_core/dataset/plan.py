@@ -11,11 +11,11 @@ resumed run skips the keys already in the shards, and a changed file gets new ke
 """
 
 import glob
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ..cache import key_of
 
 VIDEO_SUFFIXES = frozenset(
     ".mp4 .mov .m4v .mkv .webm .avi .gif .mpg .mpeg .ts .mts .m2ts .wmv .flv .3gp .ogv".split()
@@ -116,8 +116,7 @@ def segment_key(path: Path, start: float, reader: ReaderSettings) -> str:
         ident = [st.st_size, st.st_mtime_ns]
     except OSError:
         ident = [None, None]  # missing file: keyed by its name; an error row is written
-    text = json.dumps([str(path), *ident, round(start, 6), reader.as_json()], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return key_of(str(path), *ident, round(start, 6), reader.as_json())
 
 
 def segment_starts(duration: float, reader: ReaderSettings) -> list[float]:

@@ -74,12 +74,12 @@ class Tokenizer:
     def __init__(self, model_ref: str, device: str, fingerprint: str, threads: int, precision: str):
         import torch
 
-        from ..model import VideoFlexTok
+        from ..loading import load_model
         from ..model.identity import weights_fingerprint
 
         if device == "cpu":
             torch.set_num_threads(threads)
-        self.model = VideoFlexTok.from_pretrained(model_ref, device=device, precision=precision)
+        self.model = load_model(model_ref, device, precision)
         found = weights_fingerprint(self.model)
         if found != fingerprint:  # e.g. a worker node holds another file under the same path
             raise shards.DatasetError(
@@ -206,12 +206,12 @@ def _counts(folder: Path) -> dict:
 def _identity(job: DatasetJob, reader: plan.ReaderSettings, device: str):
     """The driver's manifest for this run (loads the model once on the CPU for its
     fingerprint), and the values the actors need."""
-    from ..model import VideoFlexTok
+    from ..loading import load_model
     from ..model.identity import config_hash, weights_fingerprint
     from ..model.precision import Precision
     from ..tokenfile import VERSION
 
-    model = VideoFlexTok.from_pretrained(job.model_ref, device="cpu")
+    model = load_model(job.model_ref, "cpu", "fp32")  # the weights' fingerprint, on the CPU
     ref = Path(job.model_ref)
     # what the actors' tokenize runs in on `device` (float32 for float32 weights, anywhere)
     weights = next(model.parameters()).dtype
