@@ -12,7 +12,7 @@ import sys
 import av
 import pytest
 import torch
-from conftest import ROOT, TINY
+from paths import ROOT, TINY
 from safetensors import safe_open
 
 from synthetic import make_clip
@@ -25,7 +25,7 @@ from videoflextok_core.model.sampling import Sampler
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}  # 2 shared cores
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("one_thread")]  # subprocesses
 
 
 def run(*args, timeout=180):

@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from paths import ROOT
 
 ROOMS = ("videoflextok_core", "demo", "synthetic", "training", "benchmarks")
 # room -> the rooms (and third-party top-level names) it must never import

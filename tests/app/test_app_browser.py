@@ -22,10 +22,12 @@ from urllib.parse import urlparse
 
 import pytest
 from app_server import MODEL, TINY, running_app
-from conftest import ROOT
+from paths import ROOT
 
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.paths import DEMO_MODEL
+
+pytestmark = pytest.mark.e2e  # a real Gradio server, Chromium
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import REFERENCE, ROOT, TINY
+from paths import REFERENCE, ROOT, TINY
 
 from demo import startup
 from demo.request import Request
@@ -38,12 +38,12 @@ EXAMPLE = ROOT / "assets" / "examples" / "scene_1_seed1000003.mp4"
 STEPS = 2
 FAST = Sampler(steps=STEPS)
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # and `model`: conftest.py
+pytestmark = pytest.mark.usefixtures("one_thread")  # and `tiny_model`: conftest.py
 
 
 @pytest.fixture
-def service(model, tmp_path):
-    return DemoService(model, workdir=tmp_path / "work")
+def service(tiny_model, tmp_path):
+    return DemoService(tiny_model, workdir=tmp_path / "work")
 
 
 def load_cpu(ref, device):
@@ -69,20 +69,20 @@ def test_explicit_model_flag_and_env():
 
 
 def test_gpu_uses_the_hub_model():
-    model, choice = load_model(None, "cuda", env={}, hub_ref=str(TINY), loader=load_cpu)
+    tiny_model, choice = load_model(None, "cuda", env={}, hub_ref=str(TINY), loader=load_cpu)
     assert choice.reason == "gpu" and choice.ref == str(TINY)
     # the model runs on this CPU (the loader's), in what `auto` means here
-    assert "released model" in choice.notice and str(model.precision) in choice.notice
+    assert "released model" in choice.notice and str(tiny_model.precision) in choice.notice
 
 
 def test_gpu_without_hub_access_falls_back_to_the_demo_model():
     # A ref that cannot be had: from_pretrained raises CheckpointError, as offline or no access.
-    model, choice = load_model(
+    tiny_model, choice = load_model(
         None, "cuda", env={}, hub_ref="not/a/repo", demo_ref=TINY, loader=load_cpu
     )
     assert choice.reason == "fallback" and choice.ref == str(TINY)
     assert "demo model" in choice.notice and "not/a/repo could not be loaded" in choice.notice
-    assert isinstance(model, VideoFlexTok)
+    assert isinstance(tiny_model, VideoFlexTok)
 
 
 def test_cpu_runs_the_demo_model_and_says_why():
@@ -106,11 +106,13 @@ def test_unusable_device():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_defaults_released_model(model):
-    d = app_defaults(model, "cpu")  # no demo_defaults in the config: the released models' 20 + APG
+def test_defaults_released_model(tiny_model):
+    d = app_defaults(
+        tiny_model, "cpu"
+    )  # no demo_defaults in the config: the released models' 20 + APG
     assert d.sampler == Sampler(steps=25, guidance=20.0, apg=True, seed=0)
     assert d.frame_choices == (17, 33, 49, 65) and d.frames == 17 and d.k == 4
-    gpu = app_defaults(model, "cuda")
+    gpu = app_defaults(tiny_model, "cuda")
     assert gpu.sampler.steps == startup.CUDA_STEPS and gpu.frame_choices[-1] == 129
     assert gpu.frames == 33
 
@@ -118,10 +120,10 @@ def test_defaults_released_model(model):
 def test_defaults_demo_model():
     cfg = json.loads((TINY / "config.json").read_text())
     cfg["demo_defaults"] = {"timesteps": 16, "guidance_scale": 3.5, "perform_norm_guidance": False}
-    model = VideoFlexTok(cfg)
-    d = app_defaults(model, "cpu")
+    tiny_model = VideoFlexTok(cfg)
+    d = app_defaults(tiny_model, "cpu")
     assert d.sampler == Sampler(steps=16, guidance=3.5, apg=False)
-    assert app_defaults(model, "cuda").sampler.steps == startup.CUDA_STEPS
+    assert app_defaults(tiny_model, "cuda").sampler.steps == startup.CUDA_STEPS
 
 
 @pytest.mark.parametrize(
@@ -204,8 +206,8 @@ def test_decode_cache_hit_is_the_same_object(service):
     assert not cached and not torch.equal(other.video, first.video)
 
 
-def test_decode_cache_is_bounded_and_drops_files(model, tmp_path):
-    service = DemoService(model, workdir=tmp_path, max_decodes=2)
+def test_decode_cache_is_bounded_and_drops_files(tiny_model, tmp_path):
+    service = DemoService(tiny_model, workdir=tmp_path, max_decodes=2)
     outs = [
         service.reconstruct(service.request(video=EXAMPLE, k=k, steps=STEPS)) for k in (1, 2, 3)
     ]
@@ -215,8 +217,8 @@ def test_decode_cache_is_bounded_and_drops_files(model, tmp_path):
     assert r.stats.cached and r.side_by_side == outs[2].side_by_side
 
 
-def test_evicted_clip_drops_its_folder_and_cached_decodes_rewrite_files(model, tmp_path):
-    service = DemoService(model, workdir=tmp_path, max_clips=1)
+def test_evicted_clip_drops_its_folder_and_cached_decodes_rewrite_files(tiny_model, tmp_path):
+    service = DemoService(tiny_model, workdir=tmp_path, max_clips=1)
     request = service.request(video=str(EXAMPLE), k=4, steps=STEPS)
     first = service.reconstruct(request)
     service.reconstruct(replace(request, start=0.5))  # another clip: evicts the first
@@ -253,7 +255,7 @@ def test_reconstruction_outputs(service):
     assert r.stats.total_tokens == 80 and not r.stats.cached
 
 
-def test_token_heatmap(model):
+def test_token_heatmap(tiny_model):
     tokens = torch.randint(0, 64000, (1, 5, 16))
     fig = token_figure(tokens, 4)
     heat = fig.data[0]
@@ -449,21 +451,29 @@ def test_gpu_task_only_on_zero_gpu(monkeypatch):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_iter_quality_curve_partials_and_given_tokens(model, service):
+def test_iter_quality_curve_partials_and_given_tokens(tiny_model, service):
     clip = service.clip(service.request(video=str(EXAMPLE)))
     steps = list(
-        iter_quality_curve(model, clip.video, [1, 4, 16], sampler=FAST, max_batch=2, cache=None)
+        iter_quality_curve(
+            tiny_model, clip.video, [1, 4, 16], sampler=FAST, max_batch=2, cache=None
+        )
     )
     assert [s.budgets for s in steps] == [(1, 4), (1, 4, 16)]
     assert [s.complete for s in steps] == [False, True]
     given = quality_curve(
-        model, clip.video, [1, 4, 16], sampler=FAST, max_batch=2, cache=None, tokens=clip.tokens
+        tiny_model,
+        clip.video,
+        [1, 4, 16],
+        sampler=FAST,
+        max_batch=2,
+        cache=None,
+        tokens=clip.tokens,
     )
     assert given.tokenize_seconds == 0 and torch.equal(given.tokens, steps[-1].tokens)
     for k in (1, 4, 16):
         assert torch.equal(given.reconstructions[k], steps[-1].reconstructions[k])
     with pytest.raises(ValueError, match=r"tokens must be \(1, t, 16\)"):
-        quality_curve(model, clip.video, [1], sampler=FAST, cache=None, tokens=clip.tokens[0])
+        quality_curve(tiny_model, clip.video, [1], sampler=FAST, cache=None, tokens=clip.tokens[0])
 
 
 def test_file_digest_is_read_once_and_follows_edits(tmp_path):

@@ -11,7 +11,7 @@ import shutil
 import huggingface_hub.constants
 import pytest
 import torch
-from conftest import TINY
+from paths import TINY
 
 from demo.startup import MODEL_ENV, load_model
 from videoflextok_core.model import VideoFlexTok

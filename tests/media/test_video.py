@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import VIDEOS, write_audio_only
+from clips import write_audio_only
+from paths import VIDEOS
 
 from videoflextok_core.media import video as video_mod
 from videoflextok_core.media.video import (

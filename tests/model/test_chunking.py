@@ -2,19 +2,16 @@
 frames, splitting and merging, and the clips a model's reader cuts to fit it."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import TINY
+from paths import TINY, VARIANTS
 
 from videoflextok_core.media.clip import load_clip
 from videoflextok_core.model.checks import check_video
 from videoflextok_core.model.chunking import Chunking
 from videoflextok_core.model.config import parse_config
-
-VARIANTS = Path(__file__).parent / "fixtures" / "variants"
 
 
 def test_chunking_arithmetic():

@@ -7,7 +7,7 @@ from typing import get_args, get_type_hints
 
 import pytest
 import torch
-from conftest import REFERENCE
+from paths import REFERENCE
 
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.config import (

@@ -34,8 +34,8 @@ from typing import NamedTuple
 
 import pytest
 import torch
-from conftest import REFERENCE
 from fixture_weights import fixture_state_dict
+from paths import REFERENCE, VARIANTS
 from safetensors.torch import load_file
 
 from videoflextok_core.model import VideoFlexTok
@@ -45,7 +45,6 @@ from videoflextok_core.model.layers import layer_norm_fp32
 from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.model.specs import Role
 
-VARIANTS = Path(__file__).parent / "fixtures" / "variants"
 FIXTURES = [REFERENCE / "tiny"] + sorted(p.parent for p in VARIANTS.glob("*/golden.json"))
 C = 5.0  # allowed multiple of the port's own float32 noise (covers the golden's noise too)
 FLOOR = 1e-6  # relative to max|port64|: exact float32/float64 agreement still gets a bound

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import REFERENCE
+from paths import REFERENCE
 from safetensors.torch import load_file
 
 from videoflextok_core.model import VideoFlexTok

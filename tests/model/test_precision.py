@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import TINY, VIDEOS
+from paths import TINY, VIDEOS
 from safetensors.torch import load_file, save_file
 
 from videoflextok_core.hardware import CpuInfo, cpu_info

@@ -9,13 +9,15 @@ was NOT reached (see README).
 import json
 
 import pytest
-from conftest import VIDEOS
+from paths import VIDEOS
 
 from synthetic import make_clip_tensor
 from videoflextok_core.curve import quality_curve
 from videoflextok_core.model.checkpoint import ours_to_official
 from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.paths import DEMO_MODEL as DEMO
+
+pytestmark = pytest.mark.e2e  # the demo model's quality on held-out and real clips
 
 EVAL_SEED_BASE = 1_000_000  # training.config.EVAL_SEED_BASE: never used for training
 MIN_GAIN_DB = 1.8  # mean PSNR(k=N) - PSNR(k=1) over the three clips; measured 2.34 dB

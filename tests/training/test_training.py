@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import ROOT
+from paths import ROOT
 from safetensors.torch import load_file
 
 from training.config import QUICK, DemoConfig, hub_config
@@ -16,6 +16,8 @@ from training.train_resampler import Trainer
 from training.train_vae import finetune_decoder
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.config import parse_config
+
+pytestmark = pytest.mark.e2e  # the training pipeline
 
 
 def _model_and_config():
