@@ -13,6 +13,7 @@ import pytest
 from paths import TINY
 
 from demo import models as demo_models
+from demo import zerogpu
 from demo.models import CPU_WARNING, RELEASED, Models, model_refs
 from demo.service import DemoService
 from demo.startup import HUB_MODEL, ModelChoice
@@ -63,7 +64,7 @@ def test_released_models_on_a_cpu_carry_a_warning(tiny_model):
 def test_lazy_load_with_progress_and_lru_of_two(models, tiny_model):
     seen = []
     assert models.loaded("assets/demo-model") is None and models.setup("assets/demo-model") is None
-    assert models.load_seconds("assets/demo-model") == demo_models.GPU_SECONDS_LOAD
+    assert models.load_seconds("assets/demo-model") == zerogpu.GPU_SECONDS_LOAD
     demo = models.service("assets/demo-model", lambda f, m: seen.append((f, m)))
     assert seen == [
         (0.0, "loading assets/demo-model (first use)"),
@@ -91,9 +92,9 @@ def test_lazy_load_with_progress_and_lru_of_two(models, tiny_model):
 def test_one_load_at_a_time(tiny_model, third):
     calls = []
 
-    def loader(ref, device):
+    def loader(ref, device, precision):
         calls.append(ref)
-        return VideoFlexTok.from_pretrained(ref, device=device)
+        return VideoFlexTok.from_pretrained(ref, device=device, precision=precision)
 
     models = Models(tiny_service(tiny_model), [str(third)], loader=loader)
     got = []
