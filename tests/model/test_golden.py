@@ -268,7 +268,7 @@ def run_encoder_on_given_latents(model: VideoFlexTok, g: dict, calls: dict) -> l
         ),
     ]
     if "chunks_encoder_repa_pred" in g:
-        repa = model.encoder.aux(g["chunks_vae_latents"]).repa
+        repa = model.encoder(g["chunks_vae_latents"], return_aux=True).repa
         checks.append(Check("encoder repa", repa, "chunks_encoder_repa_pred"))
     return checks
 
@@ -324,7 +324,9 @@ def run_decoder_forward(model: VideoFlexTok, g: dict, calls: dict) -> list[Check
     n = model.n_registers
     tau = torch.tensor([0.7])  # float32, as upstream: the float64 run sees the same value
     checks = [Check(name, model.decoder(tau=tau, **kw), name) for name, kw in _forward_cases(g)]
-    aux = model.decoder.aux(g["decoder_fwd_quants"], g["decoder_fwd_noised_input"], tau)
+    aux = model.decoder(
+        g["decoder_fwd_quants"], g["decoder_fwd_noised_input"], tau, return_aux=True
+    )
     checks.append(Check("temb", aux.temb, "decoder_fwd_cond_full_temb"))
     reg = aux.stream(Role.REGISTERS)
     checks.append(Check("register outputs", reg, "decoder_fwd_cond_full_dec_quants"))
