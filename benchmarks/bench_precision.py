@@ -30,7 +30,7 @@ from training.config import EVAL_SEED_BASE  # noqa: E402
 from videoflextok_core.curve import quality_curve  # noqa: E402
 from videoflextok_core.hardware import describe  # noqa: E402
 from videoflextok_core.media.clip import load_clip  # noqa: E402
-from videoflextok_core.model import VideoFlexTok  # noqa: E402
+from videoflextok_core.model import Noise, VideoFlexTok  # noqa: E402
 from videoflextok_core.model.precision import Precision  # noqa: E402
 from videoflextok_core.paths import DEMO_MODEL  # noqa: E402
 
@@ -56,7 +56,7 @@ def speed(model: VideoFlexTok, video: torch.Tensor, k: int, repeat: int) -> dict
     ops = {
         "tokenize": lambda: model.tokenize(video[None], sample_posterior=False),
         f"one reconstruction (k={k})": lambda: model.detokenize(
-            [tokens[..., :k]], sampler=sampler, generator=sampler.generator()
+            [tokens[..., :k]], sampler, noise=Noise(generator=sampler.generator())
         ),
         "ladder (7 budgets)": lambda: quality_curve(model, video, sampler=sampler, cache=None),
     }

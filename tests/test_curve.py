@@ -45,7 +45,7 @@ def ladder(tiny_model, clip):
 def alone(tiny_model, tokens, k, seed, **kw):
     """A single-budget decode the plain way: seeded generator and global RNG."""
     torch.manual_seed(seed)
-    out = tiny_model.detokenize(
+    out = tiny_model.detokenize_official(
         [tokens],
         num_keep_tokens_list=[k],
         timesteps=STEPS,

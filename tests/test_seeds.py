@@ -56,16 +56,6 @@ def test_bad_number_of_seeds(tiny_model, n, fragment):
     assert fragment in str(e.value)
 
 
-def test_detokenize_seeds_checks(tiny_model):
-    tokens = tokens_of(tiny_model, 17)
-    with pytest.raises(ValueError, match="one seed per sample"):
-        tiny_model.detokenize([tokens] * 2, timesteps=1, seeds=[0])
-    with pytest.raises(ValueError, match="not both"):
-        tiny_model.detokenize([tokens], timesteps=1, seeds=[0], generator=torch.Generator())
-    with pytest.raises(ValueError, match="seed must be an int >= 0"):
-        tiny_model.detokenize([tokens], timesteps=1, seeds=[-1])
-
-
 def test_pixel_spread_is_std_across_seeds_mean_over_rgb():
     black, white = -torch.ones(1, 3, 2, 4, 4), torch.ones(1, 3, 2, 4, 4)
     spread = pixel_spread(torch.cat([black, white]))  # pixels 0 and 1: std 0.5

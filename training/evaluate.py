@@ -27,7 +27,7 @@ from synthetic import make_clip_tensor  # noqa: E402
 from videoflextok_core.curve import quality_curve  # noqa: E402
 from videoflextok_core.media.compose import grid_budgets  # noqa: E402
 from videoflextok_core.media.video import to_uint8_frames  # noqa: E402
-from videoflextok_core.model import VideoFlexTok  # noqa: E402
+from videoflextok_core.model import Noise, VideoFlexTok  # noqa: E402
 
 from .config import EVAL_SEED_BASE  # noqa: E402
 
@@ -83,7 +83,7 @@ def main():
     clip = make_clip_tensor(EVAL_SEED_BASE, args.frames, size)
     tokens = model.tokenize(clip[None], sample_posterior=False)
     t0 = time.perf_counter()
-    model.detokenize(tokens, sampler=sampler, generator=sampler.generator())
+    model.detokenize(tokens, sampler, noise=Noise(generator=sampler.generator()))
     one = time.perf_counter() - t0
     t0 = time.perf_counter()
     first = curve_of(model, clip, sampler)

@@ -4,23 +4,26 @@ VideoFlexTok (Atanov, Allardice et al., 2026, arXiv 2604.12887) turns a video in
 tokens per latent frame (256 for the released models), ordered coarse to fine; any prefix of
 them decodes, through a rectified-flow decoder, into a plausible video.
 
-    from videoflextok_core import VideoFlexTok, read_video
+    from videoflextok_core import Sampler, VideoFlexTok, read_video
     model = VideoFlexTok.from_pretrained("EPFL-VILAB/videoflextok_d18_d28").eval()
     video, info = read_video("clip.mp4", size=model.resolution[0])
     tokens = model.tokenize(video[None])
-    reconst = model.detokenize([t[..., :64] for t in tokens], timesteps=30, guidance_scale=20.0,
-                               perform_norm_guidance=True)
+    sampler = Sampler(steps=30, guidance=20.0, apg=True)
+    reconst = model.detokenize([t[..., :64] for t in tokens], sampler)  # list of (1, 3, T, H, W)
 """
 
 from .media.metrics import Metrics, compute_metrics, psnr, ssim
 from .media.video import VideoInfo, VideoReadError, probe_video, read_video, write_video
-from .model import VideoFlexTok
+from .model import Conditioning, Noise, Sampler, VideoFlexTok
 from .model.checkpoint import CheckpointError
 from .model.config import UnsupportedConfigError
 
 __all__ = [
     "CheckpointError",
+    "Conditioning",
     "Metrics",
+    "Noise",
+    "Sampler",
     "UnsupportedConfigError",
     "VideoFlexTok",
     "VideoInfo",

@@ -390,13 +390,13 @@ def run_detokenize(model: VideoFlexTok, g: dict, calls: dict) -> list[Check]:
         gen = torch.Generator().manual_seed(gen_seed)
         if "conditioning_frames" in c["call"]:
             t_lat = model.chunking.tokens_per_chunk
-            out = model.detokenize(
+            out = model.detokenize_official(
                 [tokens[:, :t_lat]], conditioning_frames=[g["cond_frame"]], generator=gen, **kw
             )
             checks.append(Check(name, out[0], f"{name}_video0", sanity=MULTI_CHUNK))
             ran += 1
             continue
-        out = model.detokenize([tokens] * batch, generator=gen, **kw)
+        out = model.detokenize_official([tokens] * batch, generator=gen, **kw)
         for i in range(batch):
             full, last = f"{name}_video{i}", f"{name}_video{i}_lastframes"
             if full in g:
@@ -558,5 +558,6 @@ def test_float64_run_is_float64_with_float32_draws():
         assert torch.equal(sampled, mean + std * torch.randn(mean.shape).double())
         torch.manual_seed(0)
         tokens = model64.tokenize(video.double().expand(-1, -1, 17, -1, -1))
-        out = model64.detokenize(tokens, timesteps=1, generator=torch.Generator().manual_seed(0))
+        gen = torch.Generator().manual_seed(0)
+        out = model64.detokenize_official(tokens, timesteps=1, generator=gen)
     assert out[0].dtype == torch.float64

@@ -7,7 +7,7 @@ import torch
 from paths import TINY
 from safetensors.torch import load_file
 
-from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model import Conditioning, Noise, VideoFlexTok
 from videoflextok_core.model.config import parse_config
 from videoflextok_core.model.identity import config_hash, model_identity, weights_fingerprint
 from videoflextok_core.model.sampling import Sampler
@@ -21,7 +21,9 @@ def golden():
 def decode(tiny_model, tokens, seed=0, global_seed=1, **kw):
     torch.manual_seed(global_seed)
     kw.setdefault("timesteps", 3)
-    return tiny_model.detokenize(tokens, generator=torch.Generator().manual_seed(seed), **kw)
+    return tiny_model.detokenize_official(
+        tokens, generator=torch.Generator().manual_seed(seed), **kw
+    )
 
 
 def test_contract_shapes(tiny_model, golden):
@@ -53,14 +55,15 @@ def test_narrow_tokens_decode_as_keep_k_multi_chunk(tiny_model, golden):
 
 
 def test_budget_batch_equals_separate_decodes(tiny_model, golden):
-    """Several budgets in one call (batched, CFG branches batched too) with shared_noise give the
+    """Several budgets in one call (batched, CFG branches batched too) with shared noise give the
     same videos as decoding each budget alone with the same seeds, over two chunks."""
     tokens = golden["tokens"]
     ks = [1, 2, 4, 16]
     kw = dict(guidance_scale=4.0, perform_norm_guidance=True)
-    together = decode(
-        tiny_model, [tokens] * len(ks), num_keep_tokens_list=ks, shared_noise=True, **kw
-    )
+    torch.manual_seed(1)
+    noise = Noise(generator=torch.Generator().manual_seed(0), shared=True)
+    sampler = Sampler(steps=3, guidance=4.0, apg=True)
+    together = tiny_model.detokenize([tokens] * len(ks), sampler, keep=ks, noise=noise)
     for i, k in enumerate(ks):
         alone = decode(tiny_model, [tokens], num_keep_tokens_list=[k], **kw)
         assert (together[i] - alone[0]).abs().max() < 1e-5, k
@@ -86,8 +89,9 @@ def test_batched_cfg_equals_two_forwards(tiny_model, golden):
 
 def test_progress_callback_and_verbose(tiny_model, golden, capsys):
     seen = []
-    decode(tiny_model, [golden["tokens"]], progress=lambda d, t: seen.append((d, t)), verbose=True)
+    tiny_model.detokenize([golden["tokens"]], Sampler(3), progress=lambda d, t: seen.append((d, t)))
     assert seen == [(i, 6) for i in range(1, 7)]  # 2 chunks x 3 steps
+    decode(tiny_model, [golden["tokens"]], verbose=True)  # upstream's plain progress line
     assert "step 6/6" in capsys.readouterr().err
 
 
@@ -154,7 +158,7 @@ def test_bad_video(tiny_model, golden, make, fragment):
 )
 def test_bad_tokens_and_arguments(tiny_model, golden, make, kw, fragment):
     with pytest.raises(ValueError) as e:
-        tiny_model.detokenize(make(golden["tokens"]), **kw)
+        tiny_model.detokenize_official(make(golden["tokens"]), **kw)
     assert fragment in str(e.value), str(e.value)
 
 
@@ -164,19 +168,39 @@ def test_bad_tokens_and_arguments(tiny_model, golden, make, kw, fragment):
 
 
 def test_sampler_equals_the_official_keywords(tiny_model, golden):
-    """`sampler=` decodes exactly as upstream's keywords (two chunks, APG with momentum)."""
+    """`detokenize(tokens, sampler, ...)` decodes exactly as `detokenize_official` with
+    upstream's keywords (two chunks, APG with momentum, a given first noise, keep k)."""
     tokens = [golden["tokens"]]
     kw = dict(timesteps=3, guidance_scale=4.0, perform_norm_guidance=True, eta=0.5, momentum=0.2)
     sampler = Sampler(steps=3, guidance=4.0, apg=True, eta=0.5, momentum=0.2)
     assert Sampler.from_official(**kw) == sampler
     assert sampler.official() == {**kw, "norm_threshold": 0.6, "cfg_rescaler": None}
-    by_keywords = decode(tiny_model, tokens, **kw)
-    by_sampler = decode(
-        tiny_model, tokens, sampler=sampler, timesteps=50
-    )  # 50: the keyword default
-    assert torch.equal(by_keywords[0], by_sampler[0])
-    with pytest.raises(ValueError, match="not both"):
-        tiny_model.detokenize(tokens, sampler=sampler, guidance_scale=2.0)
+    first = torch.randn(1, 16, 5, 4, 6, generator=torch.Generator().manual_seed(7))
+    official = decode(tiny_model, tokens, num_keep_tokens_list=[5], noise_list=[first], **kw)
+    torch.manual_seed(1)
+    noise = Noise(generator=torch.Generator().manual_seed(0), given=[first])
+    narrow = tiny_model.detokenize(tokens, sampler, keep=[5], noise=noise)
+    assert torch.equal(official[0], narrow[0])
+
+
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda m, t: m.detokenize(t, timesteps=3), "unexpected keyword argument 'timesteps'"),
+        (lambda m, t: m.detokenize(t, 3), "sampler must be a Sampler, got int"),
+        (lambda m, t: m.detokenize(t, Sampler(), noise=torch.Generator()), "noise must be a Noise"),
+        (lambda m, t: Noise(seeds=[0], generator=torch.Generator()), "seeds, or a generator"),
+        (lambda m, t: Noise(seeds=[0], shared=True), "seeds, or a generator"),
+        (lambda m, t: Noise(seeds=[-1]), "seeds must be ints in 0.."),
+        (lambda m, t: Noise(seeds="01"), "seeds must be a sequence of ints"),
+        (lambda m, t: m.detokenize(t * 2, Sampler(), noise=Noise(seeds=[0])), "one seed per"),
+        (lambda m, t: Conditioning(torch.zeros(1, 3, 1, 32, 48), "bogus"), "cond_type"),
+    ],
+)
+def test_the_narrow_surface_refuses_what_it_does_not_take(tiny_model, golden, call, fragment):
+    with pytest.raises((ValueError, TypeError)) as e:
+        call(tiny_model, [golden["tokens"]])
+    assert fragment in str(e.value), str(e.value)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ Every setting of the sampler travels as one `Sampler`:
 
     sampler = Sampler(steps=25, guidance=7.5, apg=True, seed=0)
     latents = sample(model_fn, noise, sampler)
-    model.detokenize(tokens, sampler=sampler, generator=sampler.generator())
+    model.detokenize(tokens, sampler, noise=Noise(generator=sampler.generator()))
 
 Legend: B batch, z latent channels, t/h/w latent grid, k conditioning latent frames.
 """
@@ -41,6 +41,7 @@ OFFICIAL_NAMES = {
     "cfg_rescaler": "cfg_rescaler",
 }
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a signed 64-bit int
+COND_TYPES = ("clean", "sdedit")  # how conditioning latents enter the sampler (`sample`)
 
 
 def _real(value) -> bool:
@@ -169,6 +170,12 @@ def cfg(v_cond: torch.Tensor, v_uncond: torch.Tensor, scale: float) -> torch.Ten
     return v_uncond + scale * (v_cond - v_uncond)
 
 
+def check_cond_type(cond_type: str) -> str:
+    if cond_type not in COND_TYPES:
+        raise ValueError(f"cond_type must be 'clean' or 'sdedit', got {cond_type!r}")
+    return cond_type
+
+
 def sample(
     model_fn: ModelFn,
     noise: torch.Tensor,
@@ -188,8 +195,7 @@ def sample(
     sample): with momentum != 0, a sample's guidance depends on the sample before it. With the
     default momentum 0 every sample is independent, so batching never changes a result.
     """
-    if cond_type not in ("clean", "sdedit"):
-        raise ValueError(f"cond_type must be 'clean' or 'sdedit', got {cond_type!r}")
+    check_cond_type(cond_type)
     timesteps, do_guidance = sampler.steps, sampler.guided
     x = noise
     initial_noise = noise.clone() if cond_type == "sdedit" else None

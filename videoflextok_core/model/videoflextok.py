@@ -1,12 +1,16 @@
 """VideoFlexTok: tokenize a video into coarse-to-fine tokens, decode any prefix of them.
 
     from videoflextok_core import VideoFlexTok
+    from videoflextok_core.model import Noise, Sampler
     model = VideoFlexTok.from_pretrained("EPFL-VILAB/videoflextok_d18_d28").eval()
     tokens_list = model.tokenize(video)                 # video (B, 3, T, H, W) in [-1, 1]
     tokens_list = [t[..., :64] for t in tokens_list]    # keep 64 of 256 tokens per latent frame
-    reconst = model.detokenize(tokens_list, timesteps=30, guidance_scale=20.0,
-                               perform_norm_guidance=True,
-                               generator=torch.Generator().manual_seed(0))
+    sampler = Sampler(steps=30, guidance=20.0, apg=True)
+    reconst = model.detokenize(tokens_list, sampler, noise=Noise(generator=sampler.generator()))
+    model.tokenize_clip(video[0]), model.decode_clip(ids, [1, 16, 64], sampler)  # one clip
+
+Code written against the official package calls `detokenize_official` with upstream's keywords
+(`timesteps=30, guidance_scale=20.0, perform_norm_guidance=True, generator=...`).
 
 Same seeds and inputs give the same tokens and videos as the official implementation (see
 tests/model/test_golden.py); the differences are in how the work is done: batched chunks, one
@@ -18,6 +22,7 @@ z VAE channels, h/w latent grid, d FSQ channels.
 
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,10 +40,27 @@ from .checks import check_frames, check_noise, check_tokens, check_video
 from .config import ModelConfig, parse_config
 from .fsq import FSQ
 from .layers import at_least_fp32
+from .noise import Noise, SeedStreams, rng_state, set_rng_state
 from .precision import Precision
 from .resampler import Encoder, FlowDecoder
-from .sampling import Guidance, Sampler, sample
+from .sampling import Guidance, Sampler, check_cond_type, sample
 from .vidtok import VidTok
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """Frames a decode's first chunk must start with: their ids replace its first token frames
+    and their clean latents are pinned while sampling ("clean", upstream's default), or blended
+    with the noise at each step ("sdedit").
+
+    frames: (B, 3, k, H, W) or B x (1, 3, k, H, W) in [-1, 1], k = 1 + 4m.
+    """
+
+    frames: torch.Tensor | Sequence[torch.Tensor]
+    mode: str = "clean"
+
+    def __post_init__(self):
+        check_cond_type(self.mode)
 
 
 class VideoFlexTok(nn.Module):
@@ -198,6 +220,101 @@ class VideoFlexTok(nn.Module):
     @torch.inference_mode()
     def detokenize(
         self,
+        tokens: Sequence[torch.Tensor],
+        sampler: Sampler,
+        *,
+        keep: Sequence[int] | None = None,
+        noise: Noise | None = None,
+        cond: Conditioning | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[torch.Tensor]:
+        """Token ids -> list of B videos (1, 3, T, H, W), roughly in [-1, 1].
+
+        Args:
+            tokens: B int tensors (1, t, n), n <= N. A narrower tensor (the model card's
+                `t[..., :k]`) decodes exactly as full-width tokens with keep k.
+            sampler: every sampler setting (`Sampler`: steps, guidance, APG, ...); its seed is
+                not used here, `noise` says where the random numbers come from.
+            keep: B ints in 1..N, tokens kept per latent frame (nested dropout); default the
+                tokens' own widths.
+            noise: where the initial noise and the re-encoding draws come from (`Noise`);
+                default the global torch RNG, per sample in batch order, as upstream.
+            cond: frames the first chunk must start with (`Conditioning`).
+            progress: callback(done, total) after each sampler step, over all chunks.
+        Upstream's keywords (timesteps, guidance_scale, generator, noise_list, ...):
+        `detokenize_official`. Later chunks re-encode decoded frames, which draws from the global
+        torch RNG unless `noise` gives per-sample seeds.
+        """
+        if not isinstance(sampler, Sampler):
+            raise ValueError(f"sampler must be a Sampler, got {type(sampler).__name__}")
+        noise = Noise() if noise is None else noise
+        if not isinstance(noise, Noise):
+            raise ValueError(f"noise must be a Noise, got {type(noise).__name__}")
+        tokens, keep_k = check_tokens(
+            tokens,
+            keep,
+            n_registers=self.n_registers,
+            codebook_size=self.codebook_size,
+            chunking=self.chunking,
+            can_drop_tokens=self.can_drop_tokens,
+        )
+        B, device, c = tokens.shape[0], self.device, self.chunking
+        tokens, keep_k = tokens.to(device), keep_k.to(device)
+        cond_frames = check_frames(cond.frames if cond else None, B, self.resolution, c)
+        noise_shape = (B, self.config.vae.arch.z_channels, *self.config.vae_video_sizes)
+        first_noise = check_noise(noise.given, noise_shape)
+        cond_frames, first_noise = (
+            None if x is None else x.to(device, self.float_dtype)
+            for x in (cond_frames, first_noise)
+        )
+        streams = None if noise.seeds is None else SeedStreams(noise.seeds, B, device)
+        chunks = c.split_tokens(tokens)
+        total = len(chunks) * sampler.steps
+
+        # The sliding window, in one place: each chunk is sampled from its own noise. When
+        # chunks overlap, chunk i > 0 starts with the last decoded frames of chunk i-1: they are
+        # re-encoded, their ids go before the chunk's tokens, their clean latents are pinned,
+        # and their decoded frames are dropped again. Given `cond` frames do the same for chunk
+        # 0 (their ids replace its first token frames).
+        videos = []
+        prev = None
+        with self.precision.decoding():
+            for i, chunk_tokens in enumerate(chunks):
+                if i == 0:
+                    frames = cond_frames
+                else:
+                    frames = prev[:, :, -c.overlap :] if c.overlap > 0 else None
+                cond_latents = None
+                if frames is not None:
+                    cond_ids, cond_latents = self._reencode(frames, noise.shared, streams)
+                    rest = chunk_tokens[:, cond_ids.shape[1] :] if i == 0 else chunk_tokens
+                    chunk_tokens = torch.cat([cond_ids, rest], dim=1)
+                if first_noise is not None and (i == 0 or c.overlap == 0):
+                    x = first_noise
+                elif streams is not None:  # each sample from its own generator
+                    x = torch.cat([self.initial_noise(1, g) for g in streams.generators])
+                elif noise.shared:
+                    x = self.initial_noise(1, noise.generator).expand(B, -1, -1, -1, -1)
+                else:
+                    x = self.initial_noise(B, noise.generator)
+
+                def step_done(step, i=i):
+                    if progress is not None:
+                        progress(i * sampler.steps + step, total)
+
+                cond_type = cond.mode if cond else "clean"
+                latents = self.sample_latents(
+                    chunk_tokens, x, keep_k, cond_latents, sampler, cond_type, step_done
+                )
+                video = self.vae.decode(latents, self.vae_batch_size)
+                if i > 0 and c.overlap > 0:
+                    video = video[:, :, c.overlap :]
+                videos.append(video)
+                prev = video
+        return list(torch.cat(videos, dim=2).split(1))
+
+    def detokenize_official(
+        self,
         token_ids_list: Sequence[torch.Tensor],
         timesteps: int = 50,
         guidance_scale: Guidance = 1.0,
@@ -212,44 +329,17 @@ class VideoFlexTok(nn.Module):
         cfg_rescaler: Callable | None = None,
         cond_type: str = "clean",
         verbose: bool = False,
-        progress: Callable[[int, int], None] | None = None,
-        shared_noise: bool = False,
-        sampler: Sampler | None = None,
-        seeds: Sequence[int] | None = None,
     ) -> list[torch.Tensor]:
-        """Token ids -> list of B videos (1, 3, T, H, W), roughly in [-1, 1].
+        """`detokenize` with upstream's keywords and defaults, for code written against the
+        official package (the parity tests replay the official calls through it):
 
-        Args:
-            token_ids_list: B int tensors (1, t, n), n <= N. A narrower tensor (the model card's
-                `t[..., :k]`) decodes exactly as full-width tokens with keep k.
-            timesteps: Euler steps of the flow sampler.
-            guidance_scale: CFG scale (1 = off), or a function of the flow time tau.
-            perform_norm_guidance: APG instead of plain CFG; with `eta`, `momentum`,
-                `norm_threshold` as upstream.
-            generator: draws the initial noise, (1, z, t, h, w) per sample and per chunk.
-            num_keep_tokens_list: B ints in 1..N: tokens kept per latent frame (nested dropout).
-            conditioning_frames: (B, 3, k, H, W) or B x (1, 3, k, H, W), k = 1 + 4m: frames that
-                the first chunk must start with (its first k/4 token frames are re-encoded
-                from them and their clean latents are pinned while sampling).
-            noise_list: initial noise of the first chunk, (B, z, t, h, w) or B x (1, z, t, h, w).
-            cfg_rescaler: callable(v_cfg, v_cond, v_uncond) -> v, applied after guidance.
-            cond_type: "clean" (upstream default) or "sdedit" for the conditioning frames.
-            verbose: print a progress line to stderr. progress: callback(done, total) steps.
-            shared_noise: our addition, for comparing budgets. Every sample gets the noise and
-                the random numbers a single-sample call would get (the first sample's), so
-                decoding B budgets together equals decoding each alone with the same seeds.
-                Off by default: upstream draws noise per sample in batch order.
-            sampler: our addition, all the sampler keywords above as one `Sampler` (then leave
-                them at their defaults); its seed is not used, pass `generator`.
-            seeds: our addition, for comparing samples: B seeds, instead of `generator`,
-                `noise_list` and `shared_noise`. Sample b draws every random number as a
-                single-sample call with `generator=torch.Generator(device).manual_seed(s)`
-                after `torch.manual_seed(s)` does, s = seeds[b]: the noise of each chunk and the
-                re-encoding draws (`decode_clip` with seed s decodes the same video).
-        Note: later chunks re-encode decoded frames, which draws from the global torch RNG.
+            timesteps, guidance_scale, perform_norm_guidance, eta, momentum, norm_threshold,
+                cfg_rescaler -> `Sampler` (`Sampler.from_official`)
+            generator, noise_list -> `Noise(generator=..., given=...)`
+            num_keep_tokens_list -> keep; conditioning_frames, cond_type -> `Conditioning`
+            verbose -> a plain progress line on stderr (upstream: a tqdm bar)
         """
-        sampler = self._sampler_of(
-            sampler,
+        sampler = Sampler.from_official(
             timesteps=timesteps,
             guidance_scale=guidance_scale,
             perform_norm_guidance=perform_norm_guidance,
@@ -258,74 +348,16 @@ class VideoFlexTok(nn.Module):
             norm_threshold=norm_threshold,
             cfg_rescaler=cfg_rescaler,
         )
-        tokens, keep_k = check_tokens(
+        check_cond_type(cond_type)  # upstream refuses a bad one even without frames
+        cond = None if conditioning_frames is None else Conditioning(conditioning_frames, cond_type)
+        return self.detokenize(
             token_ids_list,
-            num_keep_tokens_list,
-            n_registers=self.n_registers,
-            codebook_size=self.codebook_size,
-            chunking=self.chunking,
-            can_drop_tokens=self.can_drop_tokens,
+            sampler,
+            keep=num_keep_tokens_list,
+            noise=Noise(generator=generator, given=noise_list),
+            cond=cond,
+            progress=_print_steps if verbose else None,
         )
-        B = tokens.shape[0]
-        device = self.device
-        tokens, keep_k = tokens.to(device), keep_k.to(device)
-        cond = check_frames(conditioning_frames, B, self.resolution, self.chunking)
-        noise_shape = (B, self.config.vae.arch.z_channels, *self.config.vae_video_sizes)
-        first_noise = check_noise(noise_list, noise_shape)
-        cond, first_noise = (
-            None if x is None else x.to(device, self.float_dtype) for x in (cond, first_noise)
-        )
-        streams = None if seeds is None else self._seed_streams(seeds, B, generator, first_noise)
-        if streams is not None and shared_noise:
-            raise ValueError("pass seeds= or shared_noise=True, not both")
-        chunks = self.chunking.split_tokens(tokens)
-        c = self.chunking
-        total = len(chunks) * sampler.steps
-        report = _progress_printer(total) if verbose else None
-
-        # The sliding window, in one place: each chunk is sampled from its own noise. When
-        # chunks overlap, chunk i > 0 starts with the last decoded frames of chunk i-1: they are
-        # re-encoded, their ids go before the chunk's tokens, their clean latents are pinned,
-        # and their decoded frames are dropped again. Given `cond` frames do the same for chunk
-        # 0 (their ids replace its first token frames).
-        videos = []
-        prev = None
-        with self.precision.decoding():
-            for i, chunk_tokens in enumerate(chunks):
-                if i == 0:
-                    cond_frames = cond
-                else:
-                    cond_frames = prev[:, :, -c.overlap :] if c.overlap > 0 else None
-                cond_latents = None
-                if cond_frames is not None:
-                    cond_ids, cond_latents = self._reencode(cond_frames, shared_noise, streams)
-                    rest = chunk_tokens[:, cond_ids.shape[1] :] if i == 0 else chunk_tokens
-                    chunk_tokens = torch.cat([cond_ids, rest], dim=1)
-                if first_noise is not None and (i == 0 or c.overlap == 0):
-                    noise = first_noise
-                elif streams is not None:  # each sample from its own generator
-                    noise = torch.cat([self.initial_noise(1, g) for g in streams.generators])
-                elif shared_noise:
-                    noise = self.initial_noise(1, generator).expand(B, -1, -1, -1, -1)
-                else:
-                    noise = self.initial_noise(B, generator)
-
-                def step_done(step, i=i):
-                    done = i * sampler.steps + step
-                    if progress is not None:
-                        progress(done, total)
-                    if report is not None:
-                        report(done)
-
-                latents = self.sample_latents(
-                    chunk_tokens, noise, keep_k, cond_latents, sampler, cond_type, step_done
-                )
-                video = self.vae.decode(latents, self.vae_batch_size)
-                if i > 0 and c.overlap > 0:
-                    video = video[:, :, c.overlap :]
-                videos.append(video)
-                prev = video
-        return list(torch.cat(videos, dim=2).split(1))
 
     def decode_clip(
         self,
@@ -339,9 +371,9 @@ class VideoFlexTok(nn.Module):
 
         Every budget starts from the same noise: the first chunk's noise as a single-sample call
         with `sampler.generator()` draws it; the generator then continues as it would for that
-        call, and `shared_noise=True` gives every budget the same later-chunk noise and
-        re-encoding draws. The global torch RNGs (used to re-encode decoded frames from chunk 2
-        on) are seeded with `sampler.seed` inside `fork_rng`, so the caller's RNG state is left
+        call, and shared noise gives every budget the same later-chunk noise and re-encoding
+        draws. The global torch RNGs (used to re-encode decoded frames from chunk 2 on) are
+        seeded with `sampler.seed` inside `fork_rng`, so the caller's RNG state is left
         untouched. `progress(done, total)` counts sampler steps.
 
         Returns:
@@ -349,70 +381,34 @@ class VideoFlexTok(nn.Module):
         """
         tokens = tokens.to(self.device)
         generator = sampler.generator(self.device)
-        noise = self.initial_noise(1, generator)  # (1, z, t, h, w): a single decode's draw
+        first = self.initial_noise(1, generator)  # (1, z, t, h, w): a single decode's draw
         B = len(budgets)
+        noise = Noise(generator=generator, given=[first] * B, shared=True)
         devices = [self.device] if self.device.type == "cuda" else []  # FSQ draws on the device
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(sampler.seed)
             videos = self.detokenize(
-                [tokens] * B,
-                sampler=sampler,
-                generator=generator,
-                num_keep_tokens_list=list(budgets),
-                noise_list=[noise] * B,
-                progress=progress,
-                shared_noise=True,
+                [tokens] * B, sampler, keep=list(budgets), noise=noise, progress=progress
             )
         return [v[0].float().clamp(-1, 1).cpu() for v in videos]
 
-    @staticmethod
-    def _sampler_of(sampler: Sampler | None, **official) -> Sampler:
-        """`detokenize`'s sampler: `sampler`, or one built from upstream's keywords."""
-        if sampler is None:
-            return Sampler.from_official(**official)
-        if not isinstance(sampler, Sampler):
-            raise ValueError(f"sampler must be a Sampler, got {type(sampler).__name__}")
-        defaults = Sampler().official()  # the keywords' defaults
-        given = {k: v for k, v in official.items() if v != defaults[k]}
-        if given:
-            raise ValueError(f"pass sampler= or the sampler keywords, not both (got {given})")
-        return sampler
-
-    def _reencode(self, frames: torch.Tensor, shared_noise: bool, streams=None):
+    def _reencode(self, frames: torch.Tensor, shared: bool, streams: SeedStreams | None = None):
         """Decoded or given frames (B, 3, k, H, W) -> (token ids, clean VAE latents) for
         conditioning; two posterior samples from the global RNG, as upstream (ids first)."""
         B = frames.shape[0]
-        if streams is None and (not shared_noise or B == 1):
+        if streams is None and (not shared or B == 1):
             ids = self.encode_chunks(frames)[3]
             return ids, self.vae.encode(frames, True, self.vae_batch_size)
         # Replay a single-sample RNG stream per sample (the FSQ also draws, on the frames'
         # device), so each sample sees what a call with batch size 1 would see: the current
         # global state for every sample (shared noise), or each sample's own (seeds).
-        states = streams.states if streams is not None else [_rng_state(frames.device)] * B
+        states = streams.states if streams is not None else [rng_state(frames.device)] * B
         outs = []
         for b, f in enumerate(frames.split(1)):
-            _set_rng_state(states[b], frames.device)
+            set_rng_state(states[b], frames.device)
             outs.append(self._reencode(f, False))
-            states[b] = _rng_state(frames.device)
+            states[b] = rng_state(frames.device)
         return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
-
-    def _seed_streams(self, seeds, batch: int, generator, first_noise) -> "_SeedStreams":
-        """`detokenize(seeds=...)`: checked, -> each sample's generator and global RNG state."""
-        if generator is not None or first_noise is not None:
-            raise ValueError("pass seeds= or generator= / noise_list=, not both")
-        if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
-            raise ValueError(f"seeds must be a sequence of {batch} ints, got {seeds!r}")
-        if len(seeds) != batch:
-            raise ValueError(f"seeds must hold one seed per sample ({batch}), got {len(seeds)}")
-        checked = [Sampler(seed=s).seed for s in seeds]  # ValueError naming a bad seed
-        device = self.device
-        states = []
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            for s in checked:
-                torch.manual_seed(s)
-                states.append(_rng_state(device))
-        generators = [torch.Generator(device).manual_seed(s) for s in checked]
-        return _SeedStreams(generators, states)
 
     def initial_noise(self, batch: int, generator: torch.Generator | None) -> torch.Tensor:
         """(B, z, t, h, w): one draw of (1, z, t, h, w) per sample, in order, like upstream."""
@@ -465,34 +461,10 @@ class VideoFlexTok(nn.Module):
         return sample(model_fn, noise, sampler or Sampler(), pinned, cond_type, progress)
 
 
-class _SeedStreams:
-    """The random streams of B samples decoded as if each were alone (`detokenize(seeds=)`):
-    one noise generator and one global RNG state (for re-encoding) per sample."""
-
-    def __init__(self, generators: list, states: list):
-        self.generators = generators  # B torch.Generator, each seeded with its sample's seed
-        self.states = states  # B (CPU state, CUDA state or None), updated as samples draw
+def _print_steps(done: int, total: int) -> None:
+    """`verbose`: one progress line on stderr, redrawn in place."""
+    end = "\n" if done == total else "\r"
+    print(f"detokenize: step {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
-def _rng_state(device: torch.device) -> tuple:
-    """The global torch RNG state: (CPU, the device's CUDA state or None)."""
-    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-    return torch.get_rng_state(), cuda
-
-
-def _set_rng_state(state: tuple, device: torch.device) -> None:
-    cpu, cuda = state
-    torch.set_rng_state(cpu)
-    if cuda is not None:
-        torch.cuda.set_rng_state(cuda, device)
-
-
-def _progress_printer(total: int) -> Callable[[int], None]:
-    def report(done: int) -> None:
-        end = "\n" if done == total else "\r"
-        print(f"detokenize: step {done}/{total}", end=end, file=sys.stderr, flush=True)
-
-    return report
-
-
-__all__ = ["VideoFlexTok", "CheckpointError"]
+__all__ = ["CheckpointError", "Conditioning", "Noise", "VideoFlexTok"]
