@@ -38,7 +38,8 @@ from videoflextok_core.media.compose import (
     seed_grid,
     spread_image,
 )
-from videoflextok_core.media.video import VideoInfo, write_video
+from videoflextok_core.media.read import VideoInfo
+from videoflextok_core.media.write import write_video
 from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.seeds import SeedSpread
 from videoflextok_core.tokenfile import save_tokens

@@ -12,7 +12,7 @@ from pathlib import Path
 from torch import Tensor
 
 from videoflextok_core.curve import CurveResult
-from videoflextok_core.media.video import VideoInfo
+from videoflextok_core.media.read import VideoInfo
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.precision import Precision
 

@@ -1,5 +1,8 @@
 """Clips made with PyAV for the video and dataset tests (helpers, not fixtures; the `make_clip`
-fixture in conftest.py writes them under a test's tmp_path)."""
+fixture in conftest.py writes them under a test's tmp_path), and frames that say which frame
+they are."""
+
+import numpy as np
 
 
 def write_clip(
@@ -49,7 +52,6 @@ def write_clip(
 def write_audio_only(path, fmt=None):
     """An AAC file with no video stream (8 silent frames at 16 kHz) at `path`; returns it."""
     import av
-    import numpy as np
 
     with av.open(str(path), mode="w", format=fmt) as out:
         audio = out.add_stream("aac", rate=16000)
@@ -64,3 +66,28 @@ def write_audio_only(path, fmt=None):
         for packet in audio.encode():
             out.mux(packet)
     return path
+
+
+def index_frames(n, height=32, width=32):
+    """Grey frames that encode their index: left half i % 16, right half i // 16, in steps of 16
+    levels, so the index survives a lossy codec."""
+    frames = np.empty((n, height, width, 3), dtype=np.uint8)
+    for i in range(n):
+        frames[i, :, : width // 2] = 8 + 16 * (i % 16)
+        frames[i, :, width // 2 :] = 8 + 16 * (i // 16)
+    return frames
+
+
+def decode_index(video):
+    """Indices of the frames of a read video [3, T, S, S] made from `index_frames`."""
+    S = video.shape[-1]
+    grey = (video.mean(dim=0) + 1) * 127.5  # (T, S, S)
+    lo, hi = grey[:, S // 2, S // 4].tolist(), grey[:, S // 2, 3 * S // 4].tolist()
+    return [round((a - 8) / 16) + 16 * round((b - 8) / 16) for a, b in zip(lo, hi, strict=True)]
+
+
+def marker_frames(n, height=32, width=32, colour=(220, 40, 40)):
+    """Left half coloured, right half black."""
+    frames = np.zeros((n, height, width, 3), dtype=np.uint8)
+    frames[:, :, : width // 2] = colour
+    return frames

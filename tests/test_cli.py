@@ -18,7 +18,7 @@ from safetensors import safe_open
 from synthetic import make_clip
 from videoflextok_core import __main__ as cli
 from videoflextok_core.media.clip import load_clip
-from videoflextok_core.media.video import write_video
+from videoflextok_core.media.write import write_video
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.identity import config_hash
 from videoflextok_core.model.sampling import Sampler

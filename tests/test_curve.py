@@ -16,7 +16,7 @@ from synthetic import make_batch
 from videoflextok_core import curve, figures
 from videoflextok_core.curve import CurveCache, CurveSettings, quality_curve
 from videoflextok_core.media.clip import load_clip
-from videoflextok_core.media.video import write_video
+from videoflextok_core.media.write import write_video
 from videoflextok_core.model.sampling import Sampler
 
 STEPS = 2

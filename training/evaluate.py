@@ -26,7 +26,7 @@ from PIL import Image  # noqa: E402
 from synthetic import make_clip_tensor  # noqa: E402
 from videoflextok_core.curve import quality_curve  # noqa: E402
 from videoflextok_core.media.compose import grid_budgets  # noqa: E402
-from videoflextok_core.media.video import to_uint8_frames  # noqa: E402
+from videoflextok_core.media.write import to_uint8_frames  # noqa: E402
 from videoflextok_core.model import Noise, VideoFlexTok  # noqa: E402
 
 from .config import EVAL_SEED_BASE  # noqa: E402

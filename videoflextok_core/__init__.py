@@ -13,7 +13,8 @@ them decodes, through a rectified-flow decoder, into a plausible video.
 """
 
 from .media.metrics import Metrics, compute_metrics, psnr, ssim
-from .media.video import VideoInfo, VideoReadError, probe_video, read_video, write_video
+from .media.read import VideoInfo, VideoReadError, probe_video, read_video
+from .media.write import write_video
 from .model import Conditioning, Noise, Sampler, VideoFlexTok
 from .model.checkpoint import CheckpointError
 from .model.config import UnsupportedConfigError

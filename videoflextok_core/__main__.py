@@ -125,7 +125,7 @@ def cmd_tokenize(args) -> None:
 def cmd_detokenize(args) -> None:
     from .media.clip import load_clip
     from .media.compose import comparison
-    from .media.video import write_video
+    from .media.write import write_video
     from .model.identity import config_hash, weights_fingerprint
 
     tokens, meta = read_tokens_arg(args)
@@ -245,7 +245,7 @@ def cmd_curve(args) -> None:
     from .figures import curve_figure
     from .media.clip import load_clip
     from .media.compose import budget_grid, comparison
-    from .media.video import write_video
+    from .media.write import write_video
 
     budgets = parse_budgets(args.budgets)
     ref = model_ref(args)
@@ -333,7 +333,7 @@ def _add_sampler(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .media.video import DEFAULT_MAX_FRAMES
+    from .media.read import DEFAULT_MAX_FRAMES
 
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(

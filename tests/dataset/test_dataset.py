@@ -23,7 +23,7 @@ from paths import ROOT, VIDEOS
 from synthetic import make_clip
 from videoflextok_core.curve import load_clip
 from videoflextok_core.dataset import DatasetError, load_tokens, read_dataset, read_manifest
-from videoflextok_core.media.video import write_video
+from videoflextok_core.media.write import write_video
 from videoflextok_core.paths import DEMO_MODEL
 
 ray = pytest.importorskip("ray", reason="ray[data] is not installed (requirements-scale.txt)")

@@ -11,7 +11,7 @@ from paths import EXAMPLE
 from demo import store as demo_store
 from demo.request import Request
 from demo.store import Store
-from videoflextok_core.media.video import VideoInfo
+from videoflextok_core.media.read import VideoInfo
 from videoflextok_core.model.sampling import Sampler
 
 SAMPLER = Sampler(steps=2)

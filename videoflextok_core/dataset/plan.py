@@ -132,7 +132,7 @@ def segment_starts(duration: float, reader: ReaderSettings) -> list[float]:
 def plan_segments(files: list[Path], reader: ReaderSettings) -> list[Segment]:
     """One segment per file ("first"), or consecutive segments covering each file ("all": probes
     every file; one that cannot be probed gets a single error segment at 0 s)."""
-    from ..media.video import VideoReadError, probe_video
+    from ..media.read import VideoReadError, probe_video
 
     segments = []
     for path in files:
@@ -168,7 +168,8 @@ def read_segment(row: dict, config, reader: ReaderSettings) -> dict:
     reader's message. Runs in a Ray CPU task."""
     import numpy as np
 
-    from ..media.video import VideoReadError, output_hw
+    from ..media.preprocess import output_hw
+    from ..media.read import VideoReadError
 
     out = dict(row)
     out.update(frames=0, fps=reader.fps, note="")

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..media.video import DEFAULT_MAX_FRAMES
+from ..media.read import DEFAULT_MAX_FRAMES
 from . import plan, shards
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # videoflextok_core/

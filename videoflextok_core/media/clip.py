@@ -10,7 +10,7 @@ import os
 
 from torch import Tensor
 
-from .video import DEFAULT_MAX_FRAMES, VideoInfo, read_video
+from .read import DEFAULT_MAX_FRAMES, VideoInfo, read_video
 
 
 def load_clip(

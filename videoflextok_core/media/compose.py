@@ -12,7 +12,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
-from .video import to_uint8_frames
+from .write import to_uint8_frames
 
 BACKGROUND = (24, 24, 24)  # gaps, caption strips and empty grid cells
 TEXT_COLOUR = (236, 236, 236)
