@@ -227,7 +227,9 @@ def bench(model: VideoFlexTok, args, sampler: Sampler, table: Table) -> None:
         reset_peak(device)
         seconds, result = timed(
             device,
-            lambda: quality_curve(model, video[0], budgets, sampler, tokens=tokens[0]),
+            lambda: quality_curve(
+                model, video[0], budgets=budgets, sampler=sampler, tokens=tokens[0]
+            ),
         )
         what = f"ladder of {len(budgets)} budgets (batches of {result.batch_size})"
         work = flops.detokenize(T, sampler, batch=len(budgets))

@@ -236,12 +236,12 @@ class DemoService:
         steps_iter = iter_quality_curve(
             self.model,
             clip.video,
-            budgets,
-            request.sampler,
-            self.ladder_batch,
-            None if progress is None else report,
-            self.store.curves,
-            clip.tokens,
+            budgets=budgets,
+            sampler=request.sampler,
+            max_batch=self.ladder_batch,
+            progress=None if progress is None else report,
+            cache=self.store.curves,
+            tokens=clip.tokens,
         )
         t0 = time.perf_counter()
         while True:

@@ -296,9 +296,9 @@ def test_iter_quality_curve_partials_and_given_tokens(tiny_model, clip):
     assert [s.complete for s in steps] == [False, True]
     tokens = steps[-1].tokens
     kw = dict(sampler=FAST, max_batch=2, cache=None)
-    given = quality_curve(tiny_model, clip, [1, 4, 16], tokens=tokens, **kw)
+    given = quality_curve(tiny_model, clip, budgets=[1, 4, 16], tokens=tokens, **kw)
     assert given.tokenize_seconds == 0 and torch.equal(given.tokens, tokens)
     for k in (1, 4, 16):
         assert torch.equal(given.reconstructions[k], steps[-1].reconstructions[k])
     with pytest.raises(ValueError, match=r"tokens must be \(1, t, 16\)"):
-        quality_curve(tiny_model, clip, [1], sampler=FAST, cache=None, tokens=tokens[0])
+        quality_curve(tiny_model, clip, budgets=[1], sampler=FAST, tokens=tokens[0])

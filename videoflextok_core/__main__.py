@@ -255,11 +255,10 @@ def cmd_curve(args) -> None:
     result = quality_curve(
         model,
         video,
-        budgets,
-        sampler_settings(args, model),
-        args.max_batch,
-        TextProgress(),
-        cache=None,
+        budgets=budgets,
+        sampler=sampler_settings(args, model),
+        max_batch=args.max_batch,
+        progress=TextProgress(),
     )
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

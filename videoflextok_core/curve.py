@@ -371,46 +371,12 @@ def _check_tokens(tokens, model: VideoFlexTok) -> Tensor:
     return tokens.detach().to("cpu", torch.int64)
 
 
-def quality_curve(
-    model: VideoFlexTok,
-    clip: Tensor | str | os.PathLike,
-    budgets: Sequence[int] | None = None,
-    sampler: Sampler | None = None,
-    max_batch: int | None = None,
-    progress: Progress | None = None,
-    cache: CurveCache | None = None,
-    tokens: Tensor | None = None,
-) -> CurveResult:
-    """Tokenize `clip` once, decode it at every budget, measure PSNR / SSIM against it.
-
-    Args:
-        model: a loaded `VideoFlexTok`.
-        clip: (3, T, H, W) or (1, 3, T, H, W) in [-1, 1] at the model's resolution, or a video
-            path (read with `load_clip` at the model's resolution and frame rate).
-        budgets: tokens per latent frame, each in 1..N; default `default_budgets(N)`.
-        sampler: steps, guidance, APG and the seed of every budget's noise (see the module
-            docstring on determinism); default `DEFAULT_SAMPLER`, 25 steps with guidance off.
-        max_batch: budgets per `detokenize` call; default `auto_max_batch` (from free memory).
-        progress: callback(fraction in [0, 1], message), e.g. (0.4, "decoding k=4 (step 3/16)").
-        cache: where results are kept (the caller's `CurveCache`); None: always compute.
-        tokens: the clip's tokens (1, t, N), if already at hand; they must be what
-            `model.tokenize_clip(clip)` gives (not checked). Skips
-            tokenizing; `tokenize_seconds` is then 0.
-
-    Returns:
-        `CurveResult`; the same object's data again (`from_cache=True`) on a repeated call.
-    """
-    steps = iter_quality_curve(
-        model,
-        clip,
-        budgets=budgets,
-        sampler=sampler,
-        max_batch=max_batch,
-        progress=progress,
-        cache=cache,
-        tokens=tokens,
-    )
-    return deque(steps, maxlen=1)[0]  # the last, complete result
+def quality_curve(model: VideoFlexTok, clip: Tensor | str | os.PathLike, **options) -> CurveResult:
+    """Tokenize `clip` once, decode it at every budget, measure PSNR / SSIM against it: the
+    complete `CurveResult` (the same object's data again, `from_cache=True`, on a repeated call
+    with a cache). `options` are `iter_quality_curve`'s: budgets, sampler, max_batch, progress,
+    cache, tokens."""
+    return deque(iter_quality_curve(model, clip, **options), maxlen=1)[0]
 
 
 def iter_quality_curve(
@@ -425,9 +391,22 @@ def iter_quality_curve(
 ) -> Iterator[CurveResult]:
     """`quality_curve` step by step: yields a partial `CurveResult` (the rows of the budgets
     decoded so far, `complete` False) after each batch of `max_batch` budgets, the last one
-    complete. A cache hit yields the cached result once. Arguments as in `quality_curve`.
+    complete. A cache hit yields the cached result once. An app draws the curve as it fills in:
+    `for partial in iter_quality_curve(...): show(partial)`.
 
-    An app draws the curve as it fills in: `for partial in iter_quality_curve(...): show(partial)`.
+    Args:
+        model: a loaded `VideoFlexTok`.
+        clip: (3, T, H, W) or (1, 3, T, H, W) in [-1, 1] at the model's resolution, or a video
+            path (read with `load_clip` at the model's resolution and frame rate).
+        budgets: tokens per latent frame, each in 1..N; default `default_budgets(N)`.
+        sampler: steps, guidance, APG and the seed of every budget's noise (see the module
+            docstring on determinism); default `DEFAULT_SAMPLER`, 25 steps with guidance off.
+        max_batch: budgets per `detokenize` call; default `auto_max_batch` (from free memory).
+        progress: callback(fraction in [0, 1], message), e.g. (0.4, "decoding k=4 (step 3/16)").
+        cache: where results are kept (the caller's `CurveCache`); None: always compute.
+        tokens: the clip's tokens (1, t, N), if already at hand; they must be what
+            `model.tokenize_clip(clip)` gives (not checked). Skips tokenizing;
+            `tokenize_seconds` is then 0.
     """
     settings = CurveSettings.make(model.n_registers, budgets, sampler)
     if max_batch is not None and (

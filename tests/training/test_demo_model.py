@@ -50,7 +50,7 @@ def test_coarse_to_fine_on_held_out_clips(demo_model):
     clips, full = [], []
     for seed in seeds:
         clip = make_clip_tensor(seed, 33, demo_model.resolution[0])
-        result = quality_curve(demo_model, clip, budgets, sampler, cache=None)
+        result = quality_curve(demo_model, clip, budgets=budgets, sampler=sampler)
         for k in budgets:
             psnr[k] += result.row(k).psnr / len(seeds)
             ssim[k] += result.row(k).ssim / len(seeds)
