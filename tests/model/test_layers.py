@@ -12,7 +12,8 @@ from videoflextok_core.model.resampler import attention_mask, patchify, unpatchi
 from videoflextok_core.model.sampling import MomentumBuffer, Sampler, apg, sample
 
 # ----------------------------------------------------------------------------------------------
-# Masks: compare with a rule-by-rule reading of ARCHITECTURE.md §9.2, pair by pair
+# Masks: compare with a rule-by-rule reading of the reference notes beside this repository
+# (../shared/reference/ARCHITECTURE.md §9.2), pair by pair
 # ----------------------------------------------------------------------------------------------
 
 
