@@ -15,13 +15,12 @@ them decodes, through a rectified-flow decoder, into a plausible video.
 from .media.metrics import Metrics, compute_metrics, psnr, ssim
 from .media.read import VideoInfo, VideoReadError, probe_video, read_video
 from .media.write import write_video
-from .model import Conditioning, Noise, Sampler, VideoFlexTok
+from .model import Noise, Sampler, VideoFlexTok
 from .model.checkpoint import CheckpointError
 from .model.config import UnsupportedConfigError
 
 __all__ = [
     "CheckpointError",
-    "Conditioning",
     "Metrics",
     "Noise",
     "Sampler",

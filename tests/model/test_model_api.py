@@ -7,7 +7,7 @@ import torch
 from paths import TINY
 from safetensors.torch import load_file
 
-from videoflextok_core.model import Conditioning, Noise, VideoFlexTok
+from videoflextok_core.model import Noise, VideoFlexTok
 from videoflextok_core.model.config import parse_config
 from videoflextok_core.model.identity import config_hash, model_identity, weights_fingerprint
 from videoflextok_core.model.sampling import Sampler
@@ -67,7 +67,7 @@ def test_budget_batch_equals_separate_decodes(tiny_model, golden):
     for i, k in enumerate(ks):
         alone = decode(tiny_model, [tokens], num_keep_tokens_list=[k], **kw)
         assert (together[i] - alone[0]).abs().max() < 1e-5, k
-    # without shared_noise, samples get successive noise draws (upstream behaviour)
+    # without shared noise, samples get successive noise draws (upstream behaviour)
     plain = decode(tiny_model, [tokens] * 2, num_keep_tokens_list=[16, 16], **kw)
     assert (plain[0] - plain[1]).abs().max() > 1e-3
 
@@ -174,7 +174,8 @@ def test_sampler_equals_the_official_keywords(tiny_model, golden):
     kw = dict(timesteps=3, guidance_scale=4.0, perform_norm_guidance=True, eta=0.5, momentum=0.2)
     sampler = Sampler(steps=3, guidance=4.0, apg=True, eta=0.5, momentum=0.2)
     assert Sampler.from_official(**kw) == sampler
-    assert sampler.official() == {**kw, "norm_threshold": 0.6, "cfg_rescaler": None}
+    rest = {"norm_threshold": 0.6, "cfg_rescaler": None, "cond_type": "clean"}
+    assert sampler.official() == {**kw, **rest}
     first = torch.randn(1, 16, 5, 4, 6, generator=torch.Generator().manual_seed(7))
     official = decode(tiny_model, tokens, num_keep_tokens_list=[5], noise_list=[first], **kw)
     torch.manual_seed(1)
@@ -194,7 +195,7 @@ def test_sampler_equals_the_official_keywords(tiny_model, golden):
         (lambda m, t: Noise(seeds=[-1]), "seeds must be ints in 0.."),
         (lambda m, t: Noise(seeds="01"), "seeds must be a sequence of ints"),
         (lambda m, t: m.detokenize(t * 2, Sampler(), noise=Noise(seeds=[0])), "one seed per"),
-        (lambda m, t: Conditioning(torch.zeros(1, 3, 1, 32, 48), "bogus"), "cond_type"),
+        (lambda m, t: Sampler(cond_type="bogus"), "cond_type must be 'clean' or 'sdedit'"),
     ],
 )
 def test_the_narrow_surface_refuses_what_it_does_not_take(tiny_model, golden, call, fragment):

@@ -75,7 +75,7 @@ def test_real_clips_run(demo_model, name):
     result = quality_curve(
         demo_model,
         str(VIDEOS / name),
-        [1, demo_model.n_registers],
+        budgets=[1, demo_model.n_registers],
         sampler=Sampler(steps=4),
         cache=None,
     )

@@ -11,6 +11,6 @@ videoflextok.py                VideoFlexTok: from_pretrained / tokenize / detoke
 
 from .noise import Noise
 from .sampling import Sampler
-from .videoflextok import Conditioning, VideoFlexTok
+from .videoflextok import VideoFlexTok
 
-__all__ = ["Conditioning", "Noise", "Sampler", "VideoFlexTok"]
+__all__ = ["Noise", "Sampler", "VideoFlexTok"]

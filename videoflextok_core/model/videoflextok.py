@@ -22,7 +22,6 @@ z VAE channels, h/w latent grid, d FSQ channels.
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -43,24 +42,8 @@ from .layers import at_least_fp32
 from .noise import Noise, SeedStreams, rng_state, set_rng_state
 from .precision import Precision
 from .resampler import Encoder, FlowDecoder
-from .sampling import Guidance, Sampler, check_cond_type, sample
+from .sampling import Guidance, Sampler, sample
 from .vidtok import VidTok
-
-
-@dataclass(frozen=True)
-class Conditioning:
-    """Frames a decode's first chunk must start with: their ids replace its first token frames
-    and their clean latents are pinned while sampling ("clean", upstream's default), or blended
-    with the noise at each step ("sdedit").
-
-    frames: (B, 3, k, H, W) or B x (1, 3, k, H, W) in [-1, 1], k = 1 + 4m.
-    """
-
-    frames: torch.Tensor | Sequence[torch.Tensor]
-    mode: str = "clean"
-
-    def __post_init__(self):
-        check_cond_type(self.mode)
 
 
 class VideoFlexTok(nn.Module):
@@ -225,7 +208,7 @@ class VideoFlexTok(nn.Module):
         *,
         keep: Sequence[int] | None = None,
         noise: Noise | None = None,
-        cond: Conditioning | None = None,
+        cond: torch.Tensor | Sequence[torch.Tensor] | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> list[torch.Tensor]:
         """Token ids -> list of B videos (1, 3, T, H, W), roughly in [-1, 1].
@@ -239,7 +222,9 @@ class VideoFlexTok(nn.Module):
                 tokens' own widths.
             noise: where the initial noise and the re-encoding draws come from (`Noise`);
                 default the global torch RNG, per sample in batch order, as upstream.
-            cond: frames the first chunk must start with (`Conditioning`).
+            cond: frames the first chunk must start with, (B, 3, k, H, W) or B x (1, 3, k, H, W)
+                in [-1, 1], k = 1 + 4m: their ids replace its first token frames and their
+                latents condition the sampler (`sampler.cond_type`).
             progress: callback(done, total) after each sampler step, over all chunks.
         Upstream's keywords (timesteps, guidance_scale, generator, noise_list, ...):
         `detokenize_official`. Later chunks re-encode decoded frames, which draws from the global
@@ -260,7 +245,7 @@ class VideoFlexTok(nn.Module):
         )
         B, device, c = tokens.shape[0], self.device, self.chunking
         tokens, keep_k = tokens.to(device), keep_k.to(device)
-        cond_frames = check_frames(cond.frames if cond else None, B, self.resolution, c)
+        cond_frames = check_frames(cond, B, self.resolution, c)
         noise_shape = (B, self.config.vae.arch.z_channels, *self.config.vae_video_sizes)
         first_noise = check_noise(noise.given, noise_shape)
         cond_frames, first_noise = (
@@ -302,9 +287,8 @@ class VideoFlexTok(nn.Module):
                     if progress is not None:
                         progress(i * sampler.steps + step, total)
 
-                cond_type = cond.mode if cond else "clean"
                 latents = self.sample_latents(
-                    chunk_tokens, x, keep_k, cond_latents, sampler, cond_type, step_done
+                    chunk_tokens, x, keep_k, cond_latents, sampler, step_done
                 )
                 video = self.vae.decode(latents, self.vae_batch_size)
                 if i > 0 and c.overlap > 0:
@@ -334,9 +318,9 @@ class VideoFlexTok(nn.Module):
         official package (the parity tests replay the official calls through it):
 
             timesteps, guidance_scale, perform_norm_guidance, eta, momentum, norm_threshold,
-                cfg_rescaler -> `Sampler` (`Sampler.from_official`)
+                cfg_rescaler, cond_type -> `Sampler` (`Sampler.from_official`)
             generator, noise_list -> `Noise(generator=..., given=...)`
-            num_keep_tokens_list -> keep; conditioning_frames, cond_type -> `Conditioning`
+            num_keep_tokens_list -> keep; conditioning_frames -> cond
             verbose -> a plain progress line on stderr (upstream: a tqdm bar)
         """
         sampler = Sampler.from_official(
@@ -347,15 +331,14 @@ class VideoFlexTok(nn.Module):
             momentum=momentum,
             norm_threshold=norm_threshold,
             cfg_rescaler=cfg_rescaler,
+            cond_type=cond_type,
         )
-        check_cond_type(cond_type)  # upstream refuses a bad one even without frames
-        cond = None if conditioning_frames is None else Conditioning(conditioning_frames, cond_type)
         return self.detokenize(
             token_ids_list,
             sampler,
             keep=num_keep_tokens_list,
             noise=Noise(generator=generator, given=noise_list),
-            cond=cond,
+            cond=conditioning_frames,
             progress=_print_steps if verbose else None,
         )
 
@@ -427,7 +410,6 @@ class VideoFlexTok(nn.Module):
         keep_k: torch.Tensor | None = None,
         cond_latents: torch.Tensor | None = None,
         sampler: Sampler | None = None,
-        cond_type: str = "clean",
         progress: Callable[[int], None] | None = None,
     ) -> torch.Tensor:
         """One chunk: ids (B, t, N) + noise (B, z, t, h, w) -> latents (B, z, t, h, w) with
@@ -458,7 +440,7 @@ class VideoFlexTok(nn.Module):
             return v[:B], v[B:]
 
         pinned = cond_latents if self.pin_conditioning else None
-        return sample(model_fn, noise, sampler or Sampler(), pinned, cond_type, progress)
+        return sample(model_fn, noise, sampler or Sampler(), pinned, progress)
 
 
 def _print_steps(done: int, total: int) -> None:
@@ -467,4 +449,4 @@ def _print_steps(done: int, total: int) -> None:
     print(f"detokenize: step {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
-__all__ = ["CheckpointError", "Conditioning", "Noise", "VideoFlexTok"]
+__all__ = ["CheckpointError", "Noise", "VideoFlexTok"]
