@@ -27,7 +27,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -48,7 +47,7 @@ from .defaults import app_defaults
 from .examples import example_paths
 from .request import Request, page_request, page_sampler
 from .startup import ModelChoice, choose_model, display_name
-from .store import Clip, Seeded, Store
+from .store import Clip, Store
 from .views import CurveView, PageSetup, PageViews, Reconstruction, SeedView, SpreadStats, Stats
 
 LADDER_BATCH = {"cuda": 4, "cpu": 1}  # ladder budgets per decode call: partial curves on a CPU
@@ -249,9 +248,7 @@ class DemoService:
                 result = next(steps_iter, None)
             if result is None:
                 return
-            for row in result.rows:
-                video = result.reconstructions[row.k]
-                self.store.add_decode(clip, row.k, request.sampler, video, row.seconds)
+            self.store.add_ladder(clip, request.sampler, result)
             done = len(result.budgets)
             eta[0] = views.ladder_eta(len(budgets), (time.perf_counter() - t0) / done, done)
             yield self._curve_view(clip, result, request, eta[0])
@@ -308,11 +305,7 @@ class DemoService:
             )
             with self._on_device():
                 result = seed_spread(self.model, clip.tokens, k, s, n, on_step)
-            hit = Seeded(result, clip.folder / key)
-            self.store.seed_views.put(key, hit)
-            for seed, video in zip(result.seeds, result.videos, strict=True):
-                # the video a single decode with that seed gives
-                self.store.add_decode(clip, k, replace(s, seed=seed), video, result.seconds)
+            hit = self.store.add_seed_view(clip, key, s, result)
         r = hit.result
         self.store.add_spread(clip, s, n, k, r.mean)
         files = self.store.seed_files(clip, hit)

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
@@ -202,6 +202,20 @@ class Store:
             decoded = Decoded(video, seconds, clip.folder / key)
             self.decodes.put(key, decoded)
         return decoded
+
+    def add_ladder(self, clip: Clip, sampler: Sampler, result: CurveResult) -> None:
+        """A ladder's budgets as decodes: each is the video a single decode gives."""
+        for row in result.rows:
+            self.add_decode(clip, row.k, sampler, result.reconstructions[row.k], row.seconds)
+
+    def add_seed_view(self, clip: Clip, key: str, sampler: Sampler, result: SeedSpread):
+        """A seed view -> its `Seeded`; each seed's video is also the decode of that seed (the
+        video a single decode with it gives)."""
+        seeded = Seeded(result, clip.folder / key)
+        self.seed_views.put(key, seeded)
+        for seed, video in zip(result.seeds, result.videos, strict=True):
+            self.add_decode(clip, result.k, replace(sampler, seed=seed), video, result.seconds)
+        return seeded
 
     def add_spread(self, clip: Clip, sampler: Sampler, seeds: int, k: int, mean: float) -> None:
         key = self.spread_key(clip, sampler, seeds)
