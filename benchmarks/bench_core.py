@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from videoflextok_core.hardware import describe  # noqa: E402
-from videoflextok_core.model import VideoFlexTok  # noqa: E402
+from videoflextok_core.model import Noise, Sampler, VideoFlexTok  # noqa: E402
 
 REFERENCE = ROOT.parent / "shared" / "reference"
 
@@ -78,11 +78,9 @@ def bench(name, model: VideoFlexTok, frames: int, steps: list[int], budgets: lis
                 run = partial(
                     model.detokenize,
                     tokens * nb,
-                    num_keep_tokens_list=ks,
-                    timesteps=s,
-                    guidance_scale=g,
-                    perform_norm_guidance=g != 1.0,
-                    generator=torch.Generator(device).manual_seed(0),
+                    Sampler(steps=s, guidance=g, apg=g != 1.0),
+                    keep=ks,
+                    noise=Noise(generator=torch.Generator(device).manual_seed(0)),
                 )
 
                 t, _ = timed(run, device, repeat)

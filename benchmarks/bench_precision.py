@@ -31,7 +31,7 @@ from training.config import EVAL_SEED_BASE  # noqa: E402
 from videoflextok_core.curve import quality_curve  # noqa: E402
 from videoflextok_core.hardware import describe  # noqa: E402
 from videoflextok_core.media.clip import load_clip  # noqa: E402
-from videoflextok_core.model import VideoFlexTok  # noqa: E402
+from videoflextok_core.model import Noise, VideoFlexTok  # noqa: E402
 from videoflextok_core.model.precision import Precision  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
@@ -52,11 +52,11 @@ def speed(model: VideoFlexTok, video: torch.Tensor, k: int, repeat: int) -> dict
     """{(operation, precision): seconds} for tokenize / one reconstruction / the ladder, the two
     precisions alternating within each repeat so that load on the machine hits both alike."""
     sampler = model.config.demo_sampler()
-    tokens = model.tokenize(video[None], sample_posterior=False)[0]  # (1, t, N), any precision
+    tokens = model.tokenize_clip(video)  # (1, t, N), any precision
     ops = {
         "tokenize": lambda: model.tokenize(video[None], sample_posterior=False),
         f"one reconstruction (k={k})": lambda: model.detokenize(
-            [tokens[..., :k]], sampler=sampler, generator=sampler.generator()
+            [tokens[..., :k]], sampler, noise=Noise(generator=sampler.generator())
         ),
         "ladder (7 budgets)": lambda: quality_curve(model, video, sampler=sampler, cache=None),
     }

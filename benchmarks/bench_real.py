@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from videoflextok_core.curve import default_budgets, quality_curve  # noqa: E402
 from videoflextok_core.flops import bf16_peak_tflops, model_flops  # noqa: E402
 from videoflextok_core.hardware import describe  # noqa: E402
-from videoflextok_core.model import VideoFlexTok  # noqa: E402
+from videoflextok_core.model import Noise, VideoFlexTok  # noqa: E402
 from videoflextok_core.model.config import parse_config  # noqa: E402
 from videoflextok_core.model.fsq import FSQ  # noqa: E402
 from videoflextok_core.model.sampling import Sampler  # noqa: E402
@@ -210,9 +210,7 @@ def bench(model: VideoFlexTok, args, sampler: Sampler, table: Table) -> None:
         if device.type == "cuda":  # kernels load, allocator warms up (not counted)
             chunk = video[:, :, : model.chunking.chunk]
             warm = replace(sampler, steps=1)
-            seconds, _ = timed(
-                device, lambda: model.detokenize(model.tokenize(chunk), sampler=warm)
-            )
+            seconds, _ = timed(device, lambda: model.detokenize(model.tokenize(chunk), warm))
             table.row("warm-up (1 chunk, 1 step)", seconds, None, peak_gb(device))
 
         reset_peak(device)
@@ -222,7 +220,7 @@ def bench(model: VideoFlexTok, args, sampler: Sampler, table: Table) -> None:
         reset_peak(device)
         generator = sampler.generator(device)
         seconds, _ = timed(
-            device, lambda: model.detokenize(tokens, sampler=sampler, generator=generator)
+            device, lambda: model.detokenize(tokens, sampler, noise=Noise(generator=generator))
         )
         what = f"reconstruct k={N}, {sampler.steps} steps, g={sampler.guidance:g} APG"
         table.row(what, seconds, flops.detokenize(T, sampler), peak_gb(device))
@@ -230,7 +228,9 @@ def bench(model: VideoFlexTok, args, sampler: Sampler, table: Table) -> None:
         reset_peak(device)
         seconds, result = timed(
             device,
-            lambda: quality_curve(model, video[0], budgets, sampler, tokens=tokens[0]),
+            lambda: quality_curve(
+                model, video[0], budgets=budgets, sampler=sampler, tokens=tokens[0]
+            ),
         )
         what = f"ladder of {len(budgets)} budgets (batches of {result.batch_size})"
         work = flops.detokenize(T, sampler, batch=len(budgets))
@@ -244,7 +244,7 @@ def autocast_outputs(model, video, sampler: Sampler, ids: torch.Tensor | None = 
         own = model.tokenize(video, sample_posterior=False)[0]
         ids = own if ids is None else ids
         decoded = model.detokenize(
-            [ids], sampler=sampler, generator=sampler.generator(model.device)
+            [ids], sampler, noise=Noise(generator=sampler.generator(model.device))
         )
     return own, decoded[0].float()
 

@@ -75,8 +75,11 @@ def worker(tree: Path, out: Path, args) -> None:
     chunk = video[:, :, :17]
     latents = torch.randn(1, 16, 5, args.size // 8, args.size // 8, generator=gen)
 
+    # upstream's keywords: `detokenize_official` here, `detokenize` in trees before it existed
+    detokenize = getattr(model, "detokenize_official", model.detokenize)
+
     def decode(guidance: float):
-        return model.detokenize(
+        return detokenize(
             [ids],
             timesteps=args.steps,
             guidance_scale=guidance,

@@ -72,7 +72,7 @@ def rss_now_mib() -> float:
 
 def run_case(path: str, fps: float, size: int, max_frames: int, start: float) -> dict:
     """One measurement, in this (fresh) process."""
-    from videoflextok_core.media import video
+    from videoflextok_core.media import read as video
 
     decoded = 0
     decode = video._decode

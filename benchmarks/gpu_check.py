@@ -15,10 +15,10 @@ Prints one table, a row as each figure is measured, and rewrites it as JSON afte
             guidance 20 + APG, 2 chunks) and the ladder of 9 budgets, each with its peak memory
             and achieved TFLOP/s (counted FLOPs) against the card's dense bf16 peak
   seeds     the seed view: n seeds at k = N/4 in one batch (`seeds.seed_spread`); the first and
-            the last seed decoded alone (`curve.decode_tokens`) must give the same videos
-  zerogpu   `demo.startup.estimate_gpu_seconds` of each handler against the time measured above
+            the last seed decoded alone (`VideoFlexTok.decode_clip`) must give the same videos
+  zerogpu   `demo.zerogpu.estimate_gpu_seconds` of each handler against the time measured above
             (also scaled to ZeroGPU's half-H200 slice), and the TFLOP/s the estimate should assume
-  fallback  `demo.startup.load_model` after a real CUDA out-of-memory (a model whose float32
+  fallback  `demo.startup.choose_model` after a real CUDA out-of-memory (a model whose float32
             weights are 1.25x the card's memory); the app must fall back to the demo model and
             serve with it; the demo model's token ids on this device against the CPU's
   bf16      the same random weights as bf16 weights (rounded from float32): the app rows, then how
@@ -54,21 +54,22 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).parent)]
 import torch  # noqa: E402
 from bench_real import clip, materialise, peak_gb, real_config, reset_peak, timed  # noqa: E402
 
-from demo.startup import (  # noqa: E402
+from demo.defaults import app_defaults  # noqa: E402
+from demo.paths import DEMO_MODEL  # noqa: E402
+from demo.startup import choose_model  # noqa: E402
+from demo.zerogpu import (  # noqa: E402
     ZEROGPU_EFFICIENCY,
     ZEROGPU_PEAK_TFLOPS,
-    app_defaults,
     estimate_gpu_seconds,
     estimate_tokenize_seconds,
-    load_model,
 )
 from synthetic import make_clip_tensor  # noqa: E402
-from videoflextok_core.curve import decode_tokens, default_budgets, quality_curve  # noqa: E402
+from videoflextok_core.curve import default_budgets, quality_curve  # noqa: E402
 from videoflextok_core.flops import bf16_peak_tflops, model_flops  # noqa: E402
 from videoflextok_core.hardware import describe  # noqa: E402
+from videoflextok_core.loading import load_model  # noqa: E402
 from videoflextok_core.model import VideoFlexTok  # noqa: E402
 from videoflextok_core.model.sampling import Sampler  # noqa: E402
-from videoflextok_core.paths import DEMO_MODEL  # noqa: E402
 from videoflextok_core.seeds import seed_spread  # noqa: E402
 
 F32 = torch.float32
@@ -340,7 +341,7 @@ class GpuCheck:
             self.measure(
                 section,
                 "warm-up (1 chunk, 1 step)",
-                lambda: decode_tokens(model, model.tokenize(video[:, :, :chunk])[0], [N], one_step),
+                lambda: model.decode_clip(model.tokenize(video[:, :, :chunk])[0], [N], one_step),
                 flops=flops.tokenize(chunk) + flops.detokenize(chunk, one_step),
                 kind=None,
             )
@@ -358,7 +359,7 @@ class GpuCheck:
         out["reconstruction"], out["reconstruct_s"] = self.measure(
             section,
             f"reconstruct k={N}, {s.steps} step(s), g={s.guidance:g} APG",
-            lambda: decode_tokens(model, tokens, [N], s)[0],
+            lambda: model.decode_clip(tokens, [N], s)[0],
             flops=flops.detokenize(T, s),
             result=f"{model.precision.label}, {chunks} chunk{'s' if chunks > 1 else ''}",
         )
@@ -367,7 +368,7 @@ class GpuCheck:
         _, out["ladder_s"] = self.measure(
             section,
             f"ladder of {len(budgets)} budgets",
-            lambda: quality_curve(model, video[0], budgets, s, tokens=tokens),
+            lambda: quality_curve(model, video[0], budgets=budgets, sampler=s, tokens=tokens),
             flops=flops.detokenize(T, s, batch=len(budgets)),
             result=lambda r: f"batches of {r.batch_size}, PSNR/SSIM included",
         )
@@ -377,7 +378,7 @@ class GpuCheck:
         self.model_rows("app", cfg, F32, self.app)
 
     def section_seeds(self) -> None:
-        """seed_spread (one batch, detokenize(seeds=)) against single decodes of its seeds."""
+        """seed_spread (one batch, `Noise(seeds=...)`) against single decodes of its seeds."""
         model, tokens = self.app.get("model"), self.app.get("tokens")
         if model is None:
             raise OutOfTime("needs the app section's model and tokens")
@@ -419,8 +420,8 @@ class GpuCheck:
             seed = s.seed + i
             self.measure(
                 "seeds",
-                f"seed {seed} alone (decode_tokens)",
-                lambda seed=seed: decode_tokens(model, tokens, [k], replace(s, seed=seed))[0],
+                f"seed {seed} alone (decode_clip)",
+                lambda seed=seed: model.decode_clip(tokens, [k], replace(s, seed=seed))[0],
                 flops=flops.detokenize(T, s),
                 result=verdict(i),
             )
@@ -476,7 +477,8 @@ class GpuCheck:
         self.report.row("zerogpu", "TFLOP/s the estimate should assume", result=result)
 
     def section_fallback(self) -> None:
-        """load_model asked for a model larger than the card: a real OOM, then the demo model."""
+        """choose_model asked for a model larger than the card: a real OOM, then the demo
+        model."""
         self.app.pop("model", None)  # the card must hold nothing but what this section loads
         self.free()
         R = self.args.resolution
@@ -488,10 +490,12 @@ class GpuCheck:
         self.need(30, "fallback")
         depth, nbytes = oversize_depth(capacity, R)
 
-        def loader(ref: str, device: str) -> VideoFlexTok:
+        def loader(ref: str, device: str, precision: str) -> VideoFlexTok:
             if ref == OVERSIZE:
-                return materialise(real_config(depth, R), torch.device(device), F32, 0)
-            return VideoFlexTok.from_pretrained(ref, device=device)
+                model = materialise(real_config(depth, R), torch.device(device), F32, 0)
+                model.precision = precision
+                return model
+            return load_model(ref, device, precision)
 
         def fell_back(loaded):
             model, choice = loaded
@@ -503,13 +507,13 @@ class GpuCheck:
             text = f"{'FELL BACK' if ok else 'DID NOT FALL BACK'} to {choice.ref}; "
             return text + f"{after:.2f} GB allocated after", {**facts, "fell_back": ok}
 
-        what = f"load_model asks {nbytes / 1e9:.0f} GB (depth {depth})"
+        what = f"choose_model asks {nbytes / 1e9:.0f} GB (depth {depth})"
         if not self.cuda:
-            what = f"load_model (on {NOMINAL_CARD_BYTES / 1e9:.0f} GB: depth {depth})"
+            what = f"choose_model (on {NOMINAL_CARD_BYTES / 1e9:.0f} GB: depth {depth})"
         (model, _), _ = self.measure(
             "fallback",
             what,
-            lambda: load_model(device=str(self.device), env={}, hub_ref=OVERSIZE, loader=loader),
+            lambda: choose_model(device=str(self.device), env={}, hub_ref=OVERSIZE, loader=loader),
             need=30,
             kind=None,
             result=fell_back,
@@ -524,7 +528,7 @@ class GpuCheck:
 
         def serve():
             tokens = model.tokenize(video, sample_posterior=False)[0]
-            return tokens.cpu(), decode_tokens(model, tokens, [k], defaults.sampler)[0]
+            return tokens.cpu(), model.decode_clip(tokens, [k], defaults.sampler)[0]
 
         def served(out):
             tokens, recon = out

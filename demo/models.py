@@ -17,31 +17,29 @@ released model takes minutes per decode there, and the queue runs one model call
 one visitor would hold the page for everyone; `--models` offers them anyway, with a warning).
 """
 
-import functools
 import gc
+import inspect
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
-from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.loading import load_model
+from videoflextok_core.progress import Progress
 
+from . import views, zerogpu
 from .paths import DEMO_MODEL
 from .service import DemoService
-from .startup import HUB_MODEL, ModelChoice, display_name
+from .startup import HUB_MODEL, SMALLER_HUB_MODEL, Loader, ModelChoice, display_name
 from .views import PageSetup
 
 MODELS_ENV = "VIDEOFLEXTOK_MODELS"  # comma-separated, like --models
-RELEASED = (HUB_MODEL, "EPFL-VILAB/videoflextok_d18_d18_k600")  # 256x256 and 128x128
+RELEASED = (HUB_MODEL, SMALLER_HUB_MODEL)  # 256x256 and 128x128
 MAX_LOADED = 2  # models kept on the device at once
-GPU_SECONDS_LOAD = 60  # ZeroGPU: reserve this much more when a call loads its model first
 CPU_WARNING = "runs on this CPU: expect minutes per decode (it is made for a GPU)"
-
-Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
-Loader = Callable[[str, str], VideoFlexTok]  # loader(ref, device) -> model
 
 
 @dataclass(frozen=True)
@@ -83,9 +81,12 @@ class Models:
         self,
         first: DemoService,
         refs: Sequence[str] = (),
-        loader: Loader | None = None,
+        loader: Loader = load_model,
         max_loaded: int = MAX_LOADED,
+        precision: str = "auto",
     ):
+        """`first`: the start-up model's service; `refs`: the other choices; `loader(ref,
+        device, precision)` loads one on first use, in `precision` ("auto", "fp32", "bf16")."""
         if max_loaded < 1:
             raise ValueError(f"max_loaded must be >= 1, got {max_loaded}")
         self.device = first.choice.device
@@ -98,8 +99,8 @@ class Models:
                 options.append(ModelOption(name, str(ref), note))
         self.options = {o.name: o for o in options}
         self.default = options[0].name  # the start-up model: the API's default
-        self.max_loaded = max_loaded
-        self._load = loader or _from_pretrained
+        self.max_loaded, self.precision = max_loaded, precision
+        self._load = loader
         self._loaded: OrderedDict[str, DemoService] = OrderedDict({self.default: first})
         self._setups = {self.default: first.page_setup()}  # kept after an eviction
         self._lock = threading.Lock()  # the LRU
@@ -114,15 +115,14 @@ class Models:
         precision: str = "auto",
         **kw,
     ) -> "Models":
-        """The start-up model by `startup.load_model`'s policy (`ref`, else the first of
+        """The start-up model by `startup.choose_model`'s policy (`ref`, else the first of
         `refs`), the choices by `model_refs`; every model runs in `precision` ("auto", "fp32",
         "bf16")."""
         if ref is None and refs:
             ref = refs[0]
         first = DemoService.start(ref, device, precision=precision)
         refs = model_refs(first.choice.ref, first.choice.device, refs)
-        kw.setdefault("loader", functools.partial(_from_pretrained, precision=precision))
-        return cls(first, refs, **kw)
+        return cls(first, refs, precision=precision, **kw)
 
     @property
     def names(self) -> list[str]:
@@ -141,10 +141,6 @@ class Models:
             raise ValueError(f"unknown model {name!r}: choose one of {', '.join(self.options)}")
         return self.options[name]
 
-    def option_of(self, service: DemoService) -> ModelOption:
-        """The option a loaded service runs."""
-        return self.option(display_name(service.choice.ref))
-
     def loaded(self, name: str | None) -> DemoService | None:
         """The model's service if it is loaded (never loads)."""
         with self._lock:
@@ -157,9 +153,58 @@ class Models:
     def load_seconds(self, name: str | None) -> int:
         """ZeroGPU: the extra reservation of a call that loads the model first."""
         try:
-            return 0 if self.loaded(name) is not None else GPU_SECONDS_LOAD
+            return 0 if self.loaded(name) is not None else zerogpu.GPU_SECONDS_LOAD
         except ValueError:
             return 0
+
+    def on_gpu(self, estimate: zerogpu.Estimate):
+        """Decorator for a page handler: on a ZeroGPU Space the handler runs as a GPU task
+        reserved for `gpu_seconds(estimate, ...)` of the values it is called with, read by its
+        own parameter names (`model`, the page's values; `tokens_file` and `progress` aside);
+        elsewhere it is the handler itself."""
+
+        def wrap(handler):
+            signature = inspect.signature(handler)
+
+            def duration(*args, **kwargs) -> int:
+                values = signature.bind(*args, **kwargs).arguments
+                values.pop("progress", None), values.pop("tokens_file", None)
+                return self.gpu_seconds(estimate, **values)
+
+            return zerogpu.gpu_task(duration)(handler)
+
+        return wrap
+
+    def gpu_seconds(
+        self,
+        estimate: zerogpu.Estimate,
+        model: str | None = None,
+        video=None,
+        start=None,
+        length=None,
+        k=None,
+        guidance=None,
+        steps=None,
+        seed=None,
+        apg=None,
+        seeds=None,
+    ) -> int:
+        """ZeroGPU: what a handler called with the page's values reserves, by its row of the
+        `zerogpu` table, on the model's service (the start-up model's until it is loaded), plus
+        the load time of a model not loaded yet. Never fails: an unknown model or bad values
+        reserve the defaults' time (the handler then answers with the message)."""
+        try:
+            service = self.loaded(model) or self.first
+        except ValueError:
+            service = self.first
+        try:
+            sampler = service.sampler(guidance=guidance, steps=steps, seed=seed, apg=apg)
+            request = service.request(
+                video=video, start=start, length=length, k=k, sampler=sampler, seeds=seeds
+            )
+        except (ValueError, TypeError):
+            request = service.request()
+        return estimate(service, request) + self.load_seconds(model)
 
     def service(self, name: str | None = None, progress: Progress | None = None) -> DemoService:
         """The model's service, loaded on first use (with progress); may evict the least
@@ -174,8 +219,8 @@ class Models:
                 return hit
             if progress is not None:
                 progress(0.0, f"loading {option.name} (first use)")
-            model = self._load(option.ref, self.device)
-            notice = f"Running **{option.name}** on {self.device} (picked in the model selector)."
+            model = self._load(option.ref, self.device, self.precision)
+            notice = views.selected_notice(option.name, self.device, option.note)
             service = DemoService(model, ModelChoice(option.ref, self.device, "selected", notice))
             with self._lock:
                 self._loaded[option.name] = service
@@ -195,10 +240,6 @@ class Models:
                 return None
             self._loaded.move_to_end(name)
             return self._loaded[name]
-
-
-def _from_pretrained(ref: str, device: str, precision: str = "auto") -> VideoFlexTok:
-    return VideoFlexTok.from_pretrained(ref, device=device, precision=precision)
 
 
 def _release(services: list[DemoService]) -> None:

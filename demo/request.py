@@ -1,14 +1,16 @@
 """What the page sends, read once: the raw values of the page's controls (Gradio sends sliders
-and numbers as floats, an empty upload as None) become one checked, frozen `Request`.
+and numbers as floats, an empty upload as None) become one checked, frozen `Request`, its
+sampler settings one `Sampler`.
 
-    from demo.request import page_request
-    request = page_request(defaults, 16, video="clip.mp4", k=4.0, guidance=20.0, steps=25.0)
+    from demo.request import page_request, page_sampler
+    sampler = page_sampler(defaults, guidance=20.0, steps=25.0, seed=0.0, apg=True)
+    request = page_request(defaults, 16, video="clip.mp4", k=4.0, sampler=sampler)
     request.k, request.sampler.steps                 # 4, 25
     page_request(defaults, 16, k=17)                 # ValueError: k (tokens per timestep) ...
     page_request(defaults, 16, seeds=9)              # ValueError: number of seeds must be in 2..8
 
-Every `DemoService` method and the ZeroGPU estimate take a `Request` whole; `app.py` builds it
-from the inputs of each event by their names, so nothing mirrors an input order by hand.
+Every `DemoService` method and the ZeroGPU estimate take a `Request` whole; each handler of
+`app.py` builds it from its own parameters, by name.
 
 Legend: T frames, N tokens per latent frame, k budget.
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 from videoflextok_core.model.sampling import MAX_SEED, Sampler
 from videoflextok_core.seeds import MAX_SEEDS, MIN_SEEDS, check_seeds
 
-from .startup import Defaults
+from .defaults import Defaults
 
 MAX_STEPS = 100  # the steps slider's range
 MAX_GUIDANCE = 100.0  # the guidance slider goes to 30; the API takes up to this
@@ -46,6 +48,20 @@ class Request:
         return meta
 
 
+def page_sampler(defaults: Defaults, guidance=None, steps=None, seed=None, apg=None) -> Sampler:
+    """The page's sampler controls -> a `Sampler`; None takes the page's default, bad values
+    raise ValueError with a message for a person."""
+    s = defaults.sampler
+    return Sampler(
+        steps=as_int(s.steps if steps is None else steps, "denoising steps", 1, MAX_STEPS),
+        guidance=as_float(
+            s.guidance if guidance is None else guidance, "guidance scale", 0, MAX_GUIDANCE
+        ),
+        apg=bool(s.apg if apg is None else apg),
+        seed=as_int(s.seed if seed is None else seed, "seed", 0, MAX_SEED),
+    )
+
+
 def page_request(
     defaults: Defaults,
     n_registers: int,
@@ -53,16 +69,14 @@ def page_request(
     start=None,
     length=None,
     k=None,
-    guidance=None,
-    steps=None,
-    seed=None,
-    apg=None,
+    sampler: Sampler | None = None,
     seeds=None,
 ) -> Request:
     """The page's raw values -> a `Request`; None takes the page's default (`defaults`), bad
     values raise ValueError with a message for a person. The names are the page's controls
-    (and the API's parameters); `length` is the clip length in frames."""
-    d, s = defaults, defaults.sampler
+    (and the API's parameters); `length` is the clip length in frames, `sampler` the checked
+    `page_sampler` of the sampler controls."""
+    d = defaults
     path = None
     if video:
         path = Path(video)
@@ -73,14 +87,7 @@ def page_request(
     if frames not in d.frame_choices:
         raise ValueError(f"clip length must be one of {list(d.frame_choices)} frames, got {frames}")
     k = as_int(d.k if k is None else k, "k (tokens per timestep)", 1, n_registers)
-    sampler = Sampler(
-        steps=as_int(s.steps if steps is None else steps, "denoising steps", 1, MAX_STEPS),
-        guidance=as_float(
-            s.guidance if guidance is None else guidance, "guidance scale", 0, MAX_GUIDANCE
-        ),
-        apg=bool(s.apg if apg is None else apg),
-        seed=as_int(s.seed if seed is None else seed, "seed", 0, MAX_SEED),
-    )
+    sampler = d.sampler if sampler is None else sampler
     n = as_int(d.seeds if seeds is None else seeds, "number of seeds", MIN_SEEDS, MAX_SEEDS)
     return Request(path, start, frames, k, sampler, check_seeds(n, sampler.seed))
 
@@ -106,4 +113,4 @@ def as_float(value, name: str, lo: float = -math.inf, hi: float = math.inf) -> f
     return float(value)
 
 
-__all__ = ["MAX_STEPS", "Request", "as_float", "as_int", "page_request"]
+__all__ = ["MAX_STEPS", "Request", "as_float", "as_int", "page_request", "page_sampler"]

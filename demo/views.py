@@ -1,4 +1,5 @@
-"""What the demo page shows besides the players and plots (`figures.py`): the stats line and
+"""What the demo page says and shows besides the players and plots (`figures.py`): every piece of
+Markdown (the page's texts, the notices, the model and clip lines, the stats lines, the ETA) and
 the payloads `demo.DemoService` hands the page.
 
 Legend: T frames, H/W pixels, t latent frames (timesteps), N tokens per latent frame, k budget.
@@ -7,12 +8,104 @@ Legend: T frames, H/W pixels, t latent frames (timesteps), N tokens per latent f
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torch import Tensor
 
 from videoflextok_core.curve import CurveResult
+from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model.precision import Precision
 
-from .startup import Defaults
+from .defaults import Defaults
+from .request import Request
+
+if TYPE_CHECKING:  # PyAV: startup.py imports this module where only torch is installed
+    from videoflextok_core.media.read import VideoInfo
+
+# ---------------------------------------------------------------------------------------------
+# The page's texts
+# ---------------------------------------------------------------------------------------------
+
+INTRO = (
+    "# VideoFlexTok: coarse-to-fine video tokens\n"
+    "Each latent frame (timestep) of a video becomes a sequence of tokens ordered coarse to fine; "
+    "any prefix of **k** tokens decodes into a plausible video. Upload a clip, then drag k. "
+    "([paper](https://arxiv.org/abs/2604.12887))"
+)
+SEEDS_EXPLAINED = (
+    "The same tokens decoded from different noise (seeds): what stays fixed is what the tokens "
+    "carry, what changes is invented by the decoder. The heatmap is the per-pixel spread (std "
+    "across seeds); it shrinks as k grows. Its mean joins the quality curve as a series."
+)
+NO_VIDEO = "Upload a video or pick an example."
+ONE_CHOICE = "the released models need a GPU"  # the model selector's note with one choice
+
+
+# ---------------------------------------------------------------------------------------------
+# Notices: which model runs and why (`startup.choose_model`, `models.Models`)
+# ---------------------------------------------------------------------------------------------
+
+
+def chosen_notice(name: str, device: str, precision: Precision, how: str) -> str:
+    """A model named with --model or $VIDEOFLEXTOK_MODEL."""
+    return f"Running **{name}** on {device} in {precision} (chosen with `{how}`)."
+
+
+def released_notice(hub_ref: str, device: str, precision: Precision) -> str:
+    return f"Running the released model **{hub_ref}** on {device} in {precision}."
+
+
+def demo_notice(name: str, model: VideoFlexTok, device: str, why: str) -> str:
+    """The embedded demo model, and why the released one does not run."""
+    H, W = model.resolution
+    return (
+        f"Running the small embedded **demo model** ({name}, {H}x{W}, {model.n_registers} "
+        f"tokens per latent frame) on {device} in {model.precision}, because {why}."
+    )
+
+
+def selected_notice(name: str, device: str, note: str = "") -> str:
+    """A model picked in the selector, with its warning if it has one."""
+    notice = f"Running **{name}** on {device} (picked in the model selector)."
+    return notice + (f" ⚠️ {note}." if note else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# The model and the clip
+# ---------------------------------------------------------------------------------------------
+
+
+def model_info(model: VideoFlexTok, name: str, device: str) -> str:
+    """Name, device and precision, resolution, tokens per frame, chunking, codebook."""
+    c, p = model.chunking, model.precision
+    H, W = model.resolution
+    levels = "·".join(map(str, model.config.fsq.levels))
+    return (
+        f"**{name}** on {device}, {p} (tokenize in {p.tokenize_runs})  \n"
+        f"{H}×{W} pixels at {model.config.fps:g} fps · **{model.n_registers} tokens per "
+        f"timestep** (registers per latent frame)  \n"
+        f"chunks of {c.chunk} frames overlapping by {c.overlap}, {c.time_factor}× temporal "
+        f"compression: {c.tokens_per_chunk} timesteps per chunk  \n"
+        f"codebook {model.codebook_size:,} (FSQ levels {levels}) = "
+        f"{math.log2(model.codebook_size):.2f} bits per token"
+    )
+
+
+def length_choices(frame_choices: tuple[int, ...], fps: float) -> list[tuple[str, int]]:
+    """(label, frames) for the clip length control: "17 (2.1 s)"."""
+    return [(f"{n} ({n / fps:.1f} s)", n) for n in frame_choices]
+
+
+def clip_summary(video: Tensor, info: "VideoInfo", tokens: Tensor, seconds: float) -> str:
+    """A tokenized clip (3, T, H, W) and its ids (1, t, N), in one line."""
+    _, T, H, W = video.shape
+    t, N = tokens.shape[1:]
+    note = f" ({info.note})" if info.note else ""
+    return (
+        f"{T} frames at {info.target_fps:g} fps from {info.start:g} s, {H}×{W}{note} → "
+        f"**{t} timesteps × {N} tokens** (tokenized in {seconds:.2f} s)"
+    )
+
 
 # ---------------------------------------------------------------------------------------------
 # Stats line
@@ -109,6 +202,7 @@ class SpreadStats:
 class Reconstruction:
     side_by_side: Path  # mp4: original | reconstruction | error
     video: Path  # mp4: the reconstruction alone
+    tokens_file: Path  # .safetensors: the clip's ids with the model and the decode settings
     stats: Stats
     tokens: Tensor  # (1, t, N), for the token view
     k: int
@@ -157,15 +251,32 @@ class PageViews:
     eta: str  # Markdown: how long the ladder would take (`ladder_eta`)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What one event showed, kept in the page's `gr.State` for the events chained after it
+    (the token view after a reconstruction, the grid after the ladder, the curve's spread series
+    after a seed view), so that they read it instead of computing it again."""
+
+    model: str  # the selector's name of the model that made it
+    request: Request
+    reconstruction: Reconstruction | None = None
+    curve: CurveView | None = None
+
+
 __all__ = [
+    "INTRO",
+    "NO_VIDEO",
     "CurveView",
     "PageSetup",
     "PageViews",
     "Reconstruction",
     "SeedView",
+    "Shown",
     "SpreadStats",
     "Stats",
+    "clip_summary",
     "k_line",
     "ladder_eta",
+    "model_info",
     "token_stats",
 ]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REFERENCE, ROOT
+from paths import REFERENCE, ROOT
 
 from videoflextok_core.flops import model_flops
 from videoflextok_core.model import VideoFlexTok
@@ -36,6 +36,7 @@ def numbers(line: str) -> list[float]:
     return [float(x) for x in line[46:].split() if x != "n/a"]
 
 
+@pytest.mark.e2e  # benchmarks/bench_real.py in a subprocess, ~40 s
 def test_cpu_run_at_reduced_depth():
     out = run(*SMALL)
     assert out.returncode == 0, out.stderr

@@ -12,20 +12,20 @@ import sys
 import av
 import pytest
 import torch
-from conftest import ROOT, TINY
+from paths import ROOT, TINY
 from safetensors import safe_open
 
 from synthetic import make_clip
 from videoflextok_core import __main__ as cli
 from videoflextok_core.media.clip import load_clip
-from videoflextok_core.media.video import write_video
+from videoflextok_core.media.write import write_video
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.identity import config_hash
 from videoflextok_core.model.sampling import Sampler
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}  # 2 shared cores
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("one_thread")]  # subprocesses
 
 
 def run(*args, timeout=180):
@@ -87,7 +87,7 @@ def test_tokenize_writes_tokens_with_metadata(tokens_path, clip_path):
     assert meta["codebook_size"] == "64000" and meta["tool_version"] == cli.VERSION
     assert meta["source"].endswith("clip.mp4") and "video_note" in meta
     video, _ = load_clip(clip_path, model)
-    assert torch.equal(tokens, model.tokenize(video[None], sample_posterior=False)[0])
+    assert torch.equal(tokens, model.tokenize_clip(video))
 
 
 def test_detokenize_with_side_by_side(work, tokens_path, clip_path):

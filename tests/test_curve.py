@@ -16,13 +16,13 @@ from synthetic import make_batch
 from videoflextok_core import curve, figures
 from videoflextok_core.curve import CurveCache, CurveSettings, quality_curve
 from videoflextok_core.media.clip import load_clip
-from videoflextok_core.media.video import write_video
+from videoflextok_core.media.write import write_video
 from videoflextok_core.model.sampling import Sampler
 
 STEPS = 2
 FAST = Sampler(steps=STEPS)  # guidance off, seed 0
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # and `model`: conftest.py
+pytestmark = pytest.mark.usefixtures("one_thread")  # and `tiny_model`: conftest.py
 
 
 def tiny_clip(frames: int, seed: int = 0) -> torch.Tensor:
@@ -36,14 +36,16 @@ def clip():
 
 
 @pytest.fixture(scope="module")
-def ladder(model, clip):
-    return quality_curve(model, clip, sampler=Sampler(STEPS, 2.0, apg=True, seed=3), cache=None)
+def ladder(tiny_model, clip):
+    return quality_curve(
+        tiny_model, clip, sampler=Sampler(STEPS, 2.0, apg=True, seed=3), cache=None
+    )
 
 
-def alone(model, tokens, k, seed, **kw):
+def alone(tiny_model, tokens, k, seed, **kw):
     """A single-budget decode the plain way: seeded generator and global RNG."""
     torch.manual_seed(seed)
-    out = model.detokenize(
+    out = tiny_model.detokenize_official(
         [tokens],
         num_keep_tokens_list=[k],
         timesteps=STEPS,
@@ -65,7 +67,7 @@ def test_default_budgets():
     assert curve.default_budgets(1) == (1,)
 
 
-def test_table_and_result(model, clip, ladder):
+def test_table_and_result(tiny_model, clip, ladder):
     assert ladder.budgets == (1, 2, 4, 8, 16)
     assert ladder.tokens.shape == (1, 5, 16) and ladder.tokens.dtype == torch.int64
     assert torch.equal(ladder.original, clip)
@@ -122,35 +124,37 @@ def test_figure(ladder):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_ladder_equals_single_budget_decodes(model, ladder):
+def test_ladder_equals_single_budget_decodes(tiny_model, ladder):
     """One chunk: every budget of the batched ladder decodes as it does alone (same seed)."""
     assert ladder.batch_size == 5  # all budgets in one detokenize call
     kw = {"guidance_scale": 2.0, "perform_norm_guidance": True}
     for k in (1, 4, 16):
-        single = alone(model, ladder.tokens, k, seed=3, **kw)
+        single = alone(tiny_model, ladder.tokens, k, seed=3, **kw)
         assert (ladder.reconstructions[k] - single).abs().max() < 1e-4, k
 
 
-def test_seed_changes_the_noise(model, clip, ladder):
+def test_seed_changes_the_noise(tiny_model, clip, ladder):
     sampler = Sampler(STEPS, 2.0, apg=True, seed=4)
-    other = quality_curve(model, clip, budgets=[4], sampler=sampler, cache=None)
+    other = quality_curve(tiny_model, clip, budgets=[4], sampler=sampler, cache=None)
     assert torch.equal(other.tokens, ladder.tokens)  # tokenized from the posterior mean
     assert (other.reconstructions[4] - ladder.reconstructions[4]).abs().max() > 1e-3
 
 
 @pytest.fixture(scope="module")
-def two_chunks(model):
+def two_chunks(tiny_model):
     clip = tiny_clip(33, seed=1)
     sampler = Sampler(steps=STEPS, seed=7)
-    result = quality_curve(model, clip, budgets=[2, 16], sampler=sampler, cache=None)
-    singles = {k: alone(model, result.tokens, k, seed=7) for k in (2, 16)}
+    result = quality_curve(tiny_model, clip, budgets=[2, 16], sampler=sampler, cache=None)
+    singles = {k: alone(tiny_model, result.tokens, k, seed=7) for k in (2, 16)}
     return clip, result, singles
 
 
-def test_multi_chunk_one_budget_per_call_equals_single_decodes(model, two_chunks):
+def test_multi_chunk_one_budget_per_call_equals_single_decodes(tiny_model, two_chunks):
     clip, _, singles = two_chunks
     sampler = Sampler(steps=STEPS, seed=7)
-    result = quality_curve(model, clip, budgets=[2, 16], sampler=sampler, max_batch=1, cache=None)
+    result = quality_curve(
+        tiny_model, clip, budgets=[2, 16], sampler=sampler, max_batch=1, cache=None
+    )
     assert result.batch_size == 1
     for k in (2, 16):
         assert torch.equal(result.reconstructions[k], singles[k]), k
@@ -168,13 +172,13 @@ def test_multi_chunk_ladder_equals_single_decodes(two_chunks):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_cache_hit_and_miss(model, clip):
+def test_cache_hit_and_miss(tiny_model, clip):
     cache = CurveCache(max_entries=2)
     kw = {"budgets": [1, 16], "sampler": FAST, "cache": cache}
-    first = quality_curve(model, clip, **kw)
+    first = quality_curve(tiny_model, clip, **kw)
     assert not first.from_cache and len(cache) == 1
     seen = []
-    again = quality_curve(model, clip.clone(), progress=lambda f, m: seen.append(m), **kw)
+    again = quality_curve(tiny_model, clip.clone(), progress=lambda f, m: seen.append(m), **kw)
     assert again.from_cache and seen == ["cached"]
     assert again.rows == first.rows and again.reconstructions[16] is first.reconstructions[16]
     # different settings, different clip content: misses
@@ -184,7 +188,9 @@ def test_cache_hit_and_miss(model, clip):
         {"sampler": Sampler(steps=STEPS, guidance=1.5)},
     ):
         seen.clear()
-        other = quality_curve(model, clip, **{**kw, **change}, progress=lambda f, m: seen.append(m))
+        other = quality_curve(
+            tiny_model, clip, **{**kw, **change}, progress=lambda f, m: seen.append(m)
+        )
         assert not other.from_cache and seen[0] == "tokenize", change
     assert len(cache) == 2  # bounded: the oldest entries were dropped
     moved = clip.clone()
@@ -192,23 +198,23 @@ def test_cache_hit_and_miss(model, clip):
     assert curve.clip_hash(moved) != curve.clip_hash(clip)
 
 
-def test_disk_cache_round_trip(model, clip, tmp_path):
+def test_disk_cache_round_trip(tiny_model, clip, tmp_path):
     kw = {"budgets": [2], "sampler": FAST}
-    first = quality_curve(model, clip, cache=CurveCache(directory=tmp_path), **kw)
+    first = quality_curve(tiny_model, clip, cache=CurveCache(directory=tmp_path), **kw)
     assert len(list(tmp_path.glob("*.json"))) == 1 and len(list(tmp_path.glob("*.safetensors")))
-    again = quality_curve(model, clip, cache=CurveCache(directory=tmp_path), **kw)
+    again = quality_curve(tiny_model, clip, cache=CurveCache(directory=tmp_path), **kw)
     assert again.from_cache and again.rows == first.rows and again.settings == first.settings
     assert torch.equal(again.reconstructions[2], first.reconstructions[2])
     assert torch.equal(again.tokens, first.tokens)
     next(tmp_path.glob("*.safetensors")).write_bytes(b"damaged")
-    redone = quality_curve(model, clip, cache=CurveCache(directory=tmp_path), **kw)
+    redone = quality_curve(tiny_model, clip, cache=CurveCache(directory=tmp_path), **kw)
     assert not redone.from_cache and redone.rows[0].psnr == first.rows[0].psnr
 
 
-def test_progress_callback(model, clip):
+def test_progress_callback(tiny_model, clip):
     seen = []
     quality_curve(
-        model,
+        tiny_model,
         clip,
         budgets=[1, 2, 16],
         sampler=FAST,
@@ -242,9 +248,9 @@ def test_progress_callback(model, clip):
         ({"sampler": Sampler(cfg_rescaler=lambda v, c, u: v)}, "no cfg_rescaler"),
     ],
 )
-def test_bad_settings(model, clip, kw, fragment):
+def test_bad_settings(tiny_model, clip, kw, fragment):
     with pytest.raises(ValueError, match=None) as e:
-        quality_curve(model, clip, cache=None, **kw)
+        quality_curve(tiny_model, clip, cache=None, **kw)
     assert fragment in str(e.value), str(e.value)
 
 
@@ -258,9 +264,9 @@ def test_bad_settings(model, clip, kw, fragment):
         (lambda c: c[:, :12], "frames"),  # the model names the valid counts
     ],
 )
-def test_bad_clip(model, clip, make, fragment):
+def test_bad_clip(tiny_model, clip, make, fragment):
     with pytest.raises(ValueError) as e:
-        quality_curve(model, make(clip), budgets=[1], sampler=Sampler(steps=1), cache=None)
+        quality_curve(tiny_model, make(clip), budgets=[1], sampler=Sampler(steps=1), cache=None)
     assert fragment in str(e.value), str(e.value)
 
 
@@ -269,14 +275,30 @@ def test_settings_sorted_and_unique():
     assert s.budgets == (1, 4, 8)
 
 
-def test_load_clip_non_square_and_path_input(model, tmp_path):
+def test_load_clip_non_square_and_path_input(tiny_model, tmp_path):
     """read_video makes square frames; load_clip reads at max(H, W) and centre-crops to H x W."""
     rgb = np.zeros((20, 60, 60, 3), np.uint8)
     rgb[:, :, :, 0] = np.arange(60, dtype=np.uint8)[:, None] * 4  # rows ramp in red
     path = write_video(rgb, tmp_path / "ramp.mp4", fps=8)
-    video, info = load_clip(path, model)
+    video, info = load_clip(path, tiny_model)
     assert video.shape == (3, 17, 32, 48) and info.target_fps == 8
     red = video[0, 0, :, 24]
     assert red[0] > -0.9 and red[-1] < 0.9  # the middle rows: top and bottom were cropped
-    result = quality_curve(model, path, budgets=[16], sampler=Sampler(steps=1), cache=None)
+    result = quality_curve(tiny_model, path, budgets=[16], sampler=Sampler(steps=1), cache=None)
     assert torch.equal(result.original, video) and result.extra["fps"] == 8
+
+
+def test_iter_quality_curve_partials_and_given_tokens(tiny_model, clip):
+    """Partial curves after each batch (what the app draws as the ladder fills in), and tokens
+    given by the caller instead of tokenizing again."""
+    steps = list(curve.iter_quality_curve(tiny_model, clip, [1, 4, 16], sampler=FAST, max_batch=2))
+    assert [s.budgets for s in steps] == [(1, 4), (1, 4, 16)]
+    assert [s.complete for s in steps] == [False, True]
+    tokens = steps[-1].tokens
+    kw = dict(sampler=FAST, max_batch=2, cache=None)
+    given = quality_curve(tiny_model, clip, budgets=[1, 4, 16], tokens=tokens, **kw)
+    assert given.tokenize_seconds == 0 and torch.equal(given.tokens, tokens)
+    for k in (1, 4, 16):
+        assert torch.equal(given.reconstructions[k], steps[-1].reconstructions[k])
+    with pytest.raises(ValueError, match=r"tokens must be \(1, t, 16\)"):
+        quality_curve(tiny_model, clip, budgets=[1], sampler=FAST, tokens=tokens[0])

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import REFERENCE, TINY
+from paths import REFERENCE, TINY
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -137,21 +137,21 @@ def op_counts(fn, *args) -> dict[str, int]:
     return {str(op): n for op, n in counter.get_flop_counts().get("Global", {}).items()}
 
 
-def test_meta_count_equals_a_real_run(model):
+def test_meta_count_equals_a_real_run(tiny_model):
     """Counting on meta tensors counts what a real CPU run counts, plus attention: on the CPU,
     SDPA runs a fused kernel that FlopCounterMode does not count, on meta it decomposes into the
     two bmm products (on CUDA the fused kernels are counted)."""
-    flops = model_flops(model.config)
+    flops = model_flops(tiny_model.config)
     with torch.device("meta"):
-        meta = VideoFlexTok(model.config).eval().requires_grad_(False)
-    t, h, w = model.config.vae_video_sizes
-    H, W = model.resolution
-    z, N = model.config.vae.arch.z_channels, model.n_registers
+        meta = VideoFlexTok(tiny_model.config).eval().requires_grad_(False)
+    t, h, w = tiny_model.config.vae_video_sizes
+    H, W = tiny_model.resolution
+    z, N = tiny_model.config.vae.arch.z_channels, tiny_model.n_registers
 
     def inputs(device):
         latents = torch.randn(1, z, t, h, w).to(device)
-        video = (torch.rand(1, 3, model.chunking.chunk, H, W) * 2 - 1).to(device)
-        codes = model.fsq.ids_to_codes(torch.randint(0, model.codebook_size, (1, t, N)))
+        video = (torch.rand(1, 3, tiny_model.chunking.chunk, H, W) * 2 - 1).to(device)
+        codes = tiny_model.fsq.ids_to_codes(torch.randint(0, tiny_model.codebook_size, (1, t, N)))
         return latents, video, codes.to(device), torch.rand(1).to(device)
 
     parts = {
@@ -162,7 +162,7 @@ def test_meta_count_equals_a_real_run(model):
     with torch.inference_mode():
         for name, run in parts.items():
             with torch.enable_grad():  # F.linear, as on meta: oneDNN's linear is not counted
-                real_run = op_counts(run, model, *inputs("cpu"))
+                real_run = op_counts(run, tiny_model, *inputs("cpu"))
             meta_run = op_counts(run, meta, *inputs("meta"))
             assert sum(meta_run.values()) == getattr(flops, name)
             assert set(meta_run) - set(real_run) <= {"aten.bmm"}, name  # attention
@@ -170,8 +170,8 @@ def test_meta_count_equals_a_real_run(model):
             assert {op: meta_run[op] for op in real_run} == real_run, name
 
 
-def test_counted_once_per_config(model):
-    assert model_flops(model.config) is model_flops(VideoFlexTok.from_pretrained(TINY).config)
+def test_counted_once_per_config(tiny_model):
+    assert model_flops(tiny_model.config) is model_flops(VideoFlexTok.from_pretrained(TINY).config)
 
 
 @pytest.mark.parametrize("frames", [0, 16, 18, 34, True, 33.0, "33"])

@@ -2,7 +2,7 @@
 asks (`python3 benchmarks/gpu_check.py --device cpu --depth 1 --resolution 16`) in a Python that
 cannot import av, gradio, plotly or PIL, as on a lent GPU machine, so that it cannot rot: every
 section runs, the table and the JSON agree, the FLOPs are the ones counted for the same config,
-the durations are demo.startup's; its time guards skip what does not fit and its watchdog
+the durations are demo.zerogpu's; its time guards skip what does not fit and its watchdog
 leaves the JSON behind."""
 
 import importlib.util
@@ -12,9 +12,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT
+from paths import ROOT
 
-from demo.startup import estimate_gpu_seconds, estimate_tokenize_seconds
+from demo.zerogpu import estimate_gpu_seconds, estimate_tokenize_seconds
 from videoflextok_core.flops import model_flops
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.config import parse_config
@@ -40,6 +40,7 @@ def run(env, out, *args, timeout=1800):
     return proc, json.loads(path.read_text()) if path.exists() else None
 
 
+@pytest.mark.e2e  # the script in a subprocess, ~70 s
 def test_the_issue_command_runs_every_section_on_a_bare_cpu(bare_python, tmp_path):
     proc, doc = run(bare_python, tmp_path, *ISSUE_COMMAND)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -76,7 +77,7 @@ def test_the_issue_command_runs_every_section_on_a_bare_cpu(bare_python, tmp_pat
         assert r["pct_peak"] is None and 0.3 < r["peak_gb"] < 24, what  # no peak on a CPU
 
     for i in (0, 1):  # each seed alone decodes (nearly) its batch sample
-        r = by["seeds", f"seed {i} alone (decode_tokens)"]
+        r = by["seeds", f"seed {i} alone (decode_clip)"]
         assert r["match"] in ("EQUAL", "CLOSE") and r["mean_diff"] < 0.1 * r["other"]
 
     zero = {r["what"]: r for r in rows if r["section"] == "zerogpu"}
@@ -107,6 +108,7 @@ def test_the_issue_command_runs_every_section_on_a_bare_cpu(bare_python, tmp_pat
     assert [r["what"][12:16] for r in materialised] == [f"{gb:.2f}", f"{gb / 2:.2f}", f"{gb:.2f}"]
 
 
+@pytest.mark.e2e  # the script in a subprocess
 def test_rows_that_do_not_fit_are_skipped_and_said(bare_python, tmp_path):
     proc, doc = run(bare_python, tmp_path, *ISSUE_COMMAND, "--budget", "0")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -118,6 +120,7 @@ def test_rows_that_do_not_fit_are_skipped_and_said(bare_python, tmp_path):
     assert "skipped: materialise" in proc.stdout
 
 
+@pytest.mark.e2e  # the script in a subprocess
 def test_the_watchdog_leaves_the_json_and_stops(bare_python, tmp_path):
     proc, doc = run(bare_python, tmp_path, *ISSUE_COMMAND, "--watchdog", "0")
     assert proc.returncode == 3

@@ -1,27 +1,31 @@
 """The layout stays as built, read from the source with `ast` (nothing is imported):
 
 * rooms: `videoflextok_core/` (the library), `demo/` (the app's logic, no UI), `synthetic/` (the
-  clip generator), `app.py`, `training/`, `benchmarks/`;
-* imports point one way: app.py -> demo -> library; training -> library and synthetic; the
-  library imports neither the demo, the generator, training nor gradio; the generator imports
-  nothing of ours;
-* no import cycle inside a room, counting imports under `if TYPE_CHECKING:` and inside functions.
+  clip generator), `app.py` and `layout.py` (the page), `training/`, `benchmarks/`;
+* imports point one way: app.py -> layout.py -> demo -> library; training -> library and
+  synthetic; the library imports neither the demo, the page, the generator, training nor
+  gradio; the generator imports nothing of ours;
+* no import cycle inside a room, counting imports under `if TYPE_CHECKING:` and inside functions;
+* the page (app.py) and each file of the demo layer stay short enough to read top to bottom.
 """
 
 import ast
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from paths import ROOT
 
 ROOMS = ("videoflextok_core", "demo", "synthetic", "training", "benchmarks")
 # room -> the rooms (and third-party top-level names) it must never import
+PAGE = {"app", "layout"}
 FORBIDDEN = {
-    "videoflextok_core": {"demo", "synthetic", "training", "benchmarks", "app", "gradio"},
-    "demo": {"app", "training", "benchmarks", "gradio", "synthetic"},
-    "synthetic": {"videoflextok_core", "demo", "training", "benchmarks", "app", "gradio"},
-    "training": {"demo", "app", "benchmarks", "gradio"},
+    "videoflextok_core": {"demo", "synthetic", "training", "benchmarks", "gradio", *PAGE},
+    "demo": {"training", "benchmarks", "gradio", "synthetic", *PAGE},
+    "synthetic": {"videoflextok_core", "demo", "training", "benchmarks", "gradio", *PAGE},
+    "training": {"demo", "benchmarks", "gradio", *PAGE},
+    "layout": {"app"},
 }
+MAX_LINES = {"app.py": 300, "demo/*.py": 350}  # the page and the demo layer, read top to bottom
 
 
 def module_name(path: Path) -> str:
@@ -32,7 +36,7 @@ def module_name(path: Path) -> str:
 
 
 def sources() -> dict[str, Path]:
-    files = [ROOT / "app.py"]
+    files = [ROOT / "app.py", ROOT / "layout.py"]
     for room in ROOMS:
         files += sorted((ROOT / room).rglob("*.py"))
     return {module_name(p): p for p in files}
@@ -110,3 +114,13 @@ def test_the_checker_sees_a_cycle_and_a_wrong_direction(tmp_path):
     (pkg / "a.py").write_text("from . import b\nif False:\n    import gradio\n")
     found = imports("videoflextok_core.sub.a", pkg / "a.py")
     assert "videoflextok_core.sub" in found and "gradio" in found
+
+
+@pytest.mark.parametrize("pattern", sorted(MAX_LINES))
+def test_the_page_and_the_demo_layer_stay_short(pattern):
+    long = {
+        p.name: n
+        for p in ROOT.glob(pattern)
+        if (n := len(p.read_text().splitlines())) > MAX_LINES[pattern]
+    }
+    assert not long, f"over {MAX_LINES[pattern]} lines: {long}"

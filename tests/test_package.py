@@ -16,12 +16,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TINY
 from packaging.requirements import Requirement  # a dependency of huggingface_hub
 from packaging.utils import canonicalize_name
+from paths import ROOT, TINY
 
 from synthetic import make_clip
-from videoflextok_core.media.video import write_video
+from videoflextok_core.media.write import write_video
+
+pytestmark = pytest.mark.e2e  # `pip install .` into a fresh venv, the installed command
 
 DIST = "videoflextok-core"
 EXTRAS = ("curve", "app", "scale", "dev", "train")  # pyproject.toml's optional-dependencies

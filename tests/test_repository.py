@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT
+from paths import ROOT
 
 HUB_PLAIN_LIMIT = 10 * 1024 * 1024  # bytes: larger files need LFS even when they are text
 SNIFF = 8000  # bytes git reads to decide binary or text (a NUL in them means binary)

@@ -9,7 +9,6 @@ import torch
 
 from demo.paths import EXAMPLES
 from synthetic import make_batch
-from videoflextok_core.curve import decode_tokens
 from videoflextok_core.media.clip import load_clip
 from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.seeds import MAX_SEEDS, pixel_spread, seed_spread
@@ -17,33 +16,33 @@ from videoflextok_core.seeds import MAX_SEEDS, pixel_spread, seed_spread
 STEPS = 2
 SAMPLER = Sampler(STEPS, guidance=2.0, apg=True, seed=5)
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # and `model`: conftest.py
+pytestmark = pytest.mark.usefixtures("one_thread")  # and `tiny_model`: conftest.py
 
 
-def tokens_of(model, frames: int) -> torch.Tensor:
+def tokens_of(tiny_model, frames: int) -> torch.Tensor:
     """(1, t, 16) ids of a synthetic 32x48 clip."""
     clip = make_batch([0], frames, 48)[:, :, :, 8:40].contiguous()  # (1, 3, T, 32, 48)
-    return model.tokenize(clip, sample_posterior=False)[0]
+    return tiny_model.tokenize(clip, sample_posterior=False)[0]
 
 
 @pytest.mark.parametrize("frames", [17, 33])  # one chunk; two (noise and re-encoding per seed)
-def test_each_seed_is_its_single_decode(model, frames):
-    tokens = tokens_of(model, frames)
-    result = seed_spread(model, tokens, 4, SAMPLER, n=3)
+def test_each_seed_is_its_single_decode(tiny_model, frames):
+    tokens = tokens_of(tiny_model, frames)
+    result = seed_spread(tiny_model, tokens, 4, SAMPLER, n=3)
     assert result.seeds == (5, 6, 7) and result.videos.shape == (3, 3, frames, 32, 48)
     for seed, video in zip(result.seeds, result.videos, strict=True):
-        single = decode_tokens(model, tokens, [4], replace(SAMPLER, seed=seed))[0]
+        single = tiny_model.decode_clip(tokens, [4], replace(SAMPLER, seed=seed))[0]
         # batched vs single: float32 rounding of batched kernels only (measured 5e-6)
         assert (single - video).abs().max() < 1e-4, seed
     assert (result.videos[0] - result.videos[1]).abs().max() > 0.05  # the seeds differ
 
 
-def test_callers_rng_is_left_alone(model):
-    tokens = tokens_of(model, 33)
+def test_callers_rng_is_left_alone(tiny_model):
+    tokens = tokens_of(tiny_model, 33)
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    seed_spread(model, tokens, 2, SAMPLER, n=2)
+    seed_spread(tiny_model, tokens, 2, SAMPLER, n=2)
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -51,20 +50,10 @@ def test_callers_rng_is_left_alone(model):
     "n, fragment",
     [(1, "in 2..8, got 1"), (MAX_SEEDS + 1, "in 2..8, got 9"), (2.0, "got 2.0"), (True, "True")],
 )
-def test_bad_number_of_seeds(model, n, fragment):
+def test_bad_number_of_seeds(tiny_model, n, fragment):
     with pytest.raises(ValueError, match="number of seeds") as e:
-        seed_spread(model, tokens_of(model, 17), 2, SAMPLER, n=n)
+        seed_spread(tiny_model, tokens_of(tiny_model, 17), 2, SAMPLER, n=n)
     assert fragment in str(e.value)
-
-
-def test_detokenize_seeds_checks(model):
-    tokens = tokens_of(model, 17)
-    with pytest.raises(ValueError, match="one seed per sample"):
-        model.detokenize([tokens] * 2, timesteps=1, seeds=[0])
-    with pytest.raises(ValueError, match="not both"):
-        model.detokenize([tokens], timesteps=1, seeds=[0], generator=torch.Generator())
-    with pytest.raises(ValueError, match="seed must be an int >= 0"):
-        model.detokenize([tokens], timesteps=1, seeds=[-1])
 
 
 def test_pixel_spread_is_std_across_seeds_mean_over_rgb():
@@ -80,6 +69,7 @@ def test_pixel_spread_is_std_across_seeds_mean_over_rgb():
         pixel_spread(white)
 
 
+@pytest.mark.e2e  # 12 s of demo-model decodes
 def test_spread_shrinks_as_k_grows_on_the_demo_model(demo_model, one_thread):
     """The more tokens, the less the decoder invents. Measured at 4 steps (guidance 8 + APG, 4
     seeds, 17 frames), k=1, 16, 64: 0.087, 0.042, 0.030 on bbb_3_pan and 0.051, 0.013, 0.009 on
@@ -87,7 +77,7 @@ def test_spread_shrinks_as_k_grows_on_the_demo_model(demo_model, one_thread):
     sampler = replace(demo_model.config.demo_sampler(SAMPLER), steps=4, seed=0)
     for name in ("bbb_3_pan.mp4", "scene_1_seed1000003.mp4"):
         video, _ = load_clip(EXAMPLES / name, demo_model, None, 0.0, 17)
-        tokens = demo_model.tokenize(video[None], sample_posterior=False)[0]
+        tokens = demo_model.tokenize_clip(video)
         means = {k: seed_spread(demo_model, tokens, k, sampler, n=4).mean for k in (1, 16, 64)}
         assert means[16] < 0.7 * means[1] and means[64] < 0.6 * means[1], (name, means)
         assert means[64] < means[16], (name, means)

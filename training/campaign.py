@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file  # noqa: E402
 
 from synthetic import make_batch  # noqa: E402
 from videoflextok_core.hardware import cpu_info, describe  # noqa: E402
-from videoflextok_core.media.video import read_video  # noqa: E402
+from videoflextok_core.media.read import read_video  # noqa: E402
 from videoflextok_core.model import VideoFlexTok  # noqa: E402
 from videoflextok_core.model.vidtok import VidTok  # noqa: E402
 

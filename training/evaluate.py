@@ -24,10 +24,9 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from synthetic import make_clip_tensor  # noqa: E402
-from videoflextok_core.curve import quality_curve  # noqa: E402
-from videoflextok_core.media.compose import grid_budgets  # noqa: E402
-from videoflextok_core.media.video import to_uint8_frames  # noqa: E402
-from videoflextok_core.model import VideoFlexTok  # noqa: E402
+from videoflextok_core.curve import grid_budgets, quality_curve  # noqa: E402
+from videoflextok_core.media.write import to_uint8_frames  # noqa: E402
+from videoflextok_core.model import Noise, VideoFlexTok  # noqa: E402
 
 from .config import EVAL_SEED_BASE  # noqa: E402
 
@@ -83,7 +82,7 @@ def main():
     clip = make_clip_tensor(EVAL_SEED_BASE, args.frames, size)
     tokens = model.tokenize(clip[None], sample_posterior=False)
     t0 = time.perf_counter()
-    model.detokenize(tokens, sampler=sampler, generator=sampler.generator())
+    model.detokenize(tokens, sampler, noise=Noise(generator=sampler.generator()))
     one = time.perf_counter() - t0
     t0 = time.perf_counter()
     first = curve_of(model, clip, sampler)

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from synthetic import make_clip, sample_scene
-from videoflextok_core.media.video import write_video
+from videoflextok_core.media.write import write_video
 
 from .config import EVAL_SEED_BASE
 

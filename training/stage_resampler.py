@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model import Noise, Sampler, VideoFlexTok
 
 from .latent_cache import LatentCache
 from .schedule import WSD
@@ -103,13 +103,14 @@ def ladder_psnr(model: VideoFlexTok, videos: torch.Tensor, budgets, steps: int) 
     """Mean PSNR (dB) per budget k of one seeded decode of each clip: videos (N, 3, 17, H, W),
     posterior-mean tokens, `steps` Euler steps, no guidance."""
     tokens = model.tokenize(videos, sample_posterior=False)
+    sampler = Sampler(steps=steps)  # guidance off
     out = {}
     for k in budgets:
         recon = model.detokenize(
             tokens,
-            num_keep_tokens_list=[k] * len(tokens),
-            timesteps=steps,
-            generator=torch.Generator().manual_seed(0),
+            sampler,
+            keep=[k] * len(tokens),
+            noise=Noise(generator=torch.Generator().manual_seed(0)),
         )
         recon = torch.cat(recon).clamp(-1, 1)
         mse = ((recon - videos) / 2).pow(2).mean(dim=(1, 2, 3, 4))

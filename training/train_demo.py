@@ -32,7 +32,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from synthetic import make_batch
-from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model import Noise, Sampler, VideoFlexTok
 from videoflextok_core.model.checkpoint import save_pretrained
 from videoflextok_core.model.config import parse_config
 
@@ -79,14 +79,9 @@ def eval_psnr(model: VideoFlexTok, seeds, budgets, guidance: float, steps: int, 
     tokens = model.tokenize(video, sample_posterior=False)
     out = {}
     for k in budgets:
-        recon = model.detokenize(
-            tokens,
-            num_keep_tokens_list=[k] * len(tokens),
-            timesteps=steps,
-            guidance_scale=guidance,
-            perform_norm_guidance=guidance != 1.0,
-            generator=torch.Generator(model.device).manual_seed(0),
-        )
+        sampler = Sampler(steps=steps, guidance=guidance, apg=guidance != 1.0)
+        noise = Noise(generator=torch.Generator(model.device).manual_seed(0))
+        recon = model.detokenize(tokens, sampler, keep=[k] * len(tokens), noise=noise)
         recon = torch.cat(recon).clamp(-1, 1)
         mse = ((recon - video) / 2).pow(2).mean(dim=(1, 2, 3, 4))
         out[k] = float((-10 * torch.log10(mse)).mean())

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from synthetic import make_batch
-from videoflextok_core.media.video import read_video
+from videoflextok_core.media.read import read_video
 from videoflextok_core.model.vidtok import VidTok
 
 from .config import EVAL_SEED_BASE

@@ -22,7 +22,9 @@ from .tokenfile import TOKENS_KIND, VERSION, read_tokens, save_tokens, token_met
 
 __all__ = ["TOKENS_KIND", "VERSION", "main"]  # TOKENS_KIND: the tokens file format, re-exported
 
+from .loading import load_model
 from .model.precision import PRECISION_HELP, PRECISIONS
+from .progress import TextProgress, steps
 
 EXIT_ERROR = 2
 
@@ -49,32 +51,8 @@ class CliError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
-# Helpers: progress, model
+# Helpers: model, sampler, tokens
 # ---------------------------------------------------------------------------------------------
-
-
-class TextProgress:
-    """A one-line text progress bar on stderr: redrawn in place on a terminal, otherwise a new
-    line every 10 % and whenever the stage (the message's first word) changes."""
-
-    def __init__(self, stream=None, width: int = 24):
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.width, self.last_pct, self.last_stage, self.last_len = width, -100, None, 0
-
-    def __call__(self, fraction: float, message: str) -> None:
-        fraction = min(max(fraction, 0.0), 1.0)
-        pct, stage = int(fraction * 100), message.split(" ")[0]
-        filled = round(fraction * self.width)
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}% {message}"
-        if self.tty:
-            end = "\n" if fraction >= 1 else ""
-            self.stream.write("\r" + line.ljust(self.last_len) + end)
-            self.last_len = 0 if end else len(line)
-        elif pct >= self.last_pct + 10 or stage != self.last_stage or fraction >= 1:
-            self.stream.write(line + "\n")
-            self.last_pct, self.last_stage = pct, stage
-        self.stream.flush()
 
 
 def model_ref(args) -> str:
@@ -108,16 +86,6 @@ def load_config(ref: str):
     from .model.config import parse_config
 
     return parse_config(resolve(ref)[0])
-
-
-def load_model(ref: str, device: str | None, precision: str):
-    """The model of --model on --device with --precision ("auto", "fp32" or "bf16")."""
-    from .device import check_device
-    from .model import VideoFlexTok
-
-    if device is not None:
-        check_device(device)  # ValueError: `main` prints it as an "error:" line
-    return VideoFlexTok.from_pretrained(ref, device=device, precision=precision)
 
 
 def sampler_settings(args, model):
@@ -154,8 +122,6 @@ def _frames_of(video, fps: float) -> str:
 
 
 def cmd_tokenize(args) -> None:
-    import torch
-
     from .media.clip import load_clip
 
     ref = model_ref(args)
@@ -164,8 +130,7 @@ def cmd_tokenize(args) -> None:
     model = load_model(ref, args.device, args.precision)
     bar = TextProgress()
     bar(0.0, "tokenize")
-    with torch.inference_mode():
-        tokens = model.tokenize(video[None], sample_posterior=False)[0].cpu()  # (1, t, N)
+    tokens = model.tokenize_clip(video)  # (1, t, N)
     bar(1.0, "tokenize done")
     out = Path(args.out)
     save_tokens(out, tokens, token_metadata(model, ref, info, video.shape[1], tokens))
@@ -178,9 +143,8 @@ def cmd_tokenize(args) -> None:
 
 
 def cmd_detokenize(args) -> None:
-    from .curve import decode_tokens
     from .media.clip import load_clip
-    from .media.video import write_video
+    from .media.write import write_video
     from .model.identity import config_hash, weights_fingerprint
 
     if args.side_by_side:
@@ -211,12 +175,11 @@ def cmd_detokenize(args) -> None:
         )
     s = sampler_settings(args, model)
     bar = TextProgress()
-    recon = decode_tokens(
-        model,
-        tokens.to(model.device),
+    recon = model.decode_clip(
+        tokens,
         [k],
         s,
-        lambda done, total: bar(done / total, f"decoding k={k} (step {done}/{total})"),
+        steps(bar, lambda done, total: f"decoding k={k} (step {done}/{total})"),
     )[0]
     fps = float(meta.get("fps", config.fps))
     out = Path(args.out)
@@ -306,7 +269,7 @@ def cmd_curve(args) -> None:
     from .figures import curve_figure
     from .media.clip import load_clip
     from .media.compose import budget_grid, comparison
-    from .media.video import write_video
+    from .media.write import write_video
 
     budgets = parse_budgets(args.budgets)
     ref = model_ref(args)
@@ -316,11 +279,10 @@ def cmd_curve(args) -> None:
     result = quality_curve(
         model,
         video,
-        budgets,
-        sampler_settings(args, model),
-        args.max_batch,
-        TextProgress(),
-        cache=None,
+        budgets=budgets,
+        sampler=sampler_settings(args, model),
+        max_batch=args.max_batch,
+        progress=TextProgress(),
     )
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -395,7 +357,7 @@ def _add_sampler(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .media.video import DEFAULT_MAX_FRAMES
+    from .media.read import DEFAULT_MAX_FRAMES
 
     fmt = argparse.RawDescriptionHelpFormatter
     script = Path(sys.argv[0]).name == "videoflextok"  # the console script of `pip install .`

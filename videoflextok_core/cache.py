@@ -1,20 +1,31 @@
-"""One bounded LRU cache, shared by the demo's clip and decode caches (`demo.DemoService`) and the
-quality-curve results (`curve.CurveCache`, which adds an optional disk copy on top).
+"""One bounded LRU cache, shared by the demo's caches (`demo.store.Store`) and the quality-curve
+results (`curve.CurveCache`, which adds an optional disk copy on top), and the one way their keys
+are made (`key_of`, also the dataset's segment keys).
 
-    from videoflextok_core.cache import LRU, tensor_bytes
+    from videoflextok_core.cache import LRU, key_of, tensor_bytes
     clips = LRU(8, max_bytes=2**30, size=lambda c: tensor_bytes(c.video), on_evict=drop_files)
-    clips.put(key, clip)
+    clips.put(key_of(digest, start, frames, model_id), clip)
     clips.get(key)                  # the value, now the newest; None when absent
 
 Bounds: at most `max_entries` values and, if given, `max_bytes` as measured by `size(value)`.
 The newest entry is always kept, even when it alone is over `max_bytes`.
 """
 
+import hashlib
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
 from torch import Tensor
+
+
+def key_of(*parts) -> str:
+    """A cache key: 32 hex digits of SHA-256 over the JSON of `parts` (sorted dict keys), so
+    equal values give equal keys in any process. Parts are JSON values: str, numbers, bools,
+    None, lists, dicts."""
+    text = json.dumps(list(parts), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def tensor_bytes(*tensors: Tensor) -> int:
@@ -80,4 +91,4 @@ class LRU:
             self._bytes = 0
 
 
-__all__ = ["LRU", "tensor_bytes"]
+__all__ = ["LRU", "key_of", "tensor_bytes"]

@@ -13,7 +13,7 @@ decoded several at a time in one `detokenize` call (it batches samples and runs 
 branches in one forward), which is what makes a ladder fast.
 
 Same seed, same noise: decoding a budget inside the ladder gives the video that decoding it
-alone gives (`decode_tokens`, or `model.detokenize` with `generator=sampler.generator()` after
+alone gives (`model.decode_clip`, or `model.detokenize` with `generator=sampler.generator()` after
 `torch.manual_seed(sampler.seed)`). The first chunk's noise is drawn once per seed, exactly as a
 single-sample call draws it, and handed to every budget through `noise_list`. Caveat, clips longer
 than one chunk: `detokenize` draws the noise of later chunks per sample, in batch order, and
@@ -36,21 +36,21 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from .cache import LRU, tensor_bytes
+from .cache import LRU, key_of, tensor_bytes
 from .media.metrics import compute_metrics
 from .model import VideoFlexTok
 from .model.identity import model_identity
 from .model.sampling import Sampler
+from .progress import Progress, silent
 
-Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
-
+GRID = (1, 4, 16, 64)  # budget grid panels below N, then N
 DEFAULT_SAMPLER = Sampler(steps=25)  # guidance off: one decoder forward per step (CPU friendly)
 MEMORY_FRACTION = 0.5  # share of the free memory a ladder batch may use
 TOKENIZE_SHARE = 0.05  # progress fraction reported once tokenizing is done
@@ -76,6 +76,13 @@ def default_budgets(n: int) -> tuple[int, ...]:
     if n < 1:
         raise ValueError(f"tokens per latent frame must be >= 1, got {n}")
     return tuple(2**i for i in range(n.bit_length()) if 2**i < n) + (n,)
+
+
+def grid_budgets(n: int) -> tuple[int, ...]:
+    """The budgets a budget grid shows for N tokens per frame: 1, 4, 16, 64 below N, then N.
+    (Here beside `default_budgets`, not in `media.compose`: the page's defaults need them where
+    Pillow and PyAV are not installed.)"""
+    return tuple(k for k in GRID if k < n) + (n,)
 
 
 @dataclass(frozen=True)
@@ -136,45 +143,8 @@ def clip_hash(clip: Tensor) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Decoding with per-seed noise
+# Batching
 # ---------------------------------------------------------------------------------------------
-
-
-def decode_tokens(
-    model: VideoFlexTok,
-    tokens: Tensor,
-    budgets: Sequence[int],
-    sampler: Sampler = DEFAULT_SAMPLER,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[Tensor]:
-    """Decode one clip's tokens (1, t, N) at several budgets in ONE `detokenize` call.
-
-    Every budget starts from the same noise: the first chunk's noise as a single-sample call with
-    `sampler.generator()` draws it; the generator then continues as it would for that call, and
-    `shared_noise=True` gives every budget the same later-chunk noise and re-encoding draws, so
-    each budget decodes exactly as it would alone. The global torch RNGs (used to re-encode
-    decoded frames from chunk 2 on) are seeded with `sampler.seed` inside `fork_rng`, so the
-    caller's RNG state is left untouched.
-
-    Returns:
-        one (3, T, H, W) float32 CPU tensor per budget, clamped to [-1, 1].
-    """
-    generator = sampler.generator(model.device)
-    noise = model.initial_noise(1, generator)  # (1, z, t, h, w), the draw a single decode makes
-    B = len(budgets)
-    devices = [model.device] if model.device.type == "cuda" else []  # FSQ draws on the device
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(sampler.seed)
-        videos = model.detokenize(
-            [tokens] * B,
-            sampler=sampler,
-            generator=generator,
-            num_keep_tokens_list=list(budgets),
-            noise_list=[noise] * B,
-            progress=progress,
-            shared_noise=True,
-        )
-    return [v[0].float().clamp(-1, 1).cpu() for v in videos]
 
 
 def estimate_decode_bytes(model: VideoFlexTok, num_frames: int, guided: bool) -> int:
@@ -377,8 +347,8 @@ class CurveCache:
 
 
 def cache_key(clip_id: str, model_id: str, settings: CurveSettings) -> str:
-    text = json.dumps([clip_id, model_id, settings.key()])
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    """The key of a curve: the clip's content, the model's identity and the settings."""
+    return key_of(clip_id, model_id, settings.key())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,46 +378,12 @@ def _check_tokens(tokens, model: VideoFlexTok) -> Tensor:
     return tokens.detach().to("cpu", torch.int64)
 
 
-def quality_curve(
-    model: VideoFlexTok,
-    clip: Tensor | str | os.PathLike,
-    budgets: Sequence[int] | None = None,
-    sampler: Sampler | None = None,
-    max_batch: int | None = None,
-    progress: Progress | None = None,
-    cache: CurveCache | None = None,
-    tokens: Tensor | None = None,
-) -> CurveResult:
-    """Tokenize `clip` once, decode it at every budget, measure PSNR / SSIM against it.
-
-    Args:
-        model: a loaded `VideoFlexTok`.
-        clip: (3, T, H, W) or (1, 3, T, H, W) in [-1, 1] at the model's resolution, or a video
-            path (read with `load_clip` at the model's resolution and frame rate).
-        budgets: tokens per latent frame, each in 1..N; default `default_budgets(N)`.
-        sampler: steps, guidance, APG and the seed of every budget's noise (see the module
-            docstring on determinism); default `DEFAULT_SAMPLER`, 25 steps with guidance off.
-        max_batch: budgets per `detokenize` call; default `auto_max_batch` (from free memory).
-        progress: callback(fraction in [0, 1], message), e.g. (0.4, "decoding k=4 (step 3/16)").
-        cache: where results are kept (the caller's `CurveCache`); None: always compute.
-        tokens: the clip's tokens (1, t, N), if already at hand; they must be what
-            `model.tokenize(clip[None], sample_posterior=False)` gives (not checked). Skips
-            tokenizing; `tokenize_seconds` is then 0.
-
-    Returns:
-        `CurveResult`; the same object's data again (`from_cache=True`) on a repeated call.
-    """
-    steps = iter_quality_curve(
-        model,
-        clip,
-        budgets=budgets,
-        sampler=sampler,
-        max_batch=max_batch,
-        progress=progress,
-        cache=cache,
-        tokens=tokens,
-    )
-    return deque(steps, maxlen=1)[0]  # the last, complete result
+def quality_curve(model: VideoFlexTok, clip: Tensor | str | os.PathLike, **options) -> CurveResult:
+    """Tokenize `clip` once, decode it at every budget, measure PSNR / SSIM against it: the
+    complete `CurveResult` (the same object's data again, `from_cache=True`, on a repeated call
+    with a cache). `options` are `iter_quality_curve`'s: budgets, sampler, max_batch, progress,
+    cache, tokens."""
+    return deque(iter_quality_curve(model, clip, **options), maxlen=1)[0]
 
 
 def iter_quality_curve(
@@ -462,9 +398,22 @@ def iter_quality_curve(
 ) -> Iterator[CurveResult]:
     """`quality_curve` step by step: yields a partial `CurveResult` (the rows of the budgets
     decoded so far, `complete` False) after each batch of `max_batch` budgets, the last one
-    complete. A cache hit yields the cached result once. Arguments as in `quality_curve`.
+    complete. A cache hit yields the cached result once. An app draws the curve as it fills in:
+    `for partial in iter_quality_curve(...): show(partial)`.
 
-    An app draws the curve as it fills in: `for partial in iter_quality_curve(...): show(partial)`.
+    Args:
+        model: a loaded `VideoFlexTok`.
+        clip: (3, T, H, W) or (1, 3, T, H, W) in [-1, 1] at the model's resolution, or a video
+            path (read with `load_clip` at the model's resolution and frame rate).
+        budgets: tokens per latent frame, each in 1..N; default `default_budgets(N)`.
+        sampler: steps, guidance, APG and the seed of every budget's noise (see the module
+            docstring on determinism); default `DEFAULT_SAMPLER`, 25 steps with guidance off.
+        max_batch: budgets per `detokenize` call; default `auto_max_batch` (from free memory).
+        progress: callback(fraction in [0, 1], message), e.g. (0.4, "decoding k=4 (step 3/16)").
+        cache: where results are kept (the caller's `CurveCache`); None: always compute.
+        tokens: the clip's tokens (1, t, N), if already at hand; they must be what
+            `model.tokenize_clip(clip)` gives (not checked). Skips tokenizing;
+            `tokenize_seconds` is then 0.
     """
     settings = CurveSettings.make(model.n_registers, budgets, sampler)
     if max_batch is not None and (
@@ -480,12 +429,12 @@ def iter_quality_curve(
     clip = _check_clip(clip, model)
     if tokens is not None:
         tokens = _check_tokens(tokens, model)
-    report = progress or (lambda fraction, message: None)
+    report = progress or silent
 
     T = clip.shape[1]
     batch = max_batch or auto_max_batch(model, T, settings.sampler.guided)
     batch = min(batch, len(settings.budgets))
-    # Results do not depend on how budgets are batched (shared noise, see decode_tokens).
+    # Results do not depend on how budgets are batched (shared noise, see model.decode_clip).
     model_id, clip_id = model_identity(model), clip_hash(clip)
     key = cache_key(clip_id, model_id, settings)
     if cache is not None:
@@ -499,7 +448,7 @@ def iter_quality_curve(
     if tokens is None:
         report(0.0, "tokenize")
         t0 = time.perf_counter()
-        tokens = model.tokenize(clip[None], sample_posterior=False)[0].cpu()  # (1, t, N)
+        tokens = model.tokenize_clip(clip)  # (1, t, N)
         tokenize_seconds = time.perf_counter() - t0
     report(TOKENIZE_SHARE, "tokenize done")
 
@@ -515,7 +464,7 @@ def iter_quality_curve(
             report(min(frac, 1.0), f"decoding k={names} (step {done}/{total})")
 
         t0 = time.perf_counter()
-        videos = decode_tokens(model, tokens.to(model.device), ks, settings.sampler, on_step)
+        videos = model.decode_clip(tokens, ks, settings.sampler, on_step)
         share = (time.perf_counter() - t0) / len(ks)
         for k, video in zip(ks, videos):
             t0 = time.perf_counter()
@@ -558,8 +507,8 @@ __all__ = [
     "CurveResult",
     "CurveRow",
     "CurveSettings",
-    "decode_tokens",
     "default_budgets",
+    "grid_budgets",
     "iter_quality_curve",
     "quality_curve",
 ]

@@ -71,8 +71,8 @@ class ModelFlops:
     def chunks(self, frames: int) -> int:
         """Chunks of a clip of `frames` frames (a valid length, 1 + 16K for the released models)."""
         c = self.chunking
-        whole = isinstance(frames, int) and not isinstance(frames, bool) and frames >= c.chunk
-        if not whole or c.valid_frames(c.num_chunks_for_frames(frames)) != frames:
+        whole = isinstance(frames, int) and not isinstance(frames, bool)
+        if not whole or not c.is_valid(frames):
             raise ValueError(
                 f"frames must be a whole number of chunks ({c.valid_frames(1)}, "
                 f"{c.valid_frames(2)}, {c.valid_frames(3)}, ...), got {frames!r}"

@@ -13,9 +13,9 @@ shows which is which: what stays fixed across seeds comes from the tokens, what 
 invented. The spread shrinks as k grows (more is fixed by the tokens).
 
 Seed s in the batch decodes exactly the video of a single decode with seed s
-(`curve.decode_tokens(model, tokens, [k], replace(sampler, seed=s))`, up to float32 rounding of
-batched kernels): `detokenize(seeds=...)` gives each sample its own generator and global RNG
-stream.
+(`model.decode_clip(tokens, [k], replace(sampler, seed=s))`, up to float32 rounding of
+batched kernels): `detokenize(noise=Noise(seeds=...))` gives each sample its own generator
+and global RNG stream.
 
 Legend: n seeds, T frames, H/W pixels, t latent frames, N tokens per latent frame, k budget.
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .model import VideoFlexTok
+from .model import Noise, VideoFlexTok
 from .model.sampling import MAX_SEED, Sampler
 
 MIN_SEEDS, MAX_SEEDS = 2, 8  # a spread needs two samples; eight decodes are one batch
@@ -89,9 +89,9 @@ def seed_spread(
     with torch.random.fork_rng(devices=devices):  # re-encoding sets the global RNG per sample
         videos = model.detokenize(
             [tokens.to(model.device)] * n,
-            sampler=sampler,
-            num_keep_tokens_list=[k] * n,
-            seeds=seeds,
+            sampler,
+            keep=[k] * n,
+            noise=Noise(seeds=seeds),
             progress=progress,
         )
     videos = torch.cat(videos).float().clamp(-1, 1).cpu()  # (n, 3, T, H, W)

@@ -12,10 +12,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import ROOT, TINY
+from paths import ROOT, TINY
 
 MODEL = os.environ.get("VIDEOFLEXTOK_APP_TEST_MODEL", str(TINY))  # e.g. /tmp/smoke for docs
-START_TIMEOUT = 90  # seconds; the app is ready in well under 30 s on a 2-core CPU
+START_TIMEOUT = 90  # seconds: a bound on the wait, not a test of speed
 
 
 def free_port() -> int:

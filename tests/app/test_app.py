@@ -11,16 +11,15 @@ import os
 import shutil
 import subprocess
 import sys
-import types
 import urllib.request
 
 import av
 import numpy as np
 import pytest
 from app_server import TINY, running_app
-from conftest import ROOT
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from paths import ROOT
 from PIL import Image
 
 from demo.paths import DEMO_MODEL
@@ -29,6 +28,8 @@ from videoflextok_core.media.compose import side_by_side
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.identity import config_hash
 from videoflextok_core.tokenfile import read_tokens, save_tokens
+
+pytestmark = pytest.mark.e2e  # a real Gradio server per module, gradio_client
 
 EXAMPLE = ROOT / "assets" / "examples" / "scene_1_seed1000003.mp4"
 STEPS = 2  # denoising steps: the tests check plumbing, not pictures
@@ -39,13 +40,13 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app")
     models = f"{TINY},{DEMO_MODEL}"
     flags = ("--no-warm-up", "--models", models, "--precision", "fp32")
-    with running_app(tmp, *flags, model=str(TINY)) as (url, seconds):
-        yield url, seconds
+    with running_app(tmp, *flags, model=str(TINY)) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
 def client(server, tmp_path_factory):
-    return Client(server[0], verbose=False, download_files=tmp_path_factory.mktemp("downloads"))
+    return Client(server, verbose=False, download_files=tmp_path_factory.mktemp("downloads"))
 
 
 def frames_of(path) -> np.ndarray:
@@ -60,13 +61,9 @@ def reconstruct(client, k, video=EXAMPLE, seed=0):
     )
 
 
-def test_ready_fast(server):
-    assert server[1] < 30, f"start-up took {server[1]:.1f} s"
-
-
 def test_precision_flag_reaches_the_page(server):
     """`--precision fp32`: the notice and the model line say so (the page's config)."""
-    with urllib.request.urlopen(server[0] + "config", timeout=10) as r:
+    with urllib.request.urlopen(server + "config", timeout=10) as r:
         page = r.read().decode()
     assert page.count("fp32 (fp32: asked)") >= 2, page[:2000]
     assert "tokenize in fp32" in page
@@ -77,97 +74,8 @@ def test_named_api(client):
     assert {"/tokenize", "/reconstruct", "/curve", "/seeds", "/decode_tokens"} <= names, names
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    from demo.service import DemoService
-
-    model = VideoFlexTok.from_pretrained(TINY, device="cpu")
-    return DemoService(model, workdir=tmp_path_factory.mktemp("service"))
-
-
-@pytest.fixture(scope="module")
-def models(service):
-    from demo.models import Models
-
-    return Models(service, [str(DEMO_MODEL)])
-
-
-@pytest.fixture(scope="module")
-def demo(models):
-    """The page built in this process, not launched (as Spaces import it)."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    import app
-
-    return app.build_demo(models)
-
-
-HEAVY = ("tokenize", "reconstruct", "curve", "seeds", "decode_tokens", "views", "select_model")
-
-
-def test_queue_runs_one_model_call_at_a_time(demo):
-    fns = {fn.api_name: fn for fn in demo.fns.values()}
-    for name in (*HEAVY, "grid", "spread_curve"):
-        assert fns[name].queue and fns[name].concurrency_limit == 1, name
-        assert fns[name].concurrency_id == "device", name
-    public = {n for n, fn in fns.items() if fn.api_visibility == "public"}
-    assert public == {"tokenize", "reconstruct", "curve", "seeds", "decode_tokens"}
-
-
-def test_zero_gpu_wraps_every_model_call(service, models, monkeypatch):
-    """On a ZeroGPU Space each handler that may run (or load) a model is a `spaces.GPU` task;
-    its duration reads the page's values by the event's own inputs, as the handler does, and
-    adds the load time of a model not loaded yet."""
-    import app
-
-    durations = {}
-
-    def gpu(duration):
-        def wrap(fn):
-            durations[fn.__name__] = duration
-            return fn
-
-        return wrap
-
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
-    page = app.build_demo(models)
-    assert set(durations) == set(HEAVY)
-    fns = {fn.api_name: fn for fn in page.fns.values()}
-
-    def values(name, length=None, model=None):  # the page's values in the event's input order
-        inputs = fns[name].inputs
-        swap = {"Clip length (frames)": length, "Model": model}
-        return [swap[c.label] or c.value if c.label in swap else c.value for c in inputs]
-
-    long = service.request(length=65)
-    for name, seconds in (
-        ("tokenize", service.tokenize_seconds),
-        ("reconstruct", service.decode_seconds),
-        ("views", service.decode_seconds),
-        ("curve", service.ladder_seconds),
-        ("seeds", service.seeds_seconds),
-    ):
-        assert durations[name](*values(name, 65)) == seconds(long), name
-        short = durations[name](*values(name, 17))
-        assert 0 < short <= seconds(long), name  # the tiny model: mostly the fixed part
-        if name != "tokenize":
-            assert short < seconds(long), name
-    assert durations["curve"](*values("curve", 65), app.PROGRESS) == service.ladder_seconds(long)
-    assert durations["decode_tokens"](*values("decode_tokens")) == service.file_seconds(long)
-    bad = values("reconstruct", 17)
-    bad[3] = 0.0  # steps: not a valid value, so the defaults' reservation (it must never fail)
-    assert durations["reconstruct"](*bad) == service.decode_seconds(service.request())
-    assert service.seeds_seconds(long) > service.decode_seconds(long)  # 4 seeds: 4 budgets' worth
-    unloaded = durations["reconstruct"](*values("reconstruct", 17, "assets/demo-model"))
-    assert unloaded == service.decode_seconds(service.request()) + models.load_seconds(
-        "assets/demo-model"
-    )
-    assert models.load_seconds("assets/demo-model") > 0 and models.load_seconds(None) == 0
-
-
 def test_no_google_fonts(server):
-    with urllib.request.urlopen(server[0] + "theme.css", timeout=10) as r:
+    with urllib.request.urlopen(server + "theme.css", timeout=10) as r:
         css = r.read().decode()
     assert "googleapis" not in css and "ui-sans-serif" in css
 

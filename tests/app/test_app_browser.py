@@ -22,10 +22,12 @@ from urllib.parse import urlparse
 
 import pytest
 from app_server import MODEL, TINY, running_app
-from conftest import ROOT
+from paths import ROOT
 
 from demo.paths import DEMO_MODEL
 from videoflextok_core.model import VideoFlexTok
+
+pytestmark = pytest.mark.e2e  # a real Gradio server, Chromium
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -88,6 +90,15 @@ def shots(tmp_path_factory):
             shutil.copy(png, dest / png.name)
 
 
+def open_page(page, url: str) -> None:
+    """Load the page until its controls are drawn. Not "networkidle": the page keeps state per
+    visitor (gr.State), so Gradio holds a heartbeat connection open and the network is never
+    idle."""
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#k input[type=range]", timeout=TIMEOUT)
+    wait_text(page, "#notice", "Running")
+
+
 def wait_playing(page, selector: str, old_src: str | None = None) -> str:
     page.evaluate("() => { window.__lastTime = -1; }")
     page.wait_for_function(PLAYING, arg=[selector, old_src], polling=250, timeout=TIMEOUT)
@@ -130,7 +141,7 @@ def test_page_in_chromium(app_url, shots, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.on("request", lambda r: external.append(r.url) if _external(r.url) else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(app_url, wait_until="networkidle")
+        open_page(page, app_url)
         assert "Running" in page.locator("#notice").inner_text()
         page.wait_for_function(  # the page's k range is the start-up model's
             f"() => document.querySelector('#k input[type=range]').max == '{start_n}'",
@@ -209,7 +220,7 @@ def test_page_in_chromium(app_url, shots, tmp_path):
         phone = browser.new_page(viewport={"width": 390, "height": 844})
         phone.on("request", lambda r: external.append(r.url) if _external(r.url) else None)
         phone.on("pageerror", lambda e: errors.append(str(e)))
-        phone.goto(app_url, wait_until="networkidle")
+        open_page(phone, app_url)
         phone.locator(f'button.gallery-item:has(video[src*="{REAL_EXAMPLE}"])').click()
         wait_playing(phone, "#side-by-side video")
         wait_text(phone, "#stats", "×")

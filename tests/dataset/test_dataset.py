@@ -16,13 +16,14 @@ import av
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, VIDEOS, write_audio_only
+from clips import write_audio_only
+from paths import ROOT, VIDEOS
 
 from demo.paths import DEMO_MODEL
 from synthetic import make_clip
 from videoflextok_core.dataset import DatasetError, load_tokens, read_dataset, read_manifest
 from videoflextok_core.media.clip import load_clip
-from videoflextok_core.media.video import write_video
+from videoflextok_core.media.write import write_video
 
 ray = pytest.importorskip("ray", reason="ray[data] is not installed (requirements-scale.txt)")
 pytest.importorskip("ray.data", reason="ray[data] is not installed (requirements-scale.txt)")
@@ -30,7 +31,7 @@ import pyarrow.parquet as pq  # noqa: E402  (ray[data] brings pyarrow)
 
 from videoflextok_core.dataset.runner import DatasetJob, run_dataset  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("one_thread")]  # a local Ray cluster
 
 
 def _env() -> dict:
@@ -72,13 +73,6 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def model():
-    from videoflextok_core.model import VideoFlexTok
-
-    return VideoFlexTok.from_pretrained(DEMO_MODEL, device="cpu")
-
-
-@pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """[folder, list file]: 9 readable clips and 2 bad files, 16 segments with --segments all."""
     root = tmp_path_factory.mktemp("clips")
@@ -108,11 +102,10 @@ def full(cluster, inputs, tmp_path_factory):
     return out, run_dataset(_job(inputs, out, segments="all"))
 
 
-def _tokens_alone(model, path, start=0.0):
+def _tokens_alone(demo_model, path, start=0.0):
     """What `tokenize` computes for a clip alone (cmd_tokenize's two calls)."""
-    video, _ = load_clip(path, model.config, None, start, MAX_FRAMES)
-    with torch.inference_mode():
-        return model.tokenize(video[None], sample_posterior=False)[0][0]  # (t, N)
+    video, _ = load_clip(path, demo_model.config, None, start, MAX_FRAMES)
+    return demo_model.tokenize_clip(video)[0]  # (t, N)
 
 
 def _sorted_rows(table):
@@ -120,7 +113,7 @@ def _sorted_rows(table):
     return sorted(rows, key=lambda r: r["key"])
 
 
-def test_every_clip_matches_tokenize_alone(full, model):
+def test_every_clip_matches_tokenize_alone(full, demo_model):
     out, summary = full
     table = pq.read_table([str(p) for p in sorted(out.glob("shard-*.parquet"))])  # plain pyarrow
     assert table.num_rows == summary.total == summary.written == 16 and summary.skipped == 0
@@ -132,7 +125,7 @@ def test_every_clip_matches_tokenize_alone(full, model):
     for r in good:
         ids = torch.tensor(r["tokens"])
         assert ids.shape == (r["t"], r["n"]) == (5, 64), r["path"]
-        assert torch.equal(ids, _tokens_alone(model, r["path"], r["start"])), r["path"]
+        assert torch.equal(ids, _tokens_alone(demo_model, r["path"], r["start"])), r["path"]
     videos = str(VIDEOS.resolve())  # rows hold resolved paths; ../shared may be a symlink
     real = {os.path.basename(r["path"]): r for r in good if r["path"].startswith(videos)}
     assert (real["porsche.mp4"]["width"], real["porsche.mp4"]["duration"]) == (640, 3.0)
@@ -162,7 +155,7 @@ def test_cli_tokenize_gives_the_same_ids(full, tmp_path):
     assert meta["model_config_hash"] == read_manifest(out)["model_config_hash"]
 
 
-def test_segments_all_covers_the_clip(full, model):
+def test_segments_all_covers_the_clip(full, demo_model):
     out, _ = full
     table = read_dataset(out)
     rows = [r for r in table.to_pylist() if r["path"].endswith("long.mp4")]
@@ -171,7 +164,7 @@ def test_segments_all_covers_the_clip(full, model):
     assert all(r["frames"] == 17 for r in rows)
     tokens, meta = load_tokens(out, path=rows[0]["path"], start=34 / 8)
     assert meta["start"] == "4.25" and torch.equal(
-        tokens[0], _tokens_alone(model, rows[0]["path"], 34 / 8)
+        tokens[0], _tokens_alone(demo_model, rows[0]["path"], 34 / 8)
     )
     with pytest.raises(DatasetError, match="no segment at 1 s"):
         load_tokens(out, path=rows[0]["path"], start=1.0)

@@ -28,7 +28,7 @@ from videoflextok_core.dataset.shards import (  # noqa: E402
     shard_paths,
     write_manifest,
 )
-from videoflextok_core.media.video import write_video  # noqa: E402
+from videoflextok_core.media.write import write_video  # noqa: E402
 
 READER = ReaderSettings(fps=8.0, size=64, chunk=17, overlap=1, max_frames=17, segments="all")
 

@@ -10,9 +10,10 @@ import threading
 import weakref
 
 import pytest
-from conftest import TINY
+from paths import TINY
 
 from demo import models as demo_models
+from demo import zerogpu
 from demo.models import CPU_WARNING, RELEASED, Models, model_refs
 from demo.paths import DEMO_MODEL
 from demo.service import DemoService
@@ -28,14 +29,14 @@ def third(tmp_path):
     return shutil.copytree(TINY, tmp_path / "tiny-copy", ignore=shutil.ignore_patterns("golden*"))
 
 
-def tiny_service(model) -> DemoService:
+def tiny_service(tiny_model) -> DemoService:
     """The start-up service: the tiny model, loaded with --model."""
-    return DemoService(model, ModelChoice(str(TINY), "cpu", "flag", "Running tiny."))
+    return DemoService(tiny_model, ModelChoice(str(TINY), "cpu", "flag", "Running tiny."))
 
 
 @pytest.fixture
-def models(model, third):
-    first = tiny_service(model)
+def models(tiny_model, third):
+    first = tiny_service(tiny_model)
     return Models(first, model_refs(str(TINY), "cpu", [str(DEMO_MODEL), str(third)], env={}))
 
 
@@ -55,15 +56,15 @@ def test_names_default_and_unknown_model(models, third):
         models.service("nope")
 
 
-def test_released_models_on_a_cpu_carry_a_warning(model):
-    offered = Models(tiny_service(model), [str(TINY), HUB_MODEL])
+def test_released_models_on_a_cpu_carry_a_warning(tiny_model):
+    offered = Models(tiny_service(tiny_model), [str(TINY), HUB_MODEL])
     assert offered.option(HUB_MODEL).note == CPU_WARNING and offered.option("tiny").note == ""
 
 
-def test_lazy_load_with_progress_and_lru_of_two(models, model):
+def test_lazy_load_with_progress_and_lru_of_two(models, tiny_model):
     seen = []
     assert models.loaded("assets/demo-model") is None and models.setup("assets/demo-model") is None
-    assert models.load_seconds("assets/demo-model") == demo_models.GPU_SECONDS_LOAD
+    assert models.load_seconds("assets/demo-model") == zerogpu.GPU_SECONDS_LOAD
     demo = models.service("assets/demo-model", lambda f, m: seen.append((f, m)))
     assert seen == [
         (0.0, "loading assets/demo-model (first use)"),
@@ -88,14 +89,14 @@ def test_lazy_load_with_progress_and_lru_of_two(models, model):
     assert models.setup("assets/demo-model").n_registers == 64  # still known to the page
 
 
-def test_one_load_at_a_time(model, third):
+def test_one_load_at_a_time(tiny_model, third):
     calls = []
 
-    def loader(ref, device):
+    def loader(ref, device, precision):
         calls.append(ref)
-        return VideoFlexTok.from_pretrained(ref, device=device)
+        return VideoFlexTok.from_pretrained(ref, device=device, precision=precision)
 
-    models = Models(tiny_service(model), [str(third)], loader=loader)
+    models = Models(tiny_service(tiny_model), [str(third)], loader=loader)
     got = []
     threads = [
         threading.Thread(target=lambda: got.append(models.service("tiny-copy"))) for _ in range(2)

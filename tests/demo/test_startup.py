@@ -1,8 +1,9 @@
-"""Start-up that survives the real release (demo/startup.py `load_model`): on a GPU, a released
-model that cannot be had or loaded — a refused config, a download error, out of memory at load —
-gives the demo model with a notice saying what failed and how to fix it, and the full error in
-the log; an explicit --model still fails loudly. The GPU branch runs on this CPU through
-`load_model`'s `loader` (real checkpoints, loaded on the CPU)."""
+"""Which model the app starts with (`demo.startup.choose_model`): --model, the environment, the
+released model on a GPU, the demo model on a CPU; and a start-up that survives the real release:
+on a GPU, a released model that cannot be had or loaded — a refused config, a download error,
+out of memory at load — gives the demo model with a notice saying what failed and how to fix
+it, and the full error in the log; an explicit --model still fails loudly. The GPU branch runs
+on this CPU through `choose_model`'s `loader` (real checkpoints, loaded on the CPU)."""
 
 import json
 import logging
@@ -11,9 +12,10 @@ import shutil
 import huggingface_hub.constants
 import pytest
 import torch
-from conftest import TINY
+from paths import TINY
 
-from demo.startup import MODEL_ENV, load_model
+from demo import startup
+from demo.startup import MODEL_ENV, choose_model
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.checkpoint import CheckpointError
 from videoflextok_core.model.config import UnsupportedConfigError
@@ -22,9 +24,9 @@ from videoflextok_core.model.precision import Precision
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def load_cpu(ref, device):
+def load_cpu(ref, device, precision):
     """A real loader that runs the GPU branch of the policy on this CPU."""
-    return VideoFlexTok.from_pretrained(ref, device="cpu")
+    return VideoFlexTok.from_pretrained(ref, device="cpu", precision=precision)
 
 
 @pytest.fixture
@@ -39,7 +41,7 @@ def refused(tmp_path):
 
 
 def fallback(hub_ref, loader=load_cpu, **kw):
-    model, choice = load_model(
+    model, choice = choose_model(
         None, "cuda", env={}, hub_ref=hub_ref, demo_ref=TINY, loader=loader, **kw
     )
     assert choice.reason == "fallback" and choice.ref == str(TINY)
@@ -82,8 +84,8 @@ def test_out_of_memory_at_load_serves_the_demo_model(tmp_path, caplog):
     released = shutil.copytree(TINY, tmp_path / "released")
     loads = []
 
-    def loader(ref, device):
-        model = load_cpu(ref, device)
+    def loader(ref, device, precision):
+        model = load_cpu(ref, device, precision)
         loads.append(ref)
         if ref == str(released):
             raise torch.OutOfMemoryError(
@@ -103,18 +105,19 @@ def test_out_of_memory_at_load_serves_the_demo_model(tmp_path, caplog):
 
 
 def test_an_explicit_model_still_fails_loudly(refused):
-    for device, loader in (("cpu", None), ("cuda", load_cpu)):
-        with pytest.raises(UnsupportedConfigError, match="FancyVAE"):
-            load_model(str(refused), device, env={}, loader=loader)
+    with pytest.raises(UnsupportedConfigError, match="FancyVAE"):
+        choose_model(str(refused), "cpu", env={})
+    with pytest.raises(UnsupportedConfigError, match="FancyVAE"):
+        choose_model(str(refused), "cuda", env={}, loader=load_cpu)
     with pytest.raises(UnsupportedConfigError):
-        load_model(None, "cuda", env={MODEL_ENV: str(refused)}, loader=load_cpu)
+        choose_model(None, "cuda", env={MODEL_ENV: str(refused)}, loader=load_cpu)
 
 
 def test_precision_is_set_on_the_model_and_named_in_the_notice():
-    model, choice = load_model(str(TINY), "cpu", env={}, precision="bf16")
+    model, choice = choose_model(str(TINY), "cpu", env={}, precision="bf16")
     assert model.precision == Precision.resolve("bf16", "cpu")
     assert "bf16 autocast (bf16: asked)" in choice.notice
-    model, choice = load_model(None, "cpu", env={}, demo_ref=TINY, precision="auto")
+    model, choice = choose_model(None, "cpu", env={}, demo_ref=TINY, precision="auto")
     assert model.precision == Precision.resolve("auto", "cpu")
     assert str(model.precision) in choice.notice
 
@@ -122,10 +125,50 @@ def test_precision_is_set_on_the_model_and_named_in_the_notice():
 def test_a_bad_precision_is_refused_before_anything_loads():
     loads = []
 
-    def loader(ref, device):
+    def loader(ref, device, precision):
         loads.append(ref)
-        return load_cpu(ref, device)
+        return load_cpu(ref, device, precision)
 
     with pytest.raises(ValueError, match="'fp16'"):
-        load_model(str(TINY), "cuda", env={}, loader=loader, precision="fp16")
+        choose_model(str(TINY), "cuda", env={}, loader=loader, precision="fp16")
     assert loads == []
+
+
+def test_explicit_model_flag_and_env():
+    _, choice = choose_model(str(TINY), "cpu", env={})
+    assert choice.reason == "flag" and "tiny" in choice.notice and "--model" in choice.notice
+    _, choice = choose_model(None, "cpu", env={MODEL_ENV: str(TINY)})
+    assert choice.reason == "env" and MODEL_ENV in choice.notice
+
+
+def test_gpu_uses_the_hub_model():
+    model, choice = choose_model(None, "cuda", env={}, hub_ref=str(TINY), loader=load_cpu)
+    assert choice.reason == "gpu" and choice.ref == str(TINY)
+    # the model runs on this CPU (the loader's), in what `auto` means here
+    assert "released model" in choice.notice and str(model.precision) in choice.notice
+
+
+def test_gpu_without_hub_access_falls_back_to_the_demo_model():
+    # A ref that cannot be had: from_pretrained raises CheckpointError, as offline or no access.
+    model, choice = choose_model(
+        None, "cuda", env={}, hub_ref="not/a/repo", demo_ref=TINY, loader=load_cpu
+    )
+    assert choice.reason == "fallback" and choice.ref == str(TINY)
+    assert "demo model" in choice.notice and "not/a/repo could not be loaded" in choice.notice
+    assert isinstance(model, VideoFlexTok)
+
+
+def test_cpu_runs_the_demo_model_and_says_why():
+    _, choice = choose_model(None, "cpu", env={}, demo_ref=TINY)
+    assert choice.reason == "cpu" and "no GPU" in choice.notice
+    assert f"--model {startup.HUB_MODEL}" in choice.notice  # how to get the released one
+
+
+def test_missing_demo_model_is_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="pass --model|Pass --model"):
+        choose_model(None, "cpu", env={}, demo_ref=tmp_path / "nowhere")
+
+
+def test_unusable_device():
+    with pytest.raises(ValueError, match="not usable here"):
+        choose_model(str(TINY), "nodevice", env={})

@@ -67,8 +67,8 @@ def test_as_close_to_float32_as_autocast(demo_model, name):
     assert rel(ours) < 2 * rel(auto)
 
 
-def test_bf16_weights_follow_the_parameters(model):
-    trunk = model.decoder
+def test_bf16_weights_follow_the_parameters(tiny_model):
+    trunk = tiny_model.decoder
     weights = Bf16Blocks()
     first = weights.get(trunk.transformer)
     assert weights.get(trunk.transformer) is first  # made once

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REFERENCE, ROOT, TINY
+from paths import REFERENCE, ROOT, TINY
 from safetensors.torch import load_file, save_file
 
 from videoflextok_core.model import VideoFlexTok
@@ -163,6 +163,7 @@ def _run_offline(hf_home: Path, repo: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.e2e  # a subprocess
 def test_hub_repo_id_from_the_huggingface_cache_offline(tmp_path):
     """The real huggingface_hub download path, served from a cache in the Hub's own layout."""
     repo = tmp_path / "hub" / "models--test-org--videoflextok_tiny"

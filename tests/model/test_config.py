@@ -7,9 +7,9 @@ from typing import get_args, get_type_hints
 
 import pytest
 import torch
-from conftest import REFERENCE
+from paths import REFERENCE
 
-from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model import Sampler, VideoFlexTok
 from videoflextok_core.model.config import (
     ALLOWED_TARGETS,
     BOUNDS,
@@ -165,10 +165,10 @@ def test_without_dec_nested_dropout_keep_k_is_refused_at_decode():
     assert not model.can_drop_tokens
     tokens = torch.zeros(1, 5, 16, dtype=torch.long)
     with pytest.raises(ValueError, match="no nested dropout"):
-        model.detokenize([tokens], num_keep_tokens_list=[4], timesteps=1)
+        model.detokenize([tokens], Sampler(1), keep=[4])
     with pytest.raises(ValueError, match="no nested dropout"):
-        model.detokenize([tokens[..., :4]], timesteps=1)
-    assert model.detokenize([tokens], timesteps=1)[0].shape == (1, 3, 17, 32, 48)
+        model.detokenize([tokens[..., :4]], Sampler(1))
+    assert model.detokenize([tokens], Sampler(1))[0].shape == (1, 3, 17, 32, 48)
 
 
 def test_options_upstream_builds_but_cannot_run_are_refused():

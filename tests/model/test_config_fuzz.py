@@ -16,7 +16,7 @@ import re
 from collections import Counter
 
 import torch
-from conftest import REFERENCE
+from paths import REFERENCE
 
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.config import ALLOWED_TARGETS, UnsupportedConfigError

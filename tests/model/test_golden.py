@@ -34,8 +34,8 @@ from typing import NamedTuple
 
 import pytest
 import torch
-from conftest import REFERENCE
 from fixture_weights import fixture_state_dict
+from paths import REFERENCE, VARIANTS
 from safetensors.torch import load_file
 
 from videoflextok_core.model import VideoFlexTok
@@ -45,7 +45,6 @@ from videoflextok_core.model.layers import layer_norm_fp32
 from videoflextok_core.model.sampling import Sampler
 from videoflextok_core.model.specs import Role
 
-VARIANTS = Path(__file__).parent / "fixtures" / "variants"
 FIXTURES = [REFERENCE / "tiny"] + sorted(p.parent for p in VARIANTS.glob("*/golden.json"))
 C = 5.0  # allowed multiple of the port's own float32 noise (covers the golden's noise too)
 FLOOR = 1e-6  # relative to max|port64|: exact float32/float64 agreement still gets a bound
@@ -269,7 +268,7 @@ def run_encoder_on_given_latents(model: VideoFlexTok, g: dict, calls: dict) -> l
         ),
     ]
     if "chunks_encoder_repa_pred" in g:
-        repa = model.encoder.aux(g["chunks_vae_latents"]).repa
+        repa = model.encoder(g["chunks_vae_latents"], return_aux=True).repa
         checks.append(Check("encoder repa", repa, "chunks_encoder_repa_pred"))
     return checks
 
@@ -325,7 +324,9 @@ def run_decoder_forward(model: VideoFlexTok, g: dict, calls: dict) -> list[Check
     n = model.n_registers
     tau = torch.tensor([0.7])  # float32, as upstream: the float64 run sees the same value
     checks = [Check(name, model.decoder(tau=tau, **kw), name) for name, kw in _forward_cases(g)]
-    aux = model.decoder.aux(g["decoder_fwd_quants"], g["decoder_fwd_noised_input"], tau)
+    aux = model.decoder(
+        g["decoder_fwd_quants"], g["decoder_fwd_noised_input"], tau, return_aux=True
+    )
     checks.append(Check("temb", aux.temb, "decoder_fwd_cond_full_temb"))
     reg = aux.stream(Role.REGISTERS)
     checks.append(Check("register outputs", reg, "decoder_fwd_cond_full_dec_quants"))
@@ -389,13 +390,13 @@ def run_detokenize(model: VideoFlexTok, g: dict, calls: dict) -> list[Check]:
         gen = torch.Generator().manual_seed(gen_seed)
         if "conditioning_frames" in c["call"]:
             t_lat = model.chunking.tokens_per_chunk
-            out = model.detokenize(
+            out = model.detokenize_official(
                 [tokens[:, :t_lat]], conditioning_frames=[g["cond_frame"]], generator=gen, **kw
             )
             checks.append(Check(name, out[0], f"{name}_video0", sanity=MULTI_CHUNK))
             ran += 1
             continue
-        out = model.detokenize([tokens] * batch, generator=gen, **kw)
+        out = model.detokenize_official([tokens] * batch, generator=gen, **kw)
         for i in range(batch):
             full, last = f"{name}_video{i}", f"{name}_video{i}_lastframes"
             if full in g:
@@ -557,5 +558,6 @@ def test_float64_run_is_float64_with_float32_draws():
         assert torch.equal(sampled, mean + std * torch.randn(mean.shape).double())
         torch.manual_seed(0)
         tokens = model64.tokenize(video.double().expand(-1, -1, 17, -1, -1))
-        out = model64.detokenize(tokens, timesteps=1, generator=torch.Generator().manual_seed(0))
+        gen = torch.Generator().manual_seed(0)
+        out = model64.detokenize_official(tokens, timesteps=1, generator=gen)
     assert out[0].dtype == torch.float64

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import REFERENCE
+from paths import REFERENCE
 from safetensors.torch import load_file
 
 from videoflextok_core.model import VideoFlexTok
@@ -23,9 +23,11 @@ def test_bf16_autocast_matches_float32_cpu():
     assert ids_gpu.shape == ids_cpu.shape
     assert (ids_gpu == ids_cpu).float().mean() > 0.5  # bf16 moves some FSQ roundings
     kw = dict(timesteps=4, guidance_scale=3.0, perform_norm_guidance=True)
-    out_cpu = cpu.detokenize([g["tokens"]], generator=torch.Generator().manual_seed(0), **kw)
+    out_cpu = cpu.detokenize_official(
+        [g["tokens"]], generator=torch.Generator().manual_seed(0), **kw
+    )
     noise = cpu.initial_noise(1, torch.Generator().manual_seed(0))
-    out_gpu = gpu.detokenize([g["tokens"].cuda()], noise_list=[noise.cuda()], **kw)
+    out_gpu = gpu.detokenize_official([g["tokens"].cuda()], noise_list=[noise.cuda()], **kw)
     out_gpu = out_gpu[0].float().cpu()
     assert torch.isfinite(out_gpu).all()
     # same noise for chunk 0: bf16 keeps the first chunk close to the float32 result

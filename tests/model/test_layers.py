@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 
-from videoflextok_core.model.chunking import Chunking
 from videoflextok_core.model.config import PackerSpec
 from videoflextok_core.model.fsq import FSQ
 from videoflextok_core.model.layers import PositionalEmbedding, TimestepEmbedder, sincos_table_2d
@@ -13,7 +12,8 @@ from videoflextok_core.model.resampler import attention_mask, patchify, unpatchi
 from videoflextok_core.model.sampling import MomentumBuffer, Sampler, apg, sample
 
 # ----------------------------------------------------------------------------------------------
-# Masks: compare with a rule-by-rule reading of ARCHITECTURE.md §9.2, pair by pair
+# Masks: compare with a rule-by-rule reading of the reference notes beside this repository
+# (../shared/reference/ARCHITECTURE.md §9.2), pair by pair
 # ----------------------------------------------------------------------------------------------
 
 
@@ -167,28 +167,6 @@ def test_fsq_digits_channel_zero_is_least_significant():
     fsq = FSQ([8, 5])
     codes = fsq.ids_to_codes(torch.tensor([1, 8]))
     assert codes[0].tolist() == [-3 / 4, -1.0] and codes[1].tolist() == [-1.0, -1 / 2]
-
-
-# ----------------------------------------------------------------------------------------------
-# Chunking
-# ----------------------------------------------------------------------------------------------
-
-
-def test_chunking_arithmetic():
-    c = Chunking(17, 1)
-    assert (c.stride, c.tokens_per_chunk, c.overlap_tokens) == (16, 5, 1)
-    assert c.num_chunks_for_frames(33) == 2 and c.valid_token_frames(2) == 9
-    video = torch.arange(49.0).view(1, 1, 49, 1, 1)
-    chunks = c.split_video(video)
-    assert chunks.shape == (3, 1, 17, 1, 1) and chunks[1, 0, 0, 0, 0] == 16
-    ids = torch.arange(3 * 5).view(3, 5, 1)
-    merged = c.merge_tokens(ids, 1)
-    assert merged.shape == (1, 13, 1)
-    assert [p.shape[1] for p in c.split_tokens(merged)] == [5, 4, 4]
-    c0 = Chunking(9, 0)
-    assert (c0.stride, c0.tokens_per_chunk, c0.num_chunks_for_frames(18)) == (9, 3, 2)
-    c5 = Chunking(9, 5)
-    assert (c5.stride, c5.overlap_tokens, c5.valid_frames(3)) == (4, 2, 17)
 
 
 # ----------------------------------------------------------------------------------------------

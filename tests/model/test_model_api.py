@@ -4,10 +4,10 @@ import copy
 
 import pytest
 import torch
-from conftest import TINY
+from paths import TINY
 from safetensors.torch import load_file
 
-from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model import Noise, VideoFlexTok
 from videoflextok_core.model.config import parse_config
 from videoflextok_core.model.identity import config_hash, model_identity, weights_fingerprint
 from videoflextok_core.model.sampling import Sampler
@@ -18,63 +18,68 @@ def golden():
     return load_file(TINY / "golden.safetensors")
 
 
-def decode(model, tokens, seed=0, global_seed=1, **kw):
+def decode(tiny_model, tokens, seed=0, global_seed=1, **kw):
     torch.manual_seed(global_seed)
     kw.setdefault("timesteps", 3)
-    return model.detokenize(tokens, generator=torch.Generator().manual_seed(seed), **kw)
+    return tiny_model.detokenize_official(
+        tokens, generator=torch.Generator().manual_seed(seed), **kw
+    )
 
 
-def test_contract_shapes(model, golden):
+def test_contract_shapes(tiny_model, golden):
     video = golden["input_video"]
     torch.manual_seed(0)
-    tokens = model.tokenize(torch.cat([video, video.flip(-1)]))
+    tokens = tiny_model.tokenize(torch.cat([video, video.flip(-1)]))
     assert len(tokens) == 2 and tokens[0].shape == (1, 9, 16) and tokens[0].dtype == torch.int64
-    out = decode(model, tokens, guidance_scale=2.0, perform_norm_guidance=True)
+    out = decode(tiny_model, tokens, guidance_scale=2.0, perform_norm_guidance=True)
     assert len(out) == 2 and out[0].shape == (1, 3, 33, 32, 48)
     assert all(torch.isfinite(o).all() for o in out)
 
 
-def test_posterior_mean_tokenize_is_deterministic(model, golden):
+def test_posterior_mean_tokenize_is_deterministic(tiny_model, golden):
     video = golden["input_video"]
-    a = model.tokenize(video, sample_posterior=False)[0]
+    a = tiny_model.tokenize(video, sample_posterior=False)[0]
     torch.manual_seed(123)
-    b = model.tokenize(video, sample_posterior=False)[0]
+    b = tiny_model.tokenize(video, sample_posterior=False)[0]
     assert torch.equal(a, b)
     assert torch.equal(a, golden["tokens_from_posterior_mean"])
 
 
-def test_narrow_tokens_decode_as_keep_k_multi_chunk(model, golden):
+def test_narrow_tokens_decode_as_keep_k_multi_chunk(tiny_model, golden):
     """The model card's t[..., :k] must equal keep_k=k on full-width tokens (2 chunks)."""
     tokens = golden["tokens"]
     for k in (1, 5, 16):
-        narrow = decode(model, [tokens[..., :k]], guidance_scale=3.0)
-        keep = decode(model, [tokens], num_keep_tokens_list=[k], guidance_scale=3.0)
+        narrow = decode(tiny_model, [tokens[..., :k]], guidance_scale=3.0)
+        keep = decode(tiny_model, [tokens], num_keep_tokens_list=[k], guidance_scale=3.0)
         assert torch.equal(narrow[0], keep[0]), k
 
 
-def test_budget_batch_equals_separate_decodes(model, golden):
-    """Several budgets in one call (batched, CFG branches batched too) with shared_noise give the
+def test_budget_batch_equals_separate_decodes(tiny_model, golden):
+    """Several budgets in one call (batched, CFG branches batched too) with shared noise give the
     same videos as decoding each budget alone with the same seeds, over two chunks."""
     tokens = golden["tokens"]
     ks = [1, 2, 4, 16]
     kw = dict(guidance_scale=4.0, perform_norm_guidance=True)
-    together = decode(model, [tokens] * len(ks), num_keep_tokens_list=ks, shared_noise=True, **kw)
+    torch.manual_seed(1)
+    noise = Noise(generator=torch.Generator().manual_seed(0), shared=True)
+    sampler = Sampler(steps=3, guidance=4.0, apg=True)
+    together = tiny_model.detokenize([tokens] * len(ks), sampler, keep=ks, noise=noise)
     for i, k in enumerate(ks):
-        alone = decode(model, [tokens], num_keep_tokens_list=[k], **kw)
+        alone = decode(tiny_model, [tokens], num_keep_tokens_list=[k], **kw)
         assert (together[i] - alone[0]).abs().max() < 1e-5, k
-    # without shared_noise, samples get successive noise draws (upstream behaviour)
-    plain = decode(model, [tokens] * 2, num_keep_tokens_list=[16, 16], **kw)
+    # without shared noise, samples get successive noise draws (upstream behaviour)
+    plain = decode(tiny_model, [tokens] * 2, num_keep_tokens_list=[16, 16], **kw)
     assert (plain[0] - plain[1]).abs().max() > 1e-3
 
 
-def test_batched_cfg_equals_two_forwards(model, golden):
+def test_batched_cfg_equals_two_forwards(tiny_model, golden):
     q = golden["decoder_fwd_quants"]
     x = golden["decoder_fwd_noised_input"]
     tau = torch.tensor([0.3])
     with torch.inference_mode():
-        cond = model.decoder(q, x, tau)
-        uncond = model.decoder(q, x, tau, uncond=torch.tensor([True]))
-        both = model.decoder(
+        cond = tiny_model.decoder(q, x, tau)
+        uncond = tiny_model.decoder(q, x, tau, uncond=torch.tensor([True]))
+        both = tiny_model.decoder(
             torch.cat([q, q]), torch.cat([x, x]), tau.repeat(2), uncond=torch.tensor([False, True])
         )
     assert (both[:1] - cond).abs().max() < 1e-5
@@ -82,25 +87,26 @@ def test_batched_cfg_equals_two_forwards(model, golden):
     assert (cond - uncond).abs().max() > 1e-3
 
 
-def test_progress_callback_and_verbose(model, golden, capsys):
+def test_progress_callback_and_verbose(tiny_model, golden, capsys):
     seen = []
-    decode(model, [golden["tokens"]], progress=lambda d, t: seen.append((d, t)), verbose=True)
+    tiny_model.detokenize([golden["tokens"]], Sampler(3), progress=lambda d, t: seen.append((d, t)))
     assert seen == [(i, 6) for i in range(1, 7)]  # 2 chunks x 3 steps
+    decode(tiny_model, [golden["tokens"]], verbose=True)  # upstream's plain progress line
     assert "step 6/6" in capsys.readouterr().err
 
 
-def test_guidance_changes_output_and_keep_k_matters(model, golden):
+def test_guidance_changes_output_and_keep_k_matters(tiny_model, golden):
     tokens = golden["tokens"]
-    base = decode(model, [tokens], num_keep_tokens_list=[16])[0]
-    assert (decode(model, [tokens], num_keep_tokens_list=[1])[0] - base).abs().max() > 1e-2
-    assert (decode(model, [tokens], guidance_scale=5.0)[0] - base).abs().max() > 1e-2
-    assert torch.equal(decode(model, [tokens])[0], base)
+    base = decode(tiny_model, [tokens], num_keep_tokens_list=[16])[0]
+    assert (decode(tiny_model, [tokens], num_keep_tokens_list=[1])[0] - base).abs().max() > 1e-2
+    assert (decode(tiny_model, [tokens], guidance_scale=5.0)[0] - base).abs().max() > 1e-2
+    assert torch.equal(decode(tiny_model, [tokens])[0], base)
 
 
-def test_conditioning_frames_are_kept(model, golden):
+def test_conditioning_frames_are_kept(tiny_model, golden):
     tokens = golden["tokens"]
     cond = golden["cond_frame"]
-    out = decode(model, [tokens], conditioning_frames=cond)[0]
+    out = decode(tiny_model, [tokens], conditioning_frames=cond)[0]
     assert out.shape == (1, 3, 33, 32, 48)
 
 
@@ -122,9 +128,9 @@ def test_conditioning_frames_are_kept(model, golden):
         (lambda v: v.numpy(), "torch.Tensor"),
     ],
 )
-def test_bad_video(model, golden, make, fragment):
+def test_bad_video(tiny_model, golden, make, fragment):
     with pytest.raises(ValueError, match=None) as e:
-        model.tokenize(make(golden["input_video"]))
+        tiny_model.tokenize(make(golden["input_video"]))
     assert fragment in str(e.value), str(e.value)
 
 
@@ -150,9 +156,9 @@ def test_bad_video(model, golden, make, fragment):
         (lambda t: [t], {"cond_type": "bogus"}, "cond_type"),
     ],
 )
-def test_bad_tokens_and_arguments(model, golden, make, kw, fragment):
+def test_bad_tokens_and_arguments(tiny_model, golden, make, kw, fragment):
     with pytest.raises(ValueError) as e:
-        model.detokenize(make(golden["tokens"]), **kw)
+        tiny_model.detokenize_official(make(golden["tokens"]), **kw)
     assert fragment in str(e.value), str(e.value)
 
 
@@ -161,18 +167,41 @@ def test_bad_tokens_and_arguments(model, golden, make, kw, fragment):
 # ----------------------------------------------------------------------------------------------
 
 
-def test_sampler_equals_the_official_keywords(model, golden):
-    """`sampler=` decodes exactly as upstream's keywords (two chunks, APG with momentum)."""
+def test_sampler_equals_the_official_keywords(tiny_model, golden):
+    """`detokenize(tokens, sampler, ...)` decodes exactly as `detokenize_official` with
+    upstream's keywords (two chunks, APG with momentum, a given first noise, keep k)."""
     tokens = [golden["tokens"]]
     kw = dict(timesteps=3, guidance_scale=4.0, perform_norm_guidance=True, eta=0.5, momentum=0.2)
     sampler = Sampler(steps=3, guidance=4.0, apg=True, eta=0.5, momentum=0.2)
     assert Sampler.from_official(**kw) == sampler
-    assert sampler.official() == {**kw, "norm_threshold": 0.6, "cfg_rescaler": None}
-    by_keywords = decode(model, tokens, **kw)
-    by_sampler = decode(model, tokens, sampler=sampler, timesteps=50)  # 50: the keyword default
-    assert torch.equal(by_keywords[0], by_sampler[0])
-    with pytest.raises(ValueError, match="not both"):
-        model.detokenize(tokens, sampler=sampler, guidance_scale=2.0)
+    rest = {"norm_threshold": 0.6, "cfg_rescaler": None, "cond_type": "clean"}
+    assert sampler.official() == {**kw, **rest}
+    first = torch.randn(1, 16, 5, 4, 6, generator=torch.Generator().manual_seed(7))
+    official = decode(tiny_model, tokens, num_keep_tokens_list=[5], noise_list=[first], **kw)
+    torch.manual_seed(1)
+    noise = Noise(generator=torch.Generator().manual_seed(0), given=[first])
+    narrow = tiny_model.detokenize(tokens, sampler, keep=[5], noise=noise)
+    assert torch.equal(official[0], narrow[0])
+
+
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda m, t: m.detokenize(t, timesteps=3), "unexpected keyword argument 'timesteps'"),
+        (lambda m, t: m.detokenize(t, 3), "sampler must be a Sampler, got int"),
+        (lambda m, t: m.detokenize(t, Sampler(), noise=torch.Generator()), "noise must be a Noise"),
+        (lambda m, t: Noise(seeds=[0], generator=torch.Generator()), "seeds, or a generator"),
+        (lambda m, t: Noise(seeds=[0], shared=True), "seeds, or a generator"),
+        (lambda m, t: Noise(seeds=[-1]), "seeds must be ints in 0.."),
+        (lambda m, t: Noise(seeds="01"), "seeds must be a sequence of ints"),
+        (lambda m, t: m.detokenize(t * 2, Sampler(), noise=Noise(seeds=[0])), "one seed per"),
+        (lambda m, t: Sampler(cond_type="bogus"), "cond_type must be 'clean' or 'sdedit'"),
+    ],
+)
+def test_the_narrow_surface_refuses_what_it_does_not_take(tiny_model, golden, call, fragment):
+    with pytest.raises((ValueError, TypeError)) as e:
+        call(tiny_model, [golden["tokens"]])
+    assert fragment in str(e.value), str(e.value)
 
 
 @pytest.mark.parametrize(
@@ -210,9 +239,9 @@ def test_sampler_values_and_official_names():
         Sampler.from_official(steps=4)
 
 
-def test_config_demo_sampler_and_fps(model):
+def test_config_demo_sampler_and_fps(tiny_model):
     """The checkpoint's "demo_defaults" (upstream's keywords) over the fallback, and its fps."""
-    config = model.config
+    config = tiny_model.config
     assert config.demo_sampler() == Sampler(steps=25)  # none in the tiny config
     released = Sampler(steps=25, guidance=20.0, apg=True)
     assert config.demo_sampler(released) == released
@@ -236,11 +265,11 @@ def test_config_demo_sampler_and_fps(model):
 # ----------------------------------------------------------------------------------------------
 
 
-def test_model_identity(model):
-    ident = model_identity(model)
-    assert ident == model_identity(model)
-    assert ident.startswith(config_hash(model.config))
-    other = VideoFlexTok(model.config)  # same config, fresh random weights
-    assert weights_fingerprint(other) != weights_fingerprint(model)
-    half = copy.deepcopy(model).to(torch.bfloat16)
-    assert weights_fingerprint(half) == weights_fingerprint(model)
+def test_model_identity(tiny_model):
+    ident = model_identity(tiny_model)
+    assert ident == model_identity(tiny_model)
+    assert ident.startswith(config_hash(tiny_model.config))
+    other = VideoFlexTok(tiny_model.config)  # same config, fresh random weights
+    assert weights_fingerprint(other) != weights_fingerprint(tiny_model)
+    half = copy.deepcopy(tiny_model).to(torch.bfloat16)
+    assert weights_fingerprint(half) == weights_fingerprint(tiny_model)

@@ -11,13 +11,13 @@ import shutil
 
 import pytest
 import torch
-from conftest import TINY, VIDEOS
+from paths import TINY, VIDEOS
 from safetensors.torch import load_file, save_file
 
 from videoflextok_core.hardware import CpuInfo, cpu_info
 from videoflextok_core.media.clip import load_clip
 from videoflextok_core.media.metrics import psnr
-from videoflextok_core.model import VideoFlexTok
+from videoflextok_core.model import Noise, VideoFlexTok
 from videoflextok_core.model.identity import model_identity
 from videoflextok_core.model.layers import layer_norm_fp32
 from videoflextok_core.model.precision import PRECISIONS, Precision
@@ -146,7 +146,8 @@ def run(model: VideoFlexTok, precision: str, video: torch.Tensor, k: int, sample
     model.precision = precision
     torch.manual_seed(0)  # later chunks re-encode decoded frames from the global RNG
     ids = model.tokenize(video, sample_posterior=False)[0]
-    out = model.detokenize([ids[..., :k]], sampler=sampler, generator=sampler.generator())[0]
+    noise = Noise(generator=sampler.generator())
+    out = model.detokenize([ids[..., :k]], sampler, noise=noise)[0]
     return ids, out[0].float().clamp(-1, 1)
 
 

@@ -42,6 +42,7 @@ def test_same_seed_same_bytes():
     assert np.array_equal(render(sample_scene(3)), make_clip(3))
 
 
+@pytest.mark.e2e  # a subprocess
 def test_same_bytes_in_a_fresh_process():
     seeds = [0, 1, 2, 3, 4, 5, 6, 7]
     code = (

@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from paths import ROOT
 
 from training.data import SEED_OFFSETS, TrainingClips
 from training.schedule import WSD
@@ -19,6 +19,8 @@ from training.stage_vae import VaeRecipe, VaeTrainer
 from training.state import SessionClock, read_meta
 from training.vae_eval import VaeEval
 from videoflextok_core.model.vidtok import VidTokSpec
+
+pytestmark = pytest.mark.e2e  # training runs, a SIGTERM'd subprocess
 
 TINY = VaeRecipe(
     spec=VidTokSpec(ch=4, ch_mult=(1, 1, 2, 2), num_res_blocks=1),

@@ -9,13 +9,15 @@ was NOT reached (see README).
 import json
 
 import pytest
-from conftest import VIDEOS
+from paths import VIDEOS
 
 from demo.paths import DEMO_MODEL as DEMO
 from synthetic import make_clip_tensor
 from videoflextok_core.curve import quality_curve
 from videoflextok_core.model.checkpoint import ours_to_official
 from videoflextok_core.model.sampling import Sampler
+
+pytestmark = pytest.mark.e2e  # the demo model's quality on held-out and real clips
 
 EVAL_SEED_BASE = 1_000_000  # training.config.EVAL_SEED_BASE: never used for training
 MIN_GAIN_DB = 1.8  # mean PSNR(k=N) - PSNR(k=1) over the three clips; measured 2.34 dB
@@ -48,7 +50,7 @@ def test_coarse_to_fine_on_held_out_clips(demo_model):
     clips, full = [], []
     for seed in seeds:
         clip = make_clip_tensor(seed, 33, demo_model.resolution[0])
-        result = quality_curve(demo_model, clip, budgets, sampler, cache=None)
+        result = quality_curve(demo_model, clip, budgets=budgets, sampler=sampler)
         for k in budgets:
             psnr[k] += result.row(k).psnr / len(seeds)
             ssim[k] += result.row(k).ssim / len(seeds)
@@ -73,7 +75,7 @@ def test_real_clips_run(demo_model, name):
     result = quality_curve(
         demo_model,
         str(VIDEOS / name),
-        [1, demo_model.n_registers],
+        budgets=[1, demo_model.n_registers],
         sampler=Sampler(steps=4),
         cache=None,
     )

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import ROOT
+from paths import ROOT
 from safetensors.torch import load_file
 
 from training.config import QUICK, DemoConfig, hub_config
@@ -16,6 +16,8 @@ from training.train_resampler import Trainer
 from training.train_vae import finetune_decoder
 from videoflextok_core.model import VideoFlexTok
 from videoflextok_core.model.config import parse_config
+
+pytestmark = pytest.mark.e2e  # the training pipeline
 
 
 def _model_and_config():
@@ -92,6 +94,10 @@ def test_decoder_finetune_leaves_the_encoder_and_so_the_latents_alone():
     assert not any(p.requires_grad for p in vae.parameters())  # frozen again afterwards
 
 
+PIPELINE_TIMEOUT = 1800  # s: a guard against a hang, not a speed check (a "2-minute" quick run
+# took 475-600 s here, on two cores shared with another training run and a second test worker)
+
+
 def test_train_demo_pipeline_writes_a_loadable_hub_checkpoint(tmp_path):
     out, work = tmp_path / "model", tmp_path / "work"
     cmd = [
@@ -106,7 +112,7 @@ def test_train_demo_pipeline_writes_a_loadable_hub_checkpoint(tmp_path):
         "--rs-steps",
         "4",
     ]
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, timeout=600)
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, timeout=PIPELINE_TIMEOUT)
     assert {p.name for p in out.iterdir()} == {
         "config.json",
         "model.safetensors",
@@ -124,7 +130,7 @@ def test_train_demo_pipeline_writes_a_loadable_hub_checkpoint(tmp_path):
         assert torch.equal(weights[f"decoder.{k}"], v)
 
     # Re-running resumes: no stage trains again, the same checkpoint comes out.
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, timeout=600)
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, timeout=PIPELINE_TIMEOUT)
     records = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
     second = records[max(i for i, r in enumerate(records) if r["stage"] == "start") :]
     assert "resampler_loaded" in {r["stage"] for r in second}

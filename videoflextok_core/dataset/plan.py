@@ -11,11 +11,11 @@ resumed run skips the keys already in the shards, and a changed file gets new ke
 """
 
 import glob
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ..cache import key_of
 
 VIDEO_SUFFIXES = frozenset(
     ".mp4 .mov .m4v .mkv .webm .avi .gif .mpg .mpeg .ts .mts .m2ts .wmv .flv .3gp .ogv".split()
@@ -30,7 +30,7 @@ class ReaderSettings:
 
     fps: float  # output frame rate (the model's by default)
     size: int | tuple[int, int]  # S (square model) or (H, W), as `media.clip.load_clip` passes it
-    chunk: int  # the model's window: T = 1 + K*(chunk - overlap)
+    chunk: int  # the model's window (`Chunking`): T = chunk + (K - 1) * stride
     overlap: int
     max_frames: int  # frames per segment, already rounded down to a valid count
     segments: str  # "first": the first max_frames of each file; "all": consecutive segments
@@ -40,12 +40,10 @@ class ReaderSettings:
         cls, config, fps: float | None, max_frames: int, segments: str = "first"
     ) -> "ReaderSettings":
         """Settings for a model config (`ModelConfig`), as `media.clip.load_clip` derives them."""
-        from ..media.video import valid_num_frames
-
         if segments not in SEGMENT_MODES:
             raise ValueError(f"segments must be one of {SEGMENT_MODES}, got {segments!r}")
         chunk, overlap = config.chunk_size, config.overlap_size_frames
-        cap = valid_num_frames(max_frames, chunk, overlap)
+        cap = config.chunking.frames_at_most(max_frames)
         if cap == 0:
             raise ValueError(f"max_frames must be at least one chunk ({chunk}), got {max_frames}")
         H, W = config.resolution
@@ -118,8 +116,7 @@ def segment_key(path: Path, start: float, reader: ReaderSettings) -> str:
         ident = [st.st_size, st.st_mtime_ns]
     except OSError:
         ident = [None, None]  # missing file: keyed by its name; an error row is written
-    text = json.dumps([str(path), *ident, round(start, 6), reader.as_json()], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return key_of(str(path), *ident, round(start, 6), reader.as_json())
 
 
 def segment_starts(duration: float, reader: ReaderSettings) -> list[float]:
@@ -135,7 +132,7 @@ def segment_starts(duration: float, reader: ReaderSettings) -> list[float]:
 def plan_segments(files: list[Path], reader: ReaderSettings) -> list[Segment]:
     """One segment per file ("first"), or consecutive segments covering each file ("all": probes
     every file; one that cannot be probed gets a single error segment at 0 s)."""
-    from ..media.video import VideoReadError, probe_video
+    from ..media.read import VideoReadError, probe_video
 
     segments = []
     for path in files:
@@ -171,7 +168,8 @@ def read_segment(row: dict, config, reader: ReaderSettings) -> dict:
     reader's message. Runs in a Ray CPU task."""
     import numpy as np
 
-    from ..media.video import VideoReadError, output_hw
+    from ..media.preprocess import output_hw
+    from ..media.read import VideoReadError
 
     out = dict(row)
     out.update(frames=0, fps=reader.fps, note="")

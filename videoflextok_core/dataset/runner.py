@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..media.video import DEFAULT_MAX_FRAMES
+from ..media.read import DEFAULT_MAX_FRAMES
 from . import plan, shards
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # videoflextok_core/
@@ -74,12 +74,12 @@ class Tokenizer:
     def __init__(self, model_ref: str, device: str, fingerprint: str, threads: int, precision: str):
         import torch
 
-        from ..model import VideoFlexTok
+        from ..loading import load_model
         from ..model.identity import weights_fingerprint
 
         if device == "cpu":
             torch.set_num_threads(threads)
-        self.model = VideoFlexTok.from_pretrained(model_ref, device=device, precision=precision)
+        self.model = load_model(model_ref, device, precision)
         found = weights_fingerprint(self.model)
         if found != fingerprint:  # e.g. a worker node holds another file under the same path
             raise shards.DatasetError(
@@ -103,10 +103,7 @@ class Tokenizer:
                 row[k] = v if v else None  # 0 stands for unknown on the way here
             if error is None:
                 video = torch.from_numpy(np.ascontiguousarray(batch["video"][i]))
-                x = video[None].to(self.model.device)  # (1, 3, T, H, W)
-                with torch.inference_mode():
-                    ids = self.model.tokenize(x, sample_posterior=False)[0][0].cpu().numpy()
-                # ids: (t, n)
+                ids = self.model.tokenize_clip(video)[0].numpy()  # (t, n)
                 row.update(t=ids.shape[0], n=ids.shape[1], tokens=ids.tolist())
             rows.append(row)
         return pa.Table.from_pylist(rows, schema=self.schema)
@@ -164,11 +161,11 @@ def quiet_ray_data() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Progress
+# The progress line
 # ---------------------------------------------------------------------------------------------
 
 
-class Progress:
+class RateLine:
     """`segments done/total, rate, ETA` lines on stderr, at most one per `every` seconds."""
 
     def __init__(self, total: int, skipped: int, every: float, stream=None):
@@ -209,12 +206,12 @@ def _counts(folder: Path) -> dict:
 def _identity(job: DatasetJob, reader: plan.ReaderSettings, device: str):
     """The driver's manifest for this run (loads the model once on the CPU for its
     fingerprint), and the values the actors need."""
-    from ..model import VideoFlexTok
+    from ..loading import load_model
     from ..model.identity import config_hash, weights_fingerprint
     from ..model.precision import Precision
     from ..tokenfile import VERSION
 
-    model = VideoFlexTok.from_pretrained(job.model_ref, device="cpu")
+    model = load_model(job.model_ref, "cpu", "fp32")  # the weights' fingerprint, on the CPU
     ref = Path(job.model_ref)
     # what the actors' tokenize runs in on `device` (float32 for float32 weights, anywhere)
     weights = next(model.parameters()).dtype
@@ -286,7 +283,7 @@ def _run(ray, job, reader, files, t0) -> DatasetSummary:
     segments = plan.plan_segments(files, reader)
     done = shards.done_keys(job.out)
     todo = [s for s in segments if s.key not in done]
-    progress = Progress(len(segments), len(segments) - len(todo), job.progress_every_s)
+    progress = RateLine(len(segments), len(segments) - len(todo), job.progress_every_s)
     writer = shards.ShardWriter(
         job.out, shards.schema(shards.token_type(manifest["codebook_size"])), job.rows_per_shard
     )

@@ -10,7 +10,7 @@ import os
 
 from torch import Tensor
 
-from .video import DEFAULT_MAX_FRAMES, VideoInfo, read_video
+from .read import DEFAULT_MAX_FRAMES, VideoInfo, read_video
 
 
 def load_clip(
@@ -22,18 +22,17 @@ def load_clip(
 ) -> tuple[Tensor, VideoInfo]:
     """Read a video file as the model's input: (3, T, H, W) in [-1, 1] and its `VideoInfo`.
 
-    model: a `VideoFlexTok` or its `ModelConfig` (read: resolution, fps, chunk_size,
-    overlap_size_frames). Square models get the official preprocessing; a non-square one (the
-    tiny test model) gets frames scaled to cover H x W and centre-cropped. fps: default the
-    model's training rate. T follows the model's chunking (1 + 16K for chunk 17, overlap 1).
+    model: a `VideoFlexTok` or its `ModelConfig` (read: resolution, fps, chunking). Square
+    models get the official preprocessing; a non-square one (the tiny test model) gets frames
+    scaled to cover H x W and centre-cropped. fps: default the model's training rate. T is a
+    whole number of the model's chunks (`Chunking.frames_at_most`: 1 + 16K for chunk 17,
+    overlap 1; 9K for chunk 9 without overlap).
     """
     config = getattr(model, "config", model)
     H, W = config.resolution
     fps = config.fps if fps is None else fps
     size = H if H == W else (H, W)
-    return read_video(
-        path, fps, size, start, max_frames, config.chunk_size, config.overlap_size_frames
-    )
+    return read_video(path, fps, size, start, max_frames, config.chunking)
 
 
 __all__ = ["load_clip"]

@@ -12,14 +12,13 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
-from .video import to_uint8_frames
+from .write import to_uint8_frames
 
 BACKGROUND = (24, 24, 24)  # gaps, caption strips and empty grid cells
 TEXT_COLOUR = (236, 236, 236)
 MIN_DISPLAY_HEIGHT = 256  # smaller panels are enlarged (nearest neighbour) to at least this
 ERROR_SCALE = 0.5  # |error| in [0, 1] units mapped to the top of the colour map
 SPREAD_SCALE = 0.25  # std across seeds in [0, 1] units at the top (measured maxima 0.07-0.28)
-GRID = (1, 4, 16, 64)  # budget grid panels below N, then N
 
 # Inferno-like colour map: nine anchors read off the perceptual ramp black -> purple -> orange ->
 # pale yellow, linearly interpolated to 256 entries.
@@ -178,11 +177,6 @@ def comparison(original: VideoLike, recon: VideoLike, caption: str) -> np.ndarra
     """original | reconstruction (under `caption`) | error heatmap, as uint8 [T, H', W', 3]."""
     panels = [original, recon, error_heatmap(original, recon)]
     return side_by_side(panels, ["original", caption, "|error|"])
-
-
-def grid_budgets(n: int) -> tuple[int, ...]:
-    """The budgets a grid shows for N tokens per frame: 1, 4, 16, 64 below N, then N."""
-    return tuple(k for k in GRID if k < n) + (n,)
 
 
 def budget_grid(

@@ -33,8 +33,7 @@ def check_video(video, resolution: tuple[int, int], chunking: Chunking) -> torch
             f"(read_video(..., size={H}) resizes and crops)"
         )
     T, c = video.shape[2], chunking
-    n = c.num_chunks_for_frames(T)
-    if n < 1 or c.valid_frames(n) != T:
+    if not c.is_valid(T):
         first = [c.valid_frames(n) for n in (1, 2, 3)]
         raise ValueError(
             f"{T} frames cannot be split into {c.chunk}-frame chunks with overlap "
@@ -100,16 +99,16 @@ def check_tokens(
         raise ValueError(
             f"this model has no nested dropout ('dec_nested_dropout'), so it cannot decode "
             f"fewer than {N} tokens per frame; pass full-width tokens without "
-            "num_keep_tokens_list"
+            "keep (num_keep_tokens_list)"
         )
     if keep is None:
         keep = widths
     else:
         if isinstance(keep, (int, torch.Tensor)) or len(keep) != B:
-            raise ValueError(f"num_keep_tokens_list must be a list of {B} ints")
+            raise ValueError(f"keep (num_keep_tokens_list) must be a list of {B} ints")
         for k in keep:
             if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= N:
-                raise ValueError(f"num_keep_tokens_list values must be ints in 1..{N}, got {k!r}")
+                raise ValueError(f"keep values must be ints in 1..{N}, got {k!r}")
         keep = [min(k, n) for k, n in zip(keep, widths)]
     return torch.cat(padded), torch.tensor(keep, dtype=torch.long)
 

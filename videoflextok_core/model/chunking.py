@@ -10,6 +10,10 @@ Worked example, the released models (chunk 17, overlap 1, so stride 16, tpc 5, o
     *decoded* frame 16 (one token frame), adds token frames [5, 9) and is generated with that
     decoded frame pinned as clean conditioning; its first frame is dropped. 17 + 16 = 33 frames.
 With overlap 0 the chunks are independent: T = K * chunk frames, K * tpc token frames.
+
+Valid frame counts are T = chunk + (K - 1) * stride, K >= 1: 17, 33, 49, ... for the released
+models, 9, 18, 27, ... for chunk 9 without overlap. A reader cuts a clip to
+`frames_at_most(n)`; `tokenize` accepts a clip when `is_valid(T)`.
 """
 
 from dataclasses import dataclass
@@ -22,6 +26,13 @@ class Chunking:
     chunk: int = 17  # frames per chunk
     overlap: int = 1  # frames shared by consecutive chunks (0 or 1 + 4k)
     time_factor: int = 4  # VAE temporal compression (causal: 1 + 4k frames -> 1 + k latents)
+
+    def __post_init__(self):
+        if not (self.chunk >= 1 and 0 <= self.overlap < self.chunk):
+            raise ValueError(
+                f"need chunk >= 1 and 0 <= overlap < chunk, got chunk={self.chunk}, "
+                f"overlap={self.overlap}"
+            )
 
     @property
     def stride(self) -> int:
@@ -40,14 +51,30 @@ class Chunking:
         return self.tokens_per_chunk - self.overlap_tokens
 
     def num_chunks_for_frames(self, T: int) -> int:
-        return (T - self.chunk) // self.stride + 1 if self.overlap > 0 else T // self.chunk
+        """Whole chunks in T frames (< 1 when T is shorter than one chunk)."""
+        return (T - self.chunk) // self.stride + 1
 
     def valid_frames(self, num_chunks: int) -> int:
         """Frames of a video that is exactly `num_chunks` chunks long."""
         return self.chunk + (num_chunks - 1) * self.stride
 
+    def is_valid(self, T: int) -> bool:
+        """Whether T frames are a whole number of chunks (what `tokenize` accepts)."""
+        n = self.num_chunks_for_frames(T)
+        return n >= 1 and self.valid_frames(n) == T
+
+    def frames_at_most(self, n: int) -> int:
+        """The largest valid frame count <= n, or 0 when n is shorter than one chunk.
+        E.g. chunk 17, overlap 1: 40 -> 33; chunk 9, overlap 0: 24 -> 18."""
+        chunks = self.num_chunks_for_frames(n)
+        return self.valid_frames(chunks) if chunks >= 1 else 0
+
     def valid_token_frames(self, num_chunks: int) -> int:
         return self.tokens_per_chunk + (num_chunks - 1) * self.token_stride
+
+    def timesteps(self, T: int) -> int:
+        """Token (latent) frames t of a valid clip of T frames: 33 frames -> 9."""
+        return self.valid_token_frames(self.num_chunks_for_frames(T))
 
     def num_chunks_for_tokens(self, t: int) -> int:
         return (t - self.tokens_per_chunk) // self.token_stride + 1

@@ -427,7 +427,7 @@ class Trunk(nn.Module):
             self._stream_index_cache[key] = idx.to(device)
         return self._stream_index_cache[key]
 
-    def run(
+    def _run(
         self,
         latents: torch.Tensor,
         quants: torch.Tensor | None = None,
@@ -435,24 +435,11 @@ class Trunk(nn.Module):
         keep_k: torch.Tensor | None = None,
         prefix_len: torch.Tensor | None = None,
         uncond: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """latents (B, z, t, h, w) channels-first -> head output; see Encoder/Decoder."""
-        return self._forward(latents, quants, tau, keep_k, prefix_len, uncond, with_aux=False)[0]
-
-    def run_aux(
-        self,
-        latents: torch.Tensor,
-        quants: torch.Tensor | None = None,
-        tau: torch.Tensor | None = None,
-        keep_k: torch.Tensor | None = None,
-        prefix_len: torch.Tensor | None = None,
-        uncond: torch.Tensor | None = None,
-    ) -> TrunkAux:
-        """The inner outputs of `run` with the same inputs (and the REPA head's prediction)."""
-        return self._forward(latents, quants, tau, keep_k, prefix_len, uncond, with_aux=True)[1]
-
-    def _forward(self, latents, quants, tau, keep_k, prefix_len, uncond, *, with_aux: bool):
-        """-> (head output, TrunkAux if with_aux else None)."""
+        return_aux: bool = False,
+    ) -> torch.Tensor | TrunkAux:
+        """latents (B, z, t, h, w) channels-first -> the head's output, or with `return_aux`
+        the inner outputs of the same forward (`TrunkAux`: tokens, temb, REPA prediction). The
+        one forward of both parts; their `forward`s name its inputs."""
         B, _, t = latents.shape[:3]
         latents_cl = latents.permute(0, 2, 3, 4, 1)  # (B, t, h, w, z)
         tokens, grids = [], []
@@ -465,7 +452,7 @@ class Trunk(nn.Module):
         mask = attention_mask(self.packer, t, sizes, seq.device)
 
         temb = self.time_embedder(tau) if self.time_embedder is not None else None
-        keep = (self.plan.repa_layer,) if (with_aux and self.plan.repa_head) else ()
+        keep = (self.plan.repa_layer,) if (return_aux and self.plan.repa_head) else ()
         stream_index = self._stream_index(sizes, seq.device)
         if runs_bf16(seq):  # the same math as under autocast, fewer passes (bf16.py)
             key = (t, sizes, str(seq.device))
@@ -481,8 +468,8 @@ class Trunk(nn.Module):
             )
         outs = self._unpack(seq, B, t, sizes, grids)
         out = self.head(outs[self.plan.head_stream], temb)
-        if not with_aux:
-            return out, None
+        if not return_aux:
+            return out
         repa = None
         if keep:
             inter = self._unpack(kept[0], B, t, sizes, grids)[self.plan.repa_stream]
@@ -491,7 +478,7 @@ class Trunk(nn.Module):
                 rmask = repa_mask(self.packer, t, sizes[self.plan.repa_stream], seq.device)
             repa = self.module_dict[self.plan.repa_head](inter, rmask)
         roles = tuple(s.role for s in self.plan.streams)
-        return out, TrunkAux(roles, tuple(outs), temb, repa)
+        return TrunkAux(roles, tuple(outs), temb, repa)
 
     @staticmethod
     def _unpack(seq, B, t, sizes, grids) -> list[torch.Tensor]:
@@ -500,14 +487,11 @@ class Trunk(nn.Module):
 
 
 class Encoder(Trunk):
-    """VAE latents (B, z, t, h, w) -> pre-quantisation latents (B, t, N, d)."""
+    """VAE latents (B, z, t, h, w) -> pre-quantisation latents (B, t, N, d); with `return_aux`
+    the inner outputs instead (register tokens, REPA prediction: `TrunkAux`)."""
 
-    def forward(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.run(latents)
-
-    def aux(self, latents: torch.Tensor) -> TrunkAux:
-        """The inner outputs of `forward` (register tokens, REPA prediction)."""
-        return self.run_aux(latents)
+    def forward(self, latents: torch.Tensor, return_aux: bool = False):
+        return self._run(latents, return_aux=return_aux)
 
 
 class FlowDecoder(Trunk):
@@ -520,14 +504,15 @@ class FlowDecoder(Trunk):
         keep_k: (B,) int, registers kept per latent frame (nested dropout); None keeps all.
         prefix_len: (B,) int, leading latent frames given as clean conditioning; None for 0.
         uncond: (B,) bool, samples that get the null condition (CFG's unconditional branch).
+        return_aux: return the inner outputs instead (`TrunkAux`: tokens, temb, REPA).
     Returns:
         (B, z, t, h, w) velocity.
     """
 
-    def forward(self, quants, x, tau, keep_k=None, prefix_len=None, uncond=None) -> torch.Tensor:
-        out = self.run(x, quants, tau, keep_k, prefix_len, uncond)  # (B, t, h, w, z)
-        return out.permute(0, 4, 1, 2, 3)  # (B, z, t, h, w)
-
-    def aux(self, quants, x, tau, keep_k=None, prefix_len=None, uncond=None) -> TrunkAux:
-        """The inner outputs of `forward` with the same inputs (tokens, temb, REPA)."""
-        return self.run_aux(x, quants, tau, keep_k, prefix_len, uncond)
+    def forward(
+        self, quants, x, tau, keep_k=None, prefix_len=None, uncond=None, return_aux: bool = False
+    ):
+        out = self._run(x, quants, tau, keep_k, prefix_len, uncond, return_aux)
+        if return_aux:
+            return out
+        return out.permute(0, 4, 1, 2, 3)  # (B, t, h, w, z) -> (B, z, t, h, w)

@@ -14,7 +14,7 @@ Every setting of the sampler travels as one `Sampler`:
 
     sampler = Sampler(steps=25, guidance=7.5, apg=True, seed=0)
     latents = sample(model_fn, noise, sampler)
-    model.detokenize(tokens, sampler=sampler, generator=sampler.generator())
+    model.detokenize(tokens, sampler, noise=Noise(generator=sampler.generator()))
 
 Legend: B batch, z latent channels, t/h/w latent grid, k conditioning latent frames.
 """
@@ -39,8 +39,10 @@ OFFICIAL_NAMES = {
     "momentum": "momentum",
     "norm_threshold": "norm_threshold",
     "cfg_rescaler": "cfg_rescaler",
+    "cond_type": "cond_type",
 }
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a signed 64-bit int
+COND_TYPES = ("clean", "sdedit")  # how conditioning latents enter the sampler (`sample`)
 
 
 def _real(value) -> bool:
@@ -67,6 +69,10 @@ def _checked(field: str, value, label: str):
         if not isinstance(value, (bool, numbers.Integral)):
             raise ValueError(f"{label} must be True or False, got {value!r}")
         return bool(value)
+    if field == "cond_type":
+        if value not in COND_TYPES:
+            raise ValueError(f"{label} must be 'clean' or 'sdedit', got {value!r}")
+        return value
     if field == "cfg_rescaler":
         if value is not None and not callable(value):
             raise ValueError(
@@ -90,6 +96,10 @@ class Sampler:
     momentum: float = 0.0  # APG: running average of the guidance direction (0 = none)
     norm_threshold: float = 0.6  # APG: clip the guidance direction to this norm (0 = no clip)
     cfg_rescaler: Callable | None = None  # callable(v_guided, v_cond, v_uncond) -> v
+    # How conditioning latents (given frames, and every later chunk's re-encoded overlap frames)
+    # enter each step: "clean" pins them (upstream's default), "sdedit" blends them with the
+    # initial noise at the current noise level.
+    cond_type: str = "clean"
     seed: int = 0  # the initial noise where our code makes the generator (`generator()`)
 
     def __post_init__(self):
@@ -99,7 +109,8 @@ class Sampler:
     @classmethod
     def from_official(cls, seed: int = 0, **official) -> "Sampler":
         """A Sampler from upstream's `detokenize` keywords (timesteps, guidance_scale,
-        perform_norm_guidance, eta, momentum, norm_threshold, cfg_rescaler); errors name them."""
+        perform_norm_guidance, eta, momentum, norm_threshold, cfg_rescaler, cond_type); errors
+        name them."""
         to_field = {name: field for field, name in OFFICIAL_NAMES.items()}
         unknown = sorted(set(official) - set(to_field))
         if unknown:
@@ -174,22 +185,21 @@ def sample(
     noise: torch.Tensor,
     sampler: Sampler,
     cond_latents: torch.Tensor | None = None,
-    cond_type: str = "clean",
     progress: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """Integrate the flow from noise (B, z, t, h, w) to latents (B, z, t, h, w) with `sampler`
     (its seed is not used: the noise is given).
 
     cond_latents (B, z, k, h, w): clean latents pinned into the first k latent frames before every
-    model call and in the output ("clean"), or blended with the initial noise at the current noise
-    level before every call ("sdedit"). progress(i) is called after each step i = 1..S.
+    model call and in the output (`sampler.cond_type` "clean"), or blended with the initial noise
+    at the current noise level before every call ("sdedit"). progress(i) is called after each
+    step i = 1..S.
 
     Quirk kept on purpose (upstream shares ONE momentum buffer across the batch, updated sample by
     sample): with momentum != 0, a sample's guidance depends on the sample before it. With the
     default momentum 0 every sample is independent, so batching never changes a result.
     """
-    if cond_type not in ("clean", "sdedit"):
-        raise ValueError(f"cond_type must be 'clean' or 'sdedit', got {cond_type!r}")
+    cond_type = sampler.cond_type
     timesteps, do_guidance = sampler.steps, sampler.guided
     x = noise
     initial_noise = noise.clone() if cond_type == "sdedit" else None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple
 
+from .chunking import Chunking
 from .sampling import Sampler
 from .vidtok import VidTokSpec
 
@@ -421,8 +422,14 @@ class ModelConfig:
         return self.encoder.spec(self.encoder.stream(Role.REGISTERS).ops[0]).n_tokens
 
     @property
+    def chunking(self) -> Chunking:
+        """The sliding window: chunk size, overlap and the VAE's temporal compression."""
+        tdf = self.vae.arch.time_downsample_factor
+        return Chunking(self.chunk_size, self.overlap_size_frames, tdf)
+
+    @property
     def tokens_per_chunk(self) -> int:
-        return (self.chunk_size - 1) // self.vae.arch.time_downsample_factor + 1
+        return self.chunking.tokens_per_chunk
 
     @property
     def resolution(self) -> tuple[int, int]:

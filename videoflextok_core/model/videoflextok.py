@@ -1,12 +1,16 @@
 """VideoFlexTok: tokenize a video into coarse-to-fine tokens, decode any prefix of them.
 
     from videoflextok_core import VideoFlexTok
+    from videoflextok_core.model import Noise, Sampler
     model = VideoFlexTok.from_pretrained("EPFL-VILAB/videoflextok_d18_d28").eval()
     tokens_list = model.tokenize(video)                 # video (B, 3, T, H, W) in [-1, 1]
     tokens_list = [t[..., :64] for t in tokens_list]    # keep 64 of 256 tokens per latent frame
-    reconst = model.detokenize(tokens_list, timesteps=30, guidance_scale=20.0,
-                               perform_norm_guidance=True,
-                               generator=torch.Generator().manual_seed(0))
+    sampler = Sampler(steps=30, guidance=20.0, apg=True)
+    reconst = model.detokenize(tokens_list, sampler, noise=Noise(generator=sampler.generator()))
+    model.tokenize_clip(video[0]), model.decode_clip(ids, [1, 16, 64], sampler)  # one clip
+
+Code written against the official package calls `detokenize_official` with upstream's keywords
+(`timesteps=30, guidance_scale=20.0, perform_norm_guidance=True, generator=...`).
 
 Same seeds and inputs give the same tokens and videos as the official implementation (see
 tests/model/test_golden.py); the differences are in how the work is done: batched chunks, one
@@ -32,10 +36,10 @@ from .checkpoint import (
     save_single_file,
 )
 from .checks import check_frames, check_noise, check_tokens, check_video
-from .chunking import Chunking
 from .config import ModelConfig, parse_config
 from .fsq import FSQ
 from .layers import at_least_fp32
+from .noise import Noise, SeedStreams, rng_state, set_rng_state
 from .precision import Precision
 from .resampler import Encoder, FlowDecoder
 from .sampling import Guidance, Sampler, sample
@@ -59,9 +63,7 @@ class VideoFlexTok(nn.Module):
         # still give tokens and prefix masking).
         self.pin_conditioning = config.pipeline.pin_conditioning
         self.fsq = FSQ(list(config.fsq.levels))
-        self.chunking = Chunking(
-            config.chunk_size, config.overlap_size_frames, config.vae.arch.time_downsample_factor
-        )
+        self.chunking = config.chunking
         self._precision_setting: str | None = None  # see the `precision` property
         self._precision: Precision | None = None  # resolved for the current device and dtype
         self.vae_batch_size: int | None = None  # clips per VAE call (None: all at once)
@@ -160,11 +162,6 @@ class VideoFlexTok(nn.Module):
     def codebook_size(self) -> int:
         return self.fsq.codebook_size
 
-    def valid_num_frames(self, T: int) -> bool:
-        c = self.chunking
-        n = c.num_chunks_for_frames(T)
-        return n >= 1 and c.valid_frames(n) == T
-
     # ------------------------------------------------------------------------------------------
     # Tokenize
     # ------------------------------------------------------------------------------------------
@@ -193,12 +190,114 @@ class VideoFlexTok(nn.Module):
             ids = self.encode_chunks(self.chunking.split_video(video), sample_posterior)[3]
         return list(self.chunking.merge_tokens(ids, B).split(1))
 
+    def tokenize_clip(self, clip: torch.Tensor) -> torch.Tensor:
+        """One clip (3, T, H, W) in [-1, 1] -> its ids (1, t, N) int64 on the CPU, from the VAE
+        posterior mean: no random draw, so the same clip always gives the same ids. These are
+        the ids the CLI, the app, the quality curve and the dataset job keep."""
+        return self.tokenize(clip[None], sample_posterior=False)[0].cpu()
+
     # ------------------------------------------------------------------------------------------
     # Detokenize
     # ------------------------------------------------------------------------------------------
 
     @torch.inference_mode()
     def detokenize(
+        self,
+        tokens: Sequence[torch.Tensor],
+        sampler: Sampler,
+        *,
+        keep: Sequence[int] | None = None,
+        noise: Noise | None = None,
+        cond: torch.Tensor | Sequence[torch.Tensor] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[torch.Tensor]:
+        """Token ids -> list of B videos (1, 3, T, H, W), roughly in [-1, 1].
+
+        Args:
+            tokens: B int tensors (1, t, n), n <= N. A narrower tensor (the model card's
+                `t[..., :k]`) decodes exactly as full-width tokens with keep k.
+            sampler: every sampler setting (`Sampler`: steps, guidance, APG, ...); its seed is
+                not used here, `noise` says where the random numbers come from.
+            keep: B ints in 1..N, tokens kept per latent frame (nested dropout); default the
+                tokens' own widths.
+            noise: where the initial noise and the re-encoding draws come from (`Noise`);
+                default the global torch RNG, per sample in batch order, as upstream.
+            cond: frames the first chunk must start with, (B, 3, k, H, W) or B x (1, 3, k, H, W)
+                in [-1, 1], k = 1 + 4m: their ids replace its first token frames and their
+                latents condition the sampler (`sampler.cond_type`).
+            progress: callback(done, total) after each sampler step, over all chunks.
+        Upstream's keywords (timesteps, guidance_scale, generator, noise_list, ...):
+        `detokenize_official`. Later chunks re-encode decoded frames, which draws from the global
+        torch RNG unless `noise` gives per-sample seeds.
+        """
+        if not isinstance(sampler, Sampler):
+            raise ValueError(f"sampler must be a Sampler, got {type(sampler).__name__}")
+        noise = Noise() if noise is None else noise
+        if not isinstance(noise, Noise):
+            raise ValueError(f"noise must be a Noise, got {type(noise).__name__}")
+        tokens, keep_k = check_tokens(
+            tokens,
+            keep,
+            n_registers=self.n_registers,
+            codebook_size=self.codebook_size,
+            chunking=self.chunking,
+            can_drop_tokens=self.can_drop_tokens,
+        )
+        B, device, c = tokens.shape[0], self.device, self.chunking
+        tokens, keep_k = tokens.to(device), keep_k.to(device)
+        cond_frames = check_frames(cond, B, self.resolution, c)
+        noise_shape = (B, self.config.vae.arch.z_channels, *self.config.vae_video_sizes)
+        first_noise = check_noise(noise.given, noise_shape)
+        cond_frames, first_noise = (
+            None if x is None else x.to(device, self.float_dtype)
+            for x in (cond_frames, first_noise)
+        )
+        streams = None if noise.seeds is None else SeedStreams(noise.seeds, B, device)
+        chunks = c.split_tokens(tokens)
+        total = len(chunks) * sampler.steps
+
+        # The sliding window, in one place: each chunk is sampled from its own noise. When
+        # chunks overlap, chunk i > 0 starts with the last decoded frames of chunk i-1: they are
+        # re-encoded, their ids go before the chunk's tokens, their clean latents are pinned,
+        # and their decoded frames are dropped again. Given `cond` frames do the same for chunk
+        # 0 (their ids replace its first token frames).
+        videos = []
+        prev = None
+        with self.precision.decoding():
+            for i, chunk_tokens in enumerate(chunks):
+                if i == 0:
+                    frames = cond_frames
+                else:
+                    frames = prev[:, :, -c.overlap :] if c.overlap > 0 else None
+                cond_latents = None
+                if frames is not None:
+                    cond_ids, cond_latents = self._reencode(frames, noise.shared, streams)
+                    rest = chunk_tokens[:, cond_ids.shape[1] :] if i == 0 else chunk_tokens
+                    chunk_tokens = torch.cat([cond_ids, rest], dim=1)
+                if first_noise is not None and (i == 0 or c.overlap == 0):
+                    x = first_noise
+                elif streams is not None:  # each sample from its own generator
+                    x = torch.cat([self.initial_noise(1, g) for g in streams.generators])
+                elif noise.shared:
+                    x = self.initial_noise(1, noise.generator).expand(B, -1, -1, -1, -1)
+                else:
+                    x = self.initial_noise(B, noise.generator)
+
+                def step_done(step, i=i):
+                    if progress is not None:
+                        progress(i * sampler.steps + step, total)
+
+                latents = self.sample_latents(
+                    chunk_tokens, x, keep_k, cond_latents, sampler, step_done
+                )
+                video = self.vae.decode(latents, self.vae_batch_size)
+                if i > 0 and c.overlap > 0:
+                    video = video[:, :, c.overlap :]
+                videos.append(video)
+                prev = video
+        return list(torch.cat(videos, dim=2).split(1))
+
+    def detokenize_official(
         self,
         token_ids_list: Sequence[torch.Tensor],
         timesteps: int = 50,
@@ -214,44 +313,17 @@ class VideoFlexTok(nn.Module):
         cfg_rescaler: Callable | None = None,
         cond_type: str = "clean",
         verbose: bool = False,
-        progress: Callable[[int, int], None] | None = None,
-        shared_noise: bool = False,
-        sampler: Sampler | None = None,
-        seeds: Sequence[int] | None = None,
     ) -> list[torch.Tensor]:
-        """Token ids -> list of B videos (1, 3, T, H, W), roughly in [-1, 1].
+        """`detokenize` with upstream's keywords and defaults, for code written against the
+        official package (the parity tests replay the official calls through it):
 
-        Args:
-            token_ids_list: B int tensors (1, t, n), n <= N. A narrower tensor (the model card's
-                `t[..., :k]`) decodes exactly as full-width tokens with keep k.
-            timesteps: Euler steps of the flow sampler.
-            guidance_scale: CFG scale (1 = off), or a function of the flow time tau.
-            perform_norm_guidance: APG instead of plain CFG; with `eta`, `momentum`,
-                `norm_threshold` as upstream.
-            generator: draws the initial noise, (1, z, t, h, w) per sample and per chunk.
-            num_keep_tokens_list: B ints in 1..N: tokens kept per latent frame (nested dropout).
-            conditioning_frames: (B, 3, k, H, W) or B x (1, 3, k, H, W), k = 1 + 4m: frames that
-                the first chunk must start with (its first k/4 token frames are re-encoded
-                from them and their clean latents are pinned while sampling).
-            noise_list: initial noise of the first chunk, (B, z, t, h, w) or B x (1, z, t, h, w).
-            cfg_rescaler: callable(v_cfg, v_cond, v_uncond) -> v, applied after guidance.
-            cond_type: "clean" (upstream default) or "sdedit" for the conditioning frames.
-            verbose: print a progress line to stderr. progress: callback(done, total) steps.
-            shared_noise: our addition, for comparing budgets. Every sample gets the noise and
-                the random numbers a single-sample call would get (the first sample's), so
-                decoding B budgets together equals decoding each alone with the same seeds.
-                Off by default: upstream draws noise per sample in batch order.
-            sampler: our addition, all the sampler keywords above as one `Sampler` (then leave
-                them at their defaults); its seed is not used, pass `generator`.
-            seeds: our addition, for comparing samples: B seeds, instead of `generator`,
-                `noise_list` and `shared_noise`. Sample b draws every random number as a
-                single-sample call with `generator=torch.Generator(device).manual_seed(s)`
-                after `torch.manual_seed(s)` does, s = seeds[b]: the noise of each chunk and the
-                re-encoding draws (`curve.decode_tokens` with seed s decodes the same video).
-        Note: later chunks re-encode decoded frames, which draws from the global torch RNG.
+            timesteps, guidance_scale, perform_norm_guidance, eta, momentum, norm_threshold,
+                cfg_rescaler, cond_type -> `Sampler` (`Sampler.from_official`)
+            generator, noise_list -> `Noise(generator=..., given=...)`
+            num_keep_tokens_list -> keep; conditioning_frames -> cond
+            verbose -> a plain progress line on stderr (upstream: a tqdm bar)
         """
-        sampler = self._sampler_of(
-            sampler,
+        sampler = Sampler.from_official(
             timesteps=timesteps,
             guidance_scale=guidance_scale,
             perform_norm_guidance=perform_norm_guidance,
@@ -259,124 +331,67 @@ class VideoFlexTok(nn.Module):
             momentum=momentum,
             norm_threshold=norm_threshold,
             cfg_rescaler=cfg_rescaler,
+            cond_type=cond_type,
         )
-        tokens, keep_k = check_tokens(
+        return self.detokenize(
             token_ids_list,
-            num_keep_tokens_list,
-            n_registers=self.n_registers,
-            codebook_size=self.codebook_size,
-            chunking=self.chunking,
-            can_drop_tokens=self.can_drop_tokens,
+            sampler,
+            keep=num_keep_tokens_list,
+            noise=Noise(generator=generator, given=noise_list),
+            cond=conditioning_frames,
+            progress=_print_steps if verbose else None,
         )
-        B = tokens.shape[0]
-        device = self.device
-        tokens, keep_k = tokens.to(device), keep_k.to(device)
-        cond = check_frames(conditioning_frames, B, self.resolution, self.chunking)
-        noise_shape = (B, self.config.vae.arch.z_channels, *self.config.vae_video_sizes)
-        first_noise = check_noise(noise_list, noise_shape)
-        cond, first_noise = (
-            None if x is None else x.to(device, self.float_dtype) for x in (cond, first_noise)
-        )
-        streams = None if seeds is None else self._seed_streams(seeds, B, generator, first_noise)
-        if streams is not None and shared_noise:
-            raise ValueError("pass seeds= or shared_noise=True, not both")
-        chunks = self.chunking.split_tokens(tokens)
-        c = self.chunking
-        total = len(chunks) * sampler.steps
-        report = _progress_printer(total) if verbose else None
 
-        # The sliding window, in one place: each chunk is sampled from its own noise. When
-        # chunks overlap, chunk i > 0 starts with the last decoded frames of chunk i-1: they are
-        # re-encoded, their ids go before the chunk's tokens, their clean latents are pinned,
-        # and their decoded frames are dropped again. Given `cond` frames do the same for chunk
-        # 0 (their ids replace its first token frames).
-        videos = []
-        prev = None
-        with self.precision.decoding():
-            for i, chunk_tokens in enumerate(chunks):
-                if i == 0:
-                    cond_frames = cond
-                else:
-                    cond_frames = prev[:, :, -c.overlap :] if c.overlap > 0 else None
-                cond_latents = None
-                if cond_frames is not None:
-                    cond_ids, cond_latents = self._reencode(cond_frames, shared_noise, streams)
-                    rest = chunk_tokens[:, cond_ids.shape[1] :] if i == 0 else chunk_tokens
-                    chunk_tokens = torch.cat([cond_ids, rest], dim=1)
-                if first_noise is not None and (i == 0 or c.overlap == 0):
-                    noise = first_noise
-                elif streams is not None:  # each sample from its own generator
-                    noise = torch.cat([self.initial_noise(1, g) for g in streams.generators])
-                elif shared_noise:
-                    noise = self.initial_noise(1, generator).expand(B, -1, -1, -1, -1)
-                else:
-                    noise = self.initial_noise(B, generator)
+    def decode_clip(
+        self,
+        tokens: torch.Tensor,
+        budgets: Sequence[int],
+        sampler: Sampler,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[torch.Tensor]:
+        """Decode one clip's ids (1, t, N) at several budgets k in ONE `detokenize` call, each
+        exactly as it would decode alone with `sampler` (its seed included).
 
-                def step_done(step, i=i):
-                    done = i * sampler.steps + step
-                    if progress is not None:
-                        progress(done, total)
-                    if report is not None:
-                        report(done)
+        Every budget starts from the same noise: the first chunk's noise as a single-sample call
+        with `sampler.generator()` draws it; the generator then continues as it would for that
+        call, and shared noise gives every budget the same later-chunk noise and re-encoding
+        draws. The global torch RNGs (used to re-encode decoded frames from chunk 2 on) are
+        seeded with `sampler.seed` inside `fork_rng`, so the caller's RNG state is left
+        untouched. `progress(done, total)` counts sampler steps.
 
-                latents = self.sample_latents(
-                    chunk_tokens, noise, keep_k, cond_latents, sampler, cond_type, step_done
-                )
-                video = self.vae.decode(latents, self.vae_batch_size)
-                if i > 0 and c.overlap > 0:
-                    video = video[:, :, c.overlap :]
-                videos.append(video)
-                prev = video
-        return list(torch.cat(videos, dim=2).split(1))
+        Returns:
+            one (3, T, H, W) float32 CPU tensor per budget, clamped to [-1, 1].
+        """
+        tokens = tokens.to(self.device)
+        generator = sampler.generator(self.device)
+        first = self.initial_noise(1, generator)  # (1, z, t, h, w): a single decode's draw
+        B = len(budgets)
+        noise = Noise(generator=generator, given=[first] * B, shared=True)
+        devices = [self.device] if self.device.type == "cuda" else []  # FSQ draws on the device
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(sampler.seed)
+            videos = self.detokenize(
+                [tokens] * B, sampler, keep=list(budgets), noise=noise, progress=progress
+            )
+        return [v[0].float().clamp(-1, 1).cpu() for v in videos]
 
-    @staticmethod
-    def _sampler_of(sampler: Sampler | None, **official) -> Sampler:
-        """`detokenize`'s sampler: `sampler`, or one built from upstream's keywords."""
-        if sampler is None:
-            return Sampler.from_official(**official)
-        if not isinstance(sampler, Sampler):
-            raise ValueError(f"sampler must be a Sampler, got {type(sampler).__name__}")
-        defaults = Sampler().official()  # the keywords' defaults
-        given = {k: v for k, v in official.items() if v != defaults[k]}
-        if given:
-            raise ValueError(f"pass sampler= or the sampler keywords, not both (got {given})")
-        return sampler
-
-    def _reencode(self, frames: torch.Tensor, shared_noise: bool, streams=None):
+    def _reencode(self, frames: torch.Tensor, shared: bool, streams: SeedStreams | None = None):
         """Decoded or given frames (B, 3, k, H, W) -> (token ids, clean VAE latents) for
         conditioning; two posterior samples from the global RNG, as upstream (ids first)."""
         B = frames.shape[0]
-        if streams is None and (not shared_noise or B == 1):
+        if streams is None and (not shared or B == 1):
             ids = self.encode_chunks(frames)[3]
             return ids, self.vae.encode(frames, True, self.vae_batch_size)
         # Replay a single-sample RNG stream per sample (the FSQ also draws, on the frames'
         # device), so each sample sees what a call with batch size 1 would see: the current
         # global state for every sample (shared noise), or each sample's own (seeds).
-        states = streams.states if streams is not None else [_rng_state(frames.device)] * B
+        states = streams.states if streams is not None else [rng_state(frames.device)] * B
         outs = []
         for b, f in enumerate(frames.split(1)):
-            _set_rng_state(states[b], frames.device)
+            set_rng_state(states[b], frames.device)
             outs.append(self._reencode(f, False))
-            states[b] = _rng_state(frames.device)
+            states[b] = rng_state(frames.device)
         return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
-
-    def _seed_streams(self, seeds, batch: int, generator, first_noise) -> "_SeedStreams":
-        """`detokenize(seeds=...)`: checked, -> each sample's generator and global RNG state."""
-        if generator is not None or first_noise is not None:
-            raise ValueError("pass seeds= or generator= / noise_list=, not both")
-        if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
-            raise ValueError(f"seeds must be a sequence of {batch} ints, got {seeds!r}")
-        if len(seeds) != batch:
-            raise ValueError(f"seeds must hold one seed per sample ({batch}), got {len(seeds)}")
-        checked = [Sampler(seed=s).seed for s in seeds]  # ValueError naming a bad seed
-        device = self.device
-        states = []
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            for s in checked:
-                torch.manual_seed(s)
-                states.append(_rng_state(device))
-        generators = [torch.Generator(device).manual_seed(s) for s in checked]
-        return _SeedStreams(generators, states)
 
     def initial_noise(self, batch: int, generator: torch.Generator | None) -> torch.Tensor:
         """(B, z, t, h, w): one draw of (1, z, t, h, w) per sample, in order, like upstream."""
@@ -395,7 +410,6 @@ class VideoFlexTok(nn.Module):
         keep_k: torch.Tensor | None = None,
         cond_latents: torch.Tensor | None = None,
         sampler: Sampler | None = None,
-        cond_type: str = "clean",
         progress: Callable[[int], None] | None = None,
     ) -> torch.Tensor:
         """One chunk: ids (B, t, N) + noise (B, z, t, h, w) -> latents (B, z, t, h, w) with
@@ -426,37 +440,13 @@ class VideoFlexTok(nn.Module):
             return v[:B], v[B:]
 
         pinned = cond_latents if self.pin_conditioning else None
-        return sample(model_fn, noise, sampler or Sampler(), pinned, cond_type, progress)
+        return sample(model_fn, noise, sampler or Sampler(), pinned, progress)
 
 
-class _SeedStreams:
-    """The random streams of B samples decoded as if each were alone (`detokenize(seeds=)`):
-    one noise generator and one global RNG state (for re-encoding) per sample."""
-
-    def __init__(self, generators: list, states: list):
-        self.generators = generators  # B torch.Generator, each seeded with its sample's seed
-        self.states = states  # B (CPU state, CUDA state or None), updated as samples draw
+def _print_steps(done: int, total: int) -> None:
+    """`verbose`: one progress line on stderr, redrawn in place."""
+    end = "\n" if done == total else "\r"
+    print(f"detokenize: step {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
-def _rng_state(device: torch.device) -> tuple:
-    """The global torch RNG state: (CPU, the device's CUDA state or None)."""
-    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-    return torch.get_rng_state(), cuda
-
-
-def _set_rng_state(state: tuple, device: torch.device) -> None:
-    cpu, cuda = state
-    torch.set_rng_state(cpu)
-    if cuda is not None:
-        torch.cuda.set_rng_state(cuda, device)
-
-
-def _progress_printer(total: int) -> Callable[[int], None]:
-    def report(done: int) -> None:
-        end = "\n" if done == total else "\r"
-        print(f"detokenize: step {done}/{total}", end=end, file=sys.stderr, flush=True)
-
-    return report
-
-
-__all__ = ["VideoFlexTok", "CheckpointError"]
+__all__ = ["CheckpointError", "Noise", "VideoFlexTok"]

@@ -1,94 +1,19 @@
-"""read_video / probe_video / iter_frames / write_video on clips made here with PyAV."""
+"""`media/read.py`: read_video / probe_video / iter_frames on clips made here with PyAV."""
 
 import av
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from conftest import VIDEOS, write_audio_only
+from clips import decode_index, index_frames, marker_frames, write_audio_only
+from paths import VIDEOS
 
-from videoflextok_core.media import video as video_mod
-from videoflextok_core.media.video import (
-    VideoReadError,
-    iter_frames,
-    preprocess,
-    probe_video,
-    read_video,
-    to_uint8_frames,
-    valid_num_frames,
-    write_video,
-)
+from videoflextok_core.media import read as read_mod
+from videoflextok_core.media.preprocess import preprocess
+from videoflextok_core.media.read import VideoReadError, iter_frames, probe_video, read_video
+from videoflextok_core.media.write import write_video
+from videoflextok_core.model.chunking import Chunking
 
-
-def index_frames(n, height=32, width=32):
-    """Grey frames that encode their index: left half i % 16, right half i // 16, in steps of 16
-    levels, so the index survives a lossy codec."""
-    frames = np.empty((n, height, width, 3), dtype=np.uint8)
-    for i in range(n):
-        frames[i, :, : width // 2] = 8 + 16 * (i % 16)
-        frames[i, :, width // 2 :] = 8 + 16 * (i // 16)
-    return frames
-
-
-def decode_index(video):
-    """Indices of the frames of a read video [3, T, S, S] made from `index_frames`."""
-    S = video.shape[-1]
-    grey = (video.mean(dim=0) + 1) * 127.5  # (T, S, S)
-    lo, hi = grey[:, S // 2, S // 4].tolist(), grey[:, S // 2, 3 * S // 4].tolist()
-    return [round((a - 8) / 16) + 16 * round((b - 8) / 16) for a, b in zip(lo, hi, strict=True)]
-
-
-def marker_frames(n, height=32, width=32, colour=(220, 40, 40)):
-    """Left half coloured, right half black."""
-    frames = np.zeros((n, height, width, 3), dtype=np.uint8)
-    frames[:, :, : width // 2] = colour
-    return frames
-
-
-# ---------------------------------------------------------------------------------------------
-# Frame counts and preprocessing
-# ---------------------------------------------------------------------------------------------
-
-
-def test_valid_num_frames():
-    assert [valid_num_frames(n) for n in (0, 1, 16, 17, 32, 33, 48, 49, 129)] == [
-        0,
-        0,
-        0,
-        17,
-        17,
-        33,
-        33,
-        49,
-        129,
-    ]
-    assert valid_num_frames(10, chunk=5, overlap=1) == 9
-
-
-def test_preprocess_matches_official_layout():
-    """Steps 4-7 of the official read_mp4, written out on its [3, T, H, W] layout."""
-    rng = np.random.default_rng(0)
-    frames = rng.integers(0, 256, (3, 30, 50, 3), dtype=np.uint8)  # H=30, W=50
-    x = torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 255  # (3, T, H, W)
-    new_w = int(16 * 50 / 30)
-    x = F.interpolate(x, size=(16, new_w), mode="bicubic", align_corners=False, antialias=True)
-    left = int(round((new_w - 16) / 2))
-    ref = (x.clamp(0, 1)[..., :, left : left + 16] - 0.5) / 0.5
-    out = preprocess(frames, 16)
-    assert out.shape == (3, 3, 16, 16) and out.dtype == torch.float32
-    torch.testing.assert_close(out, ref, atol=1e-6, rtol=0)
-
-
-def test_preprocess_same_size_is_exact():
-    frames = np.arange(2 * 8 * 8 * 3, dtype=np.uint8).reshape(2, 8, 8, 3)
-    out = preprocess(frames, 8)
-    ref = torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 255 * 2 - 1
-    torch.testing.assert_close(out, ref)
-
-
-def test_preprocess_rejects_bad_input():
-    with pytest.raises(ValueError, match="uint8 frames"):
-        preprocess(np.zeros((2, 8, 8, 3), np.float32), 8)
+RELEASED = Chunking(17, 1)  # read_video's default window
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,7 +40,7 @@ def test_vfr_frames_picked_by_time(make_clip):
     T = video.shape[1]
     targets = np.arange(T) * 100  # ms
     expected = np.searchsorted(pts_ms, targets, side="right") - 1
-    assert T == valid_num_frames(int(pts_ms[-1]) // 100 + 1)
+    assert T == RELEASED.frames_at_most(int(pts_ms[-1]) // 100 + 1)
     assert decode_index(video) == expected.tolist()
     assert info.timestamps == pytest.approx((pts_ms[expected] / 1000).tolist())
 
@@ -138,14 +63,14 @@ def test_start_seeks(make_clip):
 def test_decoding_stops_at_cap(make_clip, monkeypatch):
     path = make_clip("long.mp4", index_frames(240), fps=24)  # 10 s
     decoded = []
-    original = video_mod._decode
+    original = read_mod._decode
 
     def counting(*args):
         for frame in original(*args):
             decoded.append(frame.pts)
             yield frame
 
-    monkeypatch.setattr(video_mod, "_decode", counting)
+    monkeypatch.setattr(read_mod, "_decode", counting)
     video, info = read_video(path, fps=8, size=16, max_frames=20)
     assert video.shape[1] == 17
     assert len(decoded) < 60  # 17 frames at 8 fps span 2 s = 48 source frames (+1 probe frame)
@@ -156,7 +81,7 @@ def test_batched_resize_equals_whole(make_clip, monkeypatch):
     frames = np.random.default_rng(2).integers(0, 256, (20, 24, 40, 3), dtype=np.uint8)
     path = make_clip("noise.mov", frames, fps=8, codec="png", pix_fmt="rgb24")  # lossless
     whole = preprocess(np.stack([rgb for _, rgb in iter_frames(path, fps=8)]), 16)
-    monkeypatch.setattr(video_mod, "_BATCH_BYTES", 1)  # one frame per batch
+    monkeypatch.setattr(read_mod, "_BATCH_BYTES", 1)  # one frame per batch
     video, _ = read_video(path, fps=8, size=16)
     assert torch.equal(video, whole[:, :17])
     raw = torch.from_numpy(frames[:17]).permute(3, 0, 1, 2)
@@ -170,7 +95,7 @@ def test_output_buffer_guess_does_not_matter(make_clip, monkeypatch, frames, fps
     """The buffer is sized from the header's duration; a wrong duration only costs a copy."""
     path = make_clip("clip.mp4", index_frames(frames), fps=24)  # 3 s -> 36 -> 33; 0.25 s -> 2
     ref, ref_info = read_video(path, fps=fps, size=16)
-    monkeypatch.setattr(video_mod, "_expected_frames", lambda *args: guess)
+    monkeypatch.setattr(read_mod, "_expected_frames", lambda *args: guess)
     video, info = read_video(path, fps=fps, size=16)
     assert torch.equal(video, ref) and info == ref_info
     expected = list(range(0, 66, 2)) if frames == 72 else [0] + [3] * 16
@@ -356,7 +281,7 @@ def test_absurd_rate(make_clip):
         ({"size": 0}, "size"),
         ({"start": -1}, "start"),
         ({"max_frames": 10}, "max_frames"),
-        ({"chunk": 5, "overlap": 5}, "overlap"),
+        ({"chunking": (5, 1)}, "chunking"),
     ],
 )
 def test_bad_arguments(make_clip, kwargs, match):
@@ -377,54 +302,11 @@ def test_real_clips(name, size):
         pytest.skip(f"{path} not present (shared example clips)")
     video, info = read_video(path)
     T = video.shape[1]
-    assert video.shape == (3, T, 256, 256) and valid_num_frames(T) == T
+    assert video.shape == (3, T, 256, 256) and RELEASED.is_valid(T)
     assert video.min() >= -1 and video.max() <= 1 and video.std() > 0.1
     assert (info.width, info.height, info.rotation, info.codec) == (size, size, 0, "h264")
     assert 1 <= info.duration <= 10 and 10 <= info.fps <= 60
     assert len(info.timestamps) == T and info.timestamps[0] == 0.0
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-# ---------------------------------------------------------------------------------------------
-
-
-def test_write_video_round_trip(tmp_path):
-    x = torch.zeros(1, 3, 9, 33, 47)  # odd sizes: padded to 34 x 48
-    x[:, 0, :, :, :20] = 0.6  # reddish left part, grey elsewhere
-    path = write_video(x, tmp_path / "out.mp4", fps=8)
-    data = path.read_bytes()
-    assert 0 <= data.find(b"moov") < data.find(b"mdat")  # faststart
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        assert (s.codec_context.name, s.codec_context.pix_fmt) == ("h264", "yuv420p")
-        assert s.codec_context.profile == "Main"
-        assert (s.width, s.height, float(s.average_rate)) == (48, 34, 8.0)
-        frames = [f.to_ndarray(format="rgb24") for f in c.decode(s)]
-    assert len(frames) == 9
-    expected = np.array([204, 128, 128])  # (0.6 + 1) * 127.5, 0 -> 127.5
-    assert np.abs(frames[4][16, 8].astype(int) - expected).max() <= 3
-    assert np.abs(frames[4][16, 40].astype(int) - 128).max() <= 3
-
-
-def test_to_uint8_frames():
-    x = torch.linspace(-1.2, 1.2, 3 * 2 * 4 * 5).reshape(1, 3, 2, 4, 5)
-    u8 = to_uint8_frames(x)
-    assert u8.shape == (2, 4, 5, 3) and u8.dtype == np.uint8
-    assert (u8.min(), u8.max()) == (0, 255)  # clamped
-    assert np.array_equal(to_uint8_frames(torch.from_numpy(u8)), u8)
-    ref = ((x[0].clamp(-1, 1) + 1) * 127.5).round().permute(1, 2, 3, 0).numpy()
-    assert np.array_equal(u8, ref.astype(np.uint8))
-
-
-def test_write_video_uint8_and_errors(tmp_path):
-    frames = index_frames(5, 16, 16)
-    path = write_video(frames, tmp_path / "u8.mp4", fps=29.97)
-    assert probe_video(path).fps == pytest.approx(29.97, abs=0.01)
-    with pytest.raises(ValueError, match="expected uint8"):
-        write_video(np.zeros((5, 16, 16)), tmp_path / "bad.mp4", fps=8)
-    with pytest.raises(ValueError, match="fps"):
-        write_video(frames, tmp_path / "bad.mp4", fps=0)
 
 
 def test_non_square_size_covers_and_crops(tmp_path):

@@ -1,4 +1,5 @@
-"""Video I/O with PyAV: read a clip the way the model expects it, write an mp4 browsers play.
+"""Reading video with PyAV: probe a file, pick frames by time, read a clip the way the model
+expects it (`read_video`). Preprocessing of the picked frames: `preprocess.py`; writing: `write.py`.
 
 Legend: T frames, H/W source pixels (as displayed, after rotation), S = `size`, the model side.
 
@@ -11,25 +12,25 @@ screen at time `start + i / fps`, i.e. the last frame whose timestamp is <= that
 right for variable-frame-rate files (phones) and repeats frames when `fps` exceeds the source
 rate. Times are measured from the stream's first timestamp.
 
-Preprocessing follows the official `read_mp4` (ARCHITECTURE.md §14, steps 4-7): /255, bicubic
-antialiased resize of the shorter side to S, clamp, centre crop S x S, map to [-1, 1]. Two
-deliberate differences: frames are chosen by time (official: `linspace` over frame indices), and
-a frame count between valid counts 1 + K*(chunk - overlap) is rounded down by cutting the tail
-(official: rounded up, repeating frames); both are recorded in `VideoInfo`.
+Two deliberate differences from the official `read_mp4`: frames are chosen by time (official:
+`linspace` over frame indices), and a frame count between valid counts
+(`Chunking.frames_at_most`: 17, 33, 49, ... for the released models) is rounded down by cutting
+the tail (official: rounded up, repeating frames); both are recorded in `VideoInfo`.
 """
 
 import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from ..model.chunking import Chunking
+from .preprocess import output_hw, preprocess
 
 MAX_SIDE = 8192  # larger frames are refused: one 8192^2 RGB frame is already 200 MB
 MAX_SOURCE_FPS = 1000.0  # an average rate above this is a broken header, not a video
@@ -70,12 +71,6 @@ class VideoInfo(SourceInfo):
     num_padded: int  # frames added at the end by repeating the last one
     num_cut: int  # frames at target_fps dropped from the tail (beyond max_frames: estimated)
     note: str  # what was padded, cut or rotated, in words; "" if nothing
-
-
-def valid_num_frames(n: int, chunk: int = 17, overlap: int = 1) -> int:
-    """Largest count 1 + K*(chunk - overlap) <= n with K >= 1, or 0 if n < chunk."""
-    step = chunk - overlap
-    return 0 if n < chunk else 1 + (n - 1) // step * step
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,54 +270,12 @@ def iter_frames(
         yield t, to_rgb(frame)
 
 
-def output_hw(size: int | tuple[int, int]) -> tuple[int, int]:
-    """`size` (S or (H, W)) -> output (H, W)."""
-    if isinstance(size, int):
-        return size, size
-    h, w = (int(v) for v in size)
-    return h, w
-
-
-def preprocess(frames: np.ndarray | Tensor, size: int | tuple[int, int] = 256) -> Tensor:
-    """Official preprocessing (ARCHITECTURE.md §14, steps 4-7) of a batch of RGB frames.
-
-    Args:
-        frames: uint8 [T, H, W, 3].
-        size: side S of a square output (the official rule: shorter side to S, longer side to
-            int(S * long / short), centre crop), or (H_out, W_out) for a non-square model: the
-            frame is scaled to cover H_out x W_out, then centre-cropped.
-
-    Returns:
-        float32 [3, T, H_out, W_out] in [-1, 1].
-    """
-    u8 = torch.as_tensor(frames)
-    if u8.dtype != torch.uint8 or u8.ndim != 4 or u8.shape[-1] != 3:
-        raise ValueError(f"expected uint8 frames [T, H, W, 3], got {u8.dtype} {tuple(u8.shape)}")
-    T, h, w, _ = u8.shape
-    x = torch.empty(T, 3, h, w).copy_(u8.permute(0, 3, 1, 2)).div_(255)  # (T, 3, H, W)
-    out_h, out_w = output_hw(size)
-    if out_h == out_w:
-        short, long = min(h, w), max(h, w)
-        new_long = int(out_h * long / short)  # torchvision's rule for an int size
-        new_hw = (out_h, new_long) if h <= w else (new_long, out_h)
-    else:
-        scale = max(out_h / h, out_w / w)
-        new_hw = (max(out_h, round(h * scale)), max(out_w, round(w * scale)))
-    if new_hw != (h, w):  # torchvision returns the input unchanged when the size matches
-        x = F.interpolate(x, size=new_hw, mode="bicubic", align_corners=False, antialias=True)
-    x = x.clamp_(0, 1)
-    top = int(round((new_hw[0] - out_h) / 2))
-    left = int(round((new_hw[1] - out_w) / 2))
-    x = x[:, :, top : top + out_h, left : left + out_w]  # (T, 3, H_out, W_out)
-    return ((x - 0.5) / 0.5).permute(1, 0, 2, 3).contiguous()  # (3, T, H_out, W_out)
-
-
-def _expected_frames(duration, start, fps, cap, chunk, overlap) -> int:
+def _expected_frames(duration, start, fps, cap, chunking: Chunking) -> int:
     """Output frame count predicted from the probed duration (0 if unknown)."""
     if duration <= 0:
         return 0
     n = min(cap, math.ceil((duration - start) * fps - _EPS))
-    return valid_num_frames(n, chunk, overlap) or chunk
+    return chunking.frames_at_most(n) or chunking.chunk
 
 
 class _Frames:
@@ -364,7 +317,7 @@ class _Frames:
         return x.contiguous()
 
 
-def _check_args(fps, size, start, max_frames, chunk, overlap) -> None:
+def _check_args(fps, size, start, max_frames, chunking) -> None:
     if not (math.isfinite(fps) and 0 < fps <= MAX_TARGET_FPS):
         raise ValueError(f"fps must be in (0, {MAX_TARGET_FPS:g}], got {fps}")
     if isinstance(size, bool) or not isinstance(size, (int, tuple, list)):
@@ -375,10 +328,10 @@ def _check_args(fps, size, start, max_frames, chunk, overlap) -> None:
         raise ValueError(f"size must be in 1..{MAX_SIDE}, got {size}")
     if not (math.isfinite(start) and start >= 0):
         raise ValueError(f"start must be a time >= 0 in seconds, got {start}")
-    if not (chunk >= 2 and 0 <= overlap < chunk):
-        raise ValueError(f"need chunk >= 2 and 0 <= overlap < chunk, got {chunk=}, {overlap=}")
-    if max_frames < chunk:
-        raise ValueError(f"max_frames must be >= chunk ({chunk}), got {max_frames}")
+    if not isinstance(chunking, Chunking) or chunking.chunk < 2:
+        raise ValueError(f"chunking must be a Chunking of at least 2 frames, got {chunking!r}")
+    if max_frames < chunking.chunk:
+        raise ValueError(f"max_frames must be >= chunk ({chunking.chunk}), got {max_frames}")
 
 
 def read_video(
@@ -387,8 +340,7 @@ def read_video(
     size: int | tuple[int, int] = 256,
     start: float = 0.0,
     max_frames: int = DEFAULT_MAX_FRAMES,
-    chunk: int = 17,
-    overlap: int = 1,
+    chunking: Chunking | None = None,
 ) -> tuple[Tensor, VideoInfo]:
     """Read a clip as the model's input.
 
@@ -399,7 +351,8 @@ def read_video(
             non-square model (scale to cover, centre crop).
         start: seconds from the beginning of the video.
         max_frames: cap, rounded down to a valid count; decoding stops there.
-        chunk, overlap: the model's window; the output has T = 1 + K*(chunk - overlap), K >= 1.
+        chunking: the model's window (default `Chunking()`: 17-frame chunks, overlap 1); the
+            output has a valid count T, `chunking.frames_at_most` (17, 33, 49, ...).
 
     Returns:
         video: float32 [3, T, S, S] (or [3, T, H, W]) in [-1, 1].
@@ -410,15 +363,17 @@ def read_video(
 
     Example: a 3 s, 24 fps clip at fps=8 gives 24 frames, cut to 17 (= 1 + 16) for chunk 17.
     """
-    _check_args(fps, size, start, max_frames, chunk, overlap)
+    chunking = Chunking() if chunking is None else chunking
+    _check_args(fps, size, start, max_frames, chunking)
+    chunk = chunking.chunk
     src = probe_video(path)
     name = Path(path).name
     if start > 0 and 0 < src.duration <= start:
         raise VideoReadError(
             f"{name}: start={start:g} s is beyond the end of the video ({src.duration:.2f} s)"
         )
-    cap = valid_num_frames(max_frames, chunk, overlap)
-    expected = _expected_frames(src.duration, start, fps, cap, chunk, overlap)
+    cap = chunking.frames_at_most(max_frames)
+    expected = _expected_frames(src.duration, start, fps, cap, chunking)
     out = _Frames(expected, size)
     to_rgb = _RGB(name)
     per_batch = max(1, _BATCH_BYTES // (src.width * src.height * 3 * 4))
@@ -436,17 +391,17 @@ def read_video(
         times.append(t)
         pending.append(frame)
         n = len(times)
-        all_kept = valid_num_frames(n, chunk, overlap) == n
+        all_kept = chunking.frames_at_most(n) == n
         if all_kept or (n <= expected and len(pending) >= per_batch):
             flush()
     n = len(times)
     if n == 0:
         raise VideoReadError(f"{name}: no frame found at or after start={start:g} s")
-    keep = valid_num_frames(n, chunk, overlap) or n  # too short for a chunk: keep all, pad below
+    keep = chunking.frames_at_most(n) or n  # too short for a chunk: keep all, pad below
     del pending[max(0, keep - (n - len(pending))) :]  # the dropped tail is never converted
     flush()
 
-    valid = valid_num_frames(n, chunk, overlap)
+    valid = chunking.frames_at_most(n)
     notes, num_padded, num_cut = [], 0, 0
     if src.rotation:
         notes.append(f"rotated {src.rotation}° counter-clockwise as the file asks")
@@ -460,8 +415,10 @@ def read_video(
     elif valid < n:
         num_cut = n - valid
         times = times[:valid]
+        c = chunking
+        grid = f"1 + {c.stride}·K" if c.overlap else f"{c.chunk}·K"
         notes.append(
-            f"cut the last {num_cut} of {n} frames so the count is 1 + {chunk - overlap}·K "
+            f"cut the last {num_cut} of {n} frames so the count is {grid} "
             f"(the model's chunk grid): {valid} frames, {valid / fps:.2f} s"
         )
     video = out.result(len(times))
@@ -486,68 +443,13 @@ def read_video(
     return video, info
 
 
-# ---------------------------------------------------------------------------------------------
-# Writing
-# ---------------------------------------------------------------------------------------------
-
-
-def to_uint8_frames(video: np.ndarray | Tensor) -> np.ndarray:
-    """uint8 [T, H, W, 3] from uint8 [T, H, W, 3] (numpy or torch) or a float [3, T, H, W] /
-    [1, 3, T, H, W] in [-1, 1] (clamped, rounded)."""
-    if isinstance(video, Tensor) and video.dtype == torch.uint8:
-        video = video.detach().cpu().numpy()
-    if isinstance(video, np.ndarray) and video.dtype == np.uint8:
-        if video.ndim != 4 or video.shape[-1] != 3:
-            raise ValueError(f"expected uint8 frames [T, H, W, 3], got {video.shape}")
-        return video
-    x = torch.as_tensor(video).detach()
-    if x.ndim == 5 and x.shape[0] == 1:
-        x = x[0]
-    if x.ndim != 4 or x.shape[0] != 3 or not x.is_floating_point():
-        raise ValueError(
-            "expected uint8 [T, H, W, 3] or float [3, T, H, W] / [1, 3, T, H, W] in [-1, 1], "
-            f"got {x.dtype} {tuple(x.shape)}"
-        )
-    x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(1, 2, 3, 0).cpu().numpy()  # (T, H, W, 3)
-
-
-def write_video(
-    frames: np.ndarray | Tensor, path: str | os.PathLike, fps: float, crf: int = 18
-) -> Path:
-    """Write an H.264 mp4 that plays in Chromium and Safari.
-
-    libx264, yuv420p, Main profile (x264 picks the smallest level that fits), BT.709 tags,
-    `+faststart` (index before the data, so a browser starts playing before the download ends).
-    Odd sizes are padded to even by repeating the last row / column (yuv420p needs even sides).
-
-    Args:
-        frames: uint8 [T, H, W, 3], or float [3, T, H, W] / [1, 3, T, H, W] in [-1, 1].
-        path: output file; the `.mp4` container is used whatever the suffix.
-        fps: frame rate.
-        crf: x264 quality, 0 (lossless) .. 51; 18 is visually near-lossless.
-    """
-    x = to_uint8_frames(frames)
-    if x.shape[0] == 0:
-        raise ValueError("cannot write a video with no frames")
-    if not (math.isfinite(fps) and 0 < fps <= MAX_TARGET_FPS):
-        raise ValueError(f"fps must be in (0, {MAX_TARGET_FPS:g}], got {fps}")
-    t, h, w, _ = x.shape
-    if h % 2 or w % 2:
-        x = np.pad(x, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    path = Path(path)
-    with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
-        stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(10_000))
-        stream.width, stream.height = x.shape[2], x.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "profile": "main", "preset": "medium"}
-        cc = stream.codec_context
-        cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 1, 1, 1, 1  # BT.709, tv
-        for frame in x:
-            f = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            f = f.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
-            for packet in stream.encode(f):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+__all__ = [
+    "DEFAULT_MAX_FRAMES",
+    "MAX_TARGET_FPS",
+    "SourceInfo",
+    "VideoInfo",
+    "VideoReadError",
+    "iter_frames",
+    "probe_video",
+    "read_video",
+]
