@@ -54,6 +54,7 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).parent)]
 import torch  # noqa: E402
 from bench_real import clip, materialise, peak_gb, real_config, reset_peak, timed  # noqa: E402
 
+from demo.paths import DEMO_MODEL  # noqa: E402
 from demo.startup import (  # noqa: E402
     ZEROGPU_EFFICIENCY,
     ZEROGPU_PEAK_TFLOPS,
@@ -68,7 +69,6 @@ from videoflextok_core.flops import bf16_peak_tflops, model_flops  # noqa: E402
 from videoflextok_core.hardware import describe  # noqa: E402
 from videoflextok_core.model import VideoFlexTok  # noqa: E402
 from videoflextok_core.model.sampling import Sampler  # noqa: E402
-from videoflextok_core.paths import DEMO_MODEL  # noqa: E402
 from videoflextok_core.seeds import seed_spread  # noqa: E402
 
 F32 = torch.float32
