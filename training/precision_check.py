@@ -30,7 +30,7 @@ def _arm(vae, r: VaeRecipe, data: TrainingClips, steps: int, bf16: bool, log):
         t0 = time.time()
         for g in opt.param_groups:
             g["lr"] = r.lr_at(step)
-        loss, terms, _ = vae_step_loss(vae, video, r, step, gen, bf16)
+        loss, terms, _ = vae_step_loss(vae, video, r, gen, bf16)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), r.grad_clip)

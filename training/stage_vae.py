@@ -41,14 +41,11 @@ class VaeRecipe:
     short_steps: int = 1_200  # steps on `frames`-frame clips, then whole chunks
     long_batch: int = 4  # whole 17-frame chunks, the same pixels per batch
     long_frames: int = 17
-    lr: float = 1e-4  # the schedule's peak (see lr_at for the first steps)
-    early_lr: float = 6e-4  # the peak before step early_until (see lr_at)
-    early_until: int = 3_855
+    lr: float = 1e-4  # the schedule's peak (run 1 at 6e-4 lost saturated colours: see lr_at)
     warmup: int = 300
     steps: int = 10_000  # extendable before the decay starts (see schedule.py)
     decay: int = 2_000
-    kl_weight: float = 1e-6  # on the KL summed over a clip's latents (see kl_factor)
-    kl_by_values_from: int = 2_275  # before: the v1 convention (see kl_factor)
+    kl_weight: float = 1e-6  # per pixel value (see kl_factor)
     loss: ReconLoss = ReconLoss(l2=1.0, ssim=0.2)
     ema_decay: float = 0.999
     grad_clip: float = 1.0
@@ -59,26 +56,21 @@ class VaeRecipe:
         return WSD(self.lr, self.warmup, self.steps, self.decay)
 
     def lr_at(self, step: int) -> float:
-        """The learning rate of `step`: the WSD schedule of peak `lr`, except that steps before
-        `early_until` ran at `early_lr` (the run's first peak, 6e-4 as v1's 5e-4). That was too
-        high for VidTok at 4 clips per batch: a fresh VidTok fitting flat colours stalled at
-        MSE 0.25 at 6e-4 and reached 0.05 in 150 steps at 1e-4, and the run's held-out PSNR
-        crept up 0.1 dB per 500 steps with saturated greens and blues lost, so the run was
-        stopped at step 3,855 and resumed at 1e-4."""
-        lr = self.schedule().lr(step)
-        return lr * self.early_lr / self.lr if step < self.early_until else lr
+        """The learning rate of `step`: the WSD schedule of peak `lr`.
 
-    def kl_factor(self, step: int, values: int) -> float:
-        """The KL's weight in the loss at `step`, for clips of `values` pixel values.
+        Run 1 (abandoned at step 4,625, 2.65 h) peaked at 6e-4, as v1's 5e-4. That is too high
+        for VidTok at 4-8 clips per batch: a fresh VidTok fitting flat colours (batch 8) reached
+        MSE 0.046 in 150 steps at 1e-4 and stalled at 0.20-0.43 at 2e-4, 3e-4 and 4e-4, and run
+        1's decoder lost saturated green for good (flat green decoded as grey (0.26, 0.28, 0.25)
+        even after 770 steps at 1e-4); its held-out procedural PSNR stalled at 19.6-19.8 dB."""
+        return self.schedule().lr(step)
 
-        From `kl_by_values_from` on: kl_weight / values, the latent-diffusion convention (KL
-        summed over a clip's latents against a reconstruction loss summed over its pixel
-        values; ours is their mean). Before it, kl_weight alone, as v1 trained: against the mean
-        reconstruction loss that is 200,000 times the intended weight, and it held the posterior
-        noise at std ~0.3 (latents ~0.8), which blurred reconstructions and pulled saturated
-        colours to the mean (measured at step 2,200: held-out procedural 19.7 dB)."""
-        if step < self.kl_by_values_from:
-            return self.kl_weight
+    def kl_factor(self, values: int) -> float:
+        """The KL's weight in the loss for clips of `values` pixel values: kl_weight / values,
+        the latent-diffusion convention (KL summed over a clip's latents against a
+        reconstruction loss summed over its pixel values; ours is their mean). Run 1 began with
+        v1's kl_weight alone, 200,000 times that: it held the posterior std at ~0.3, which
+        blurred reconstructions and pulled saturated colours to the mean."""
         return self.kl_weight / values
 
     def shape_at(self, step: int) -> tuple[int, int]:
@@ -108,8 +100,8 @@ def autocast(bf16: bool):
     return contextlib.nullcontext()
 
 
-def vae_step_loss(vae: VidTok, video: torch.Tensor, r: VaeRecipe, step: int, gen, bf16: bool):
-    """One batch through the VAE at `step`: (loss, ReconTerms, kl). Posterior sample, decode,
+def vae_step_loss(vae: VidTok, video: torch.Tensor, r: VaeRecipe, gen, bf16: bool):
+    """One batch through the VAE: (loss, ReconTerms, kl). Posterior sample, decode,
     loss in float32 (the VAE itself under bf16 autocast if asked)."""
     with autocast(bf16):
         mean, logvar = vae.moments(video).float().chunk(2, dim=1)
@@ -118,7 +110,7 @@ def vae_step_loss(vae: VidTok, video: torch.Tensor, r: VaeRecipe, step: int, gen
         recon = vae.decode(z)
     terms = r.loss(recon.float(), video)
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=(1, 2, 3, 4)).mean()
-    return terms.loss + r.kl_factor(step, video[0].numel()) * kl, terms, kl
+    return terms.loss + r.kl_factor(video[0].numel()) * kl, terms, kl
 
 
 class VaeTrainer:
@@ -139,8 +131,8 @@ class VaeTrainer:
     def resume(self, path: Path) -> dict:
         meta = self.state.load(path)
         saved, asked = meta["recipe"], _jsonable(asdict(self.r))
-        keys = ("spec", "size", "warmup", "decay", "batch", "frames", "short_steps")
-        keys += ("kl_weight", "kl_by_values_from", "early_lr", "early_until")
+        keys = ("spec", "size", "lr", "warmup", "decay", "batch", "frames", "short_steps")
+        keys += ("kl_weight",)
         for key in keys + ("long_batch", "long_frames", "data_stream"):
             if key in saved and saved[key] != asked[key]:
                 raise ValueError(f"the saved VAE stage has {key}={saved[key]}, not {asked[key]}")
@@ -170,7 +162,7 @@ class VaeTrainer:
             lr = r.lr_at(st.step)
             for g in self.opt.param_groups:
                 g["lr"] = lr
-            loss, terms, kl = vae_step_loss(self.vae, video, r, st.step, self.gen, self.bf16)
+            loss, terms, kl = vae_step_loss(self.vae, video, r, self.gen, self.bf16)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(self.vae.parameters(), r.grad_clip)

@@ -28,7 +28,6 @@ TINY = VaeRecipe(
     batch=2,
     frames=5,
     short_steps=4,
-    kl_by_values_from=3,
     long_batch=1,
     long_frames=9,
     warmup=2,
@@ -91,15 +90,16 @@ def test_a_stage_resumed_every_step_is_the_uninterrupted_run(tmp_path):
     assert read_meta(tmp_path / "b" / "vae" / "stable.safetensors")["counters"]["step"] == 4
 
 
-def test_the_kl_weight_is_per_pixel_value_from_its_switch():
-    assert TINY.kl_factor(2, values=1000) == 1e-6
-    assert TINY.kl_factor(3, values=1000) == pytest.approx(1e-9)
+def test_the_kl_weight_is_per_pixel_value():
+    # latent-diffusion's convention against our mean reconstruction loss (v1's was 1e-6 alone)
+    assert TINY.kl_factor(values=1000) == pytest.approx(1e-9)
+    assert TINY.kl_factor(values=3 * 17 * 64 * 64) == pytest.approx(1e-6 / 208_896)
 
 
 def test_a_resume_refuses_another_recipe(tmp_path):
     _train(tmp_path, 1, _evaluator())
     other = VaeTrainer(replace(TINY, lr=1e-3), [], bf16=False)
-    with pytest.raises(ValueError, match="lr=0.0006"):
+    with pytest.raises(ValueError, match="lr=0.0001"):
         other.resume(tmp_path / "vae" / "state.safetensors")
 
 
