@@ -45,6 +45,15 @@ def test_posterior_mean_tokenize_is_deterministic(tiny_model, golden):
     assert torch.equal(a, golden["tokens_from_posterior_mean"])
 
 
+def test_tokenize_clip_goes_chunk_by_chunk(tiny_model, golden):
+    """Two chunks, with progress after each; the ids are the batched posterior mean's, but for
+    a value within rounding of an FSQ boundary (the fixture has one such position)."""
+    seen = []
+    ids = tiny_model.tokenize_clip(golden["input_video"][0], lambda d, t: seen.append((d, t)))
+    assert seen == [(1, 2), (2, 2)] and ids.shape == (1, 9, 16) and ids.device.type == "cpu"
+    assert (ids != golden["tokens_from_posterior_mean"]).sum() <= 1
+
+
 def test_narrow_tokens_decode_as_keep_k_multi_chunk(tiny_model, golden):
     """The model card's t[..., :k] must equal keep_k=k on full-width tokens (2 chunks)."""
     tokens = golden["tokens"]

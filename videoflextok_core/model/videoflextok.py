@@ -190,11 +190,27 @@ class VideoFlexTok(nn.Module):
             ids = self.encode_chunks(self.chunking.split_video(video), sample_posterior)[3]
         return list(self.chunking.merge_tokens(ids, B).split(1))
 
-    def tokenize_clip(self, clip: torch.Tensor) -> torch.Tensor:
+    @torch.inference_mode()
+    def tokenize_clip(
+        self, clip: torch.Tensor, progress: Callable[[int, int], None] | None = None
+    ) -> torch.Tensor:
         """One clip (3, T, H, W) in [-1, 1] -> its ids (1, t, N) int64 on the CPU, from the VAE
         posterior mean: no random draw, so the same clip always gives the same ids. These are
-        the ids the CLI, the app, the quality curve and the dataset job keep."""
-        return self.tokenize(clip[None], sample_posterior=False)[0].cpu()
+        the ids the CLI, the app, the quality curve and the dataset job keep.
+
+        Chunk by chunk, with `progress(done, total)` after each, so that a caller shows how far
+        it has got and may pause between chunks (`tokenize` runs all chunks as one batch; the
+        latents agree to float32 rounding, the ids unless a value lies on an FSQ boundary).
+        """
+        video = check_video(clip[None], self.resolution, self.chunking)
+        chunks = self.chunking.split_video(video.to(self.device, self.float_dtype))
+        ids = []
+        with self.precision.tokenizing():
+            for i, chunk in enumerate(chunks.split(1)):  # (1, 3, chunk, H, W)
+                ids.append(self.encode_chunks(chunk, sample_posterior=False)[3])  # (1, t', N)
+                if progress is not None:
+                    progress(i + 1, len(chunks))
+        return self.chunking.merge_tokens(torch.cat(ids), 1).cpu()  # (1, t, N)
 
     # ------------------------------------------------------------------------------------------
     # Detokenize
