@@ -100,8 +100,11 @@ def test_progress_callback_and_verbose(tiny_model, golden, capsys):
     seen = []
     tiny_model.detokenize([golden["tokens"]], Sampler(3), progress=lambda d, t: seen.append((d, t)))
     assert seen == [(i, 6) for i in range(1, 7)]  # 2 chunks x 3 steps
-    decode(tiny_model, [golden["tokens"]], verbose=True)  # upstream's plain progress line
-    assert "step 6/6" in capsys.readouterr().err
+    decode(tiny_model, [golden["tokens"]])
+    assert capsys.readouterr().err == ""  # no bar unless verbose
+    decode(tiny_model, [golden["tokens"]], verbose=True)  # a tqdm bar, as upstream
+    err = capsys.readouterr().err
+    assert "detokenize (step 6/6): 100%|" in err and err.endswith("\n")  # closed
 
 
 def test_guidance_changes_output_and_keep_k_matters(tiny_model, golden):

@@ -20,13 +20,14 @@ Legend: B batch, T frames, H/W pixels, t latent/token frames, N tokens per laten
 z VAE channels, h/w latent grid, d FSQ channels.
 """
 
-import sys
+import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..progress import TqdmProgress, steps
 from .checkpoint import (
     CheckpointError,
     check_state_dict,
@@ -337,7 +338,7 @@ class VideoFlexTok(nn.Module):
                 cfg_rescaler, cond_type -> `Sampler` (`Sampler.from_official`)
             generator, noise_list -> `Noise(generator=..., given=...)`
             num_keep_tokens_list -> keep; conditioning_frames -> cond
-            verbose -> a plain progress line on stderr (upstream: a tqdm bar)
+            verbose -> a tqdm bar of the sampler steps on stderr, as upstream
         """
         sampler = Sampler.from_official(
             timesteps=timesteps,
@@ -349,14 +350,16 @@ class VideoFlexTok(nn.Module):
             cfg_rescaler=cfg_rescaler,
             cond_type=cond_type,
         )
-        return self.detokenize(
-            token_ids_list,
-            sampler,
-            keep=num_keep_tokens_list,
-            noise=Noise(generator=generator, given=noise_list),
-            cond=conditioning_frames,
-            progress=_print_steps if verbose else None,
-        )
+        # tqdm only when asked: the model runs without it
+        with TqdmProgress() if verbose else contextlib.nullcontext() as bar:  # else bar is None
+            return self.detokenize(
+                token_ids_list,
+                sampler,
+                keep=num_keep_tokens_list,
+                noise=Noise(generator=generator, given=noise_list),
+                cond=conditioning_frames,
+                progress=steps(bar, lambda done, total: f"detokenize (step {done}/{total})"),
+            )
 
     def decode_clip(
         self,
@@ -457,12 +460,6 @@ class VideoFlexTok(nn.Module):
 
         pinned = cond_latents if self.pin_conditioning else None
         return sample(model_fn, noise, sampler or Sampler(), pinned, progress)
-
-
-def _print_steps(done: int, total: int) -> None:
-    """`verbose`: one progress line on stderr, redrawn in place."""
-    end = "\n" if done == total else "\r"
-    print(f"detokenize: step {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
 __all__ = ["CheckpointError", "Noise", "VideoFlexTok"]
