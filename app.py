@@ -29,6 +29,7 @@ from demo.cli import parse_args
 from demo.models import Models
 from demo.paths import EXAMPLES
 from demo.views import NO_VIDEO, Shown, k_line
+from demo.warm_up import warm_up
 from layout import CSS, THEME, Page
 from videoflextok_core.figures import token_figure
 from videoflextok_core.model.checkpoint import CheckpointError
@@ -210,7 +211,7 @@ if __name__ == "__main__":
         sys.exit(f"error: {' '.join(str(e).split())}")
     demo = build_demo(models)
     if not args.no_warm_up and not zerogpu.on_zero_gpu():  # the warm-up needs the model here
-        threading.Thread(target=models.first.warm_up, args=(EXAMPLES,), daemon=True).start()
+        threading.Thread(target=warm_up, args=(models.first, EXAMPLES), daemon=True).start()
     demo.queue(default_concurrency_limit=1).launch(
         server_name=args.host,
         server_port=args.port,

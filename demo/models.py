@@ -90,6 +90,7 @@ class Models:
         if max_loaded < 1:
             raise ValueError(f"max_loaded must be >= 1, got {max_loaded}")
         self.device = first.choice.device
+        self.queue = first.queue  # every model here shares the device: one call at a time
         cpu = not self.device.startswith("cuda")
         options = [ModelOption(display_name(first.choice.ref), first.choice.ref, "")]
         for ref in refs:
@@ -219,9 +220,11 @@ class Models:
                 return hit
             if progress is not None:
                 progress(0.0, f"loading {option.name} (first use)")
-            model = self._load(option.ref, self.device, self.precision)
+            with self.queue.turn():  # reading the weights: the warm-up waits meanwhile
+                model = self._load(option.ref, self.device, self.precision)
             notice = views.selected_notice(option.name, self.device, option.note)
-            service = DemoService(model, ModelChoice(option.ref, self.device, "selected", notice))
+            choice = ModelChoice(option.ref, self.device, "selected", notice)
+            service = DemoService(model, choice, queue=self.queue)
             with self._lock:
                 self._loaded[option.name] = service
                 self._setups[option.name] = service.page_setup()

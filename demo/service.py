@@ -20,13 +20,15 @@ A clip (file content, start, length) is read and tokenized once per model; decod
 and the seed view fill the decode cache too: a budget or a seed decoded there is the video a
 single decode gives (`VideoFlexTok.decode_clip`, `seeds.seed_spread`).
 
+Each request is a visit and each model call a turn on the device's `DeviceQueue` (shared by the
+services of a `models.Models`): background work (the warm-up) gives way at every model step.
+
 Legend: T frames, H/W pixels, t latent frames (timesteps), N tokens per latent frame, k budget.
 """
 
 import contextlib
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -43,8 +45,7 @@ from videoflextok_core.seeds import seed_spread
 
 from . import views
 from .defaults import app_defaults
-from .examples import example_paths
-from .paths import EXAMPLES
+from .device_queue import DeviceQueue, visiting
 from .request import Request, page_request, page_sampler
 from .startup import ModelChoice, choose_model, display_name
 from .store import Clip, Store
@@ -54,8 +55,7 @@ LADDER_BATCH = {"cuda": 4, "cpu": 1}  # ladder budgets per decode call: partial 
 
 
 class DemoService:
-    """One loaded model and everything the page does with it (thread-safe; the app's queue runs
-    one heavy event at a time per device)."""
+    """One loaded model and everything the page does with it (thread-safe: `queue`)."""
 
     def __init__(
         self,
@@ -65,6 +65,7 @@ class DemoService:
         max_clips: int = 8,
         max_decodes: int = 64,
         max_bytes: int = 2**30,
+        queue: DeviceQueue | None = None,  # the device's, shared by its services (default new)
     ):
         self.model = model.eval()
         device = model.device.type
@@ -77,7 +78,7 @@ class DemoService:
         self.store = Store(workdir, model_identity(model), max_clips, max_decodes, max_bytes)
         self.workdir = self.store.workdir
         self.ladder_batch = LADDER_BATCH["cuda" if device == "cuda" else "cpu"]
-        self._device = threading.Lock()  # one model call at a time
+        self.queue = queue or DeviceQueue(model.device)
 
     @classmethod
     def start(
@@ -90,8 +91,8 @@ class DemoService:
 
     @contextlib.contextmanager
     def _on_device(self):
-        """One model call at a time; running out of GPU memory becomes a message, not a crash."""
-        with self._device:
+        """One model call at a time (`queue`); out of GPU memory is a message, not a crash."""
+        with self.queue.turn():
             try:
                 yield
             except torch.cuda.OutOfMemoryError:
@@ -99,6 +100,18 @@ class DemoService:
                 raise ValueError(
                     "out of GPU memory: try a shorter clip, or wait for other requests to finish"
                 ) from None
+
+    def _steps(self, progress: Progress | None, describe: Callable[[int, int], str]):
+        """A model loop's `on_step(done, total)`: `describe(done, total)` to `progress`, then a
+        `pause_point` (background work gives way to visitors)."""
+        report = steps(progress, describe)
+
+        def on_step(done: int, total: int) -> None:
+            if report is not None:
+                report(done, total)
+            self.queue.pause_point()
+
+        return on_step
 
     # -- facts ----------------------------------------------------------------------------------
 
@@ -145,12 +158,14 @@ class DemoService:
         report(0.0, "reading the video")
         video, info = load_clip(request.video, self.model, None, request.start, request.frames)
         report(0.3, "tokenizing")
+        on_chunk = self._steps(span(report, 0.3, 1), lambda i, n: f"tokenizing (chunk {i}/{n})")
         t0 = time.perf_counter()
         with self._on_device():
-            tokens = self.model.tokenize_clip(video)
+            tokens = self.model.tokenize_clip(video, on_chunk)
         report(1.0, "tokenized")
         return self.store.add_clip(key, video, info, tokens, time.perf_counter() - t0)
 
+    @visiting
     def tokenize(self, request: Request, progress: Progress | None = None) -> tuple[Path, str]:
         """-> (tokens .safetensors, Markdown about them). The file records the model, the clip
         and the request's decode settings (k and sampler)."""
@@ -178,12 +193,13 @@ class DemoService:
 
     def _decode_ids(self, tokens, k: int, sampler, progress: Progress | None = None):
         """Token ids (1, t, N) decoded at k on the device -> ((3, T, H, W) video, seconds)."""
-        on_step = steps(progress, lambda done, total: f"decoding k={k} (step {done}/{total})")
+        on_step = self._steps(progress, lambda done, n: f"decoding k={k} (step {done}/{n})")
         t0 = time.perf_counter()
         with self._on_device():
             video = self.model.decode_clip(tokens, [k], sampler, on_step)[0]
         return video, time.perf_counter() - t0
 
+    @visiting
     def reconstruct(self, request: Request, progress: Progress | None = None) -> Reconstruction:
         """Tokenize (once) and decode at k: the side-by-side mp4 original | reconstruction |
         error, the reconstruction mp4, the tokens file and the stats."""
@@ -207,20 +223,9 @@ class DemoService:
         eta = curve.eta if curve is not None else self.ladder_eta(request)
         return PageViews(r.tokens, r.k, (r.tokens_file, r.video), curve, eta)
 
-    def warm_up(self, examples: str | Path = EXAMPLES) -> int:
-        """Tokenize and decode every example clip at the page's defaults (fills the caches, so
-        clicking an example answers at once). Returns the number of clips done."""
-        done = 0
-        for path in example_paths(examples):
-            try:
-                self.reconstruct(self.request(video=path))
-                done += 1
-            except ValueError:
-                continue  # a broken example shows its message when clicked
-        return done
-
     # -- the ladder -----------------------------------------------------------------------------
 
+    @visiting
     def curve(self, request: Request, progress: Progress | None = None) -> Iterator[CurveView]:
         """Decode the clip at every ladder budget; yields the curve so far after each batch
         (marking the request's k if decoded, with its ETA), the last one complete with its CSV.
@@ -288,6 +293,7 @@ class DemoService:
 
     # -- what the decoder invents ---------------------------------------------------------------
 
+    @visiting
     def seed_view(self, request: Request, progress: Progress | None = None) -> SeedView:
         """Decode the request's k with seeds seed .. seed + seeds - 1 in one batched call (or
         take it from the cache): the grid mp4 (original, each seed, spread heatmap), the spread
@@ -299,7 +305,7 @@ class DemoService:
         hit = self.store.seed_views.get(key)
         cached = hit is not None
         if not cached:
-            on_step = steps(
+            on_step = self._steps(
                 span(progress, 0.1, 0.95),
                 lambda done, total: f"decoding {n} seeds at k={k} (step {done}/{total})",
             )
@@ -314,6 +320,7 @@ class DemoService:
 
     # -- tokens files ---------------------------------------------------------------------------
 
+    @visiting
     def decode_file(
         self, tokens_file: str | None, request: Request, progress: Progress | None = None
     ) -> tuple[Path, Stats]:

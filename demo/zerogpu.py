@@ -67,8 +67,7 @@ def estimate_gpu_seconds(
     """Seconds to reserve for tokenizing a clip of `frames` frames (it may not be cached yet)
     and decoding it at `budgets` budgets with `sampler`, for the model of `config`."""
     flops = model_flops(config)
-    work = flops.tokenize(frames) + flops.detokenize(frames, sampler, batch=budgets)
-    return _seconds(work, budgets * flops.chunks(frames))
+    return _seconds(flops.reconstruct(frames, sampler, budgets), budgets * flops.chunks(frames))
 
 
 def estimate_tokenize_seconds(config: ModelConfig, frames: int) -> int:

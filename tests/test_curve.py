@@ -225,7 +225,8 @@ def test_progress_callback(tiny_model, clip):
     fractions = [f for f, _ in seen]
     messages = [m for _, m in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1
-    assert messages[0] == "tokenize" and messages[-1] == "done"
+    assert messages[:3] == ["tokenize", "tokenize (1/1)", "tokenize done"]  # one chunk
+    assert messages[-1] == "done"
     assert "decoding k=1,2 (step 1/2)" in messages and "decoding k=16 (step 2/2)" in messages
 
 

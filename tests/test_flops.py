@@ -117,7 +117,9 @@ def test_vidtok_decode_is_its_convolutions(real):
 
 def test_whole_reconstruction_of_33_frames(real):
     # Issue 10: a 33-frame reconstruction at 25 steps with guidance is ~0.73 PFLOP.
-    assert near(real.tokenize(33) + real.detokenize(33, GUIDED), 0.73e15, rel=0.05)
+    assert near(real.reconstruct(33, GUIDED), 0.73e15, rel=0.05)
+    assert real.reconstruct(33, GUIDED) == real.tokenize(33) + real.detokenize(33, GUIDED)
+    assert real.reconstruct(33, GUIDED, 4) == real.tokenize(33) + real.detokenize(33, GUIDED, 4)
 
 
 def test_counts_grow_linearly(real):

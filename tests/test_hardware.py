@@ -2,7 +2,7 @@
 
 import torch
 
-from videoflextok_core.hardware import CpuInfo, cpu_info, describe
+from videoflextok_core.hardware import CpuInfo, cpu_info, describe, matmul_flops_per_second
 
 
 def test_cpu_info_reads_this_machine():
@@ -29,3 +29,10 @@ def test_bf16_units_need_the_cpu_flags_and_torch_kernels():
     amx = dict(base, torch_amx=True)
     assert CpuInfo(flags=frozenset(), torch_bf16=True, **amx).bf16_matmul
     assert CpuInfo(flags=frozenset({"amx_bf16"}), torch_bf16=True, **base).features == ["AMX-BF16"]
+
+
+def test_matmul_rate_is_measured_here():
+    """A 256^3 float32 product timed now: some FLOP/s, below what any CPU core could do (the
+    bounds are wide: this machine may be busy with other work)."""
+    rate = matmul_flops_per_second("cpu", n=256, seconds=0.01)
+    assert 1e7 < rate < 1e13

@@ -24,7 +24,7 @@ __all__ = ["TOKENS_KIND", "VERSION", "main"]  # TOKENS_KIND: the tokens file for
 
 from .loading import load_model
 from .model.precision import PRECISION_HELP, PRECISIONS
-from .progress import TextProgress, steps
+from .progress import TqdmProgress, steps
 
 EXIT_ERROR = 2
 
@@ -128,10 +128,11 @@ def cmd_tokenize(args) -> None:
     config = load_config(ref)
     video, info = load_clip(args.video, config, args.fps, args.start, args.max_frames)
     model = load_model(ref, args.device, args.precision)
-    bar = TextProgress()
-    bar(0.0, "tokenize")
-    tokens = model.tokenize_clip(video)  # (1, t, N)
-    bar(1.0, "tokenize done")
+    with TqdmProgress() as bar:
+        bar(0.0, "tokenize")
+        on_chunk = steps(bar, lambda i, n: f"tokenize (chunk {i}/{n})")
+        tokens = model.tokenize_clip(video, on_chunk)  # (1, t, N)
+        bar(1.0, "tokenize done")
     out = Path(args.out)
     save_tokens(out, tokens, token_metadata(model, ref, info, video.shape[1], tokens))
     t, N = tokens.shape[1:]
@@ -174,13 +175,9 @@ def cmd_detokenize(args) -> None:
             f"{Path(args.tokens).name}), got {k}"
         )
     s = sampler_settings(args, model)
-    bar = TextProgress()
-    recon = model.decode_clip(
-        tokens,
-        [k],
-        s,
-        steps(bar, lambda done, total: f"decoding k={k} (step {done}/{total})"),
-    )[0]
+    with TqdmProgress() as bar:
+        on_step = steps(bar, lambda done, total: f"decoding k={k} (step {done}/{total})")
+        recon = model.decode_clip(tokens, [k], s, on_step)[0]
     fps = float(meta.get("fps", config.fps))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -276,14 +273,15 @@ def cmd_curve(args) -> None:
     config = load_config(ref)
     video, info = load_clip(args.video, config, args.fps, args.start, args.max_frames)
     model = load_model(ref, args.device, args.precision)
-    result = quality_curve(
-        model,
-        video,
-        budgets=budgets,
-        sampler=sampler_settings(args, model),
-        max_batch=args.max_batch,
-        progress=TextProgress(),
-    )
+    with TqdmProgress() as bar:
+        result = quality_curve(
+            model,
+            video,
+            budgets=budgets,
+            sampler=sampler_settings(args, model),
+            max_batch=args.max_batch,
+            progress=bar,
+        )
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fps, k = info.target_fps, result.budgets[-1]

@@ -48,7 +48,7 @@ from .media.metrics import compute_metrics
 from .model import VideoFlexTok
 from .model.identity import model_identity
 from .model.sampling import Sampler
-from .progress import Progress, silent
+from .progress import Progress, silent, span, steps
 
 GRID = (1, 4, 16, 64)  # budget grid panels below N, then N
 DEFAULT_SAMPLER = Sampler(steps=25)  # guidance off: one decoder forward per step (CPU friendly)
@@ -448,7 +448,8 @@ def iter_quality_curve(
     if tokens is None:
         report(0.0, "tokenize")
         t0 = time.perf_counter()
-        tokens = model.tokenize_clip(clip)  # (1, t, N)
+        on_chunk = steps(span(report, 0.0, TOKENIZE_SHARE), lambda i, n: f"tokenize ({i}/{n})")
+        tokens = model.tokenize_clip(clip, on_chunk)  # (1, t, N)
         tokenize_seconds = time.perf_counter() - t0
     report(TOKENIZE_SHARE, "tokenize done")
 

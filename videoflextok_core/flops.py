@@ -3,7 +3,7 @@
     from videoflextok_core.flops import model_flops
     flops = model_flops(model.config)    # counted once per config (~2 s for the released one)
     flops.vae_decode / 1e12              # 12.1: TFLOP of decoding one 17-frame 256x256 chunk
-    flops.tokenize(33) + flops.detokenize(33, Sampler(25, guidance=20.0, apg=True))  # 0.73 PFLOP
+    flops.reconstruct(33, Sampler(25, guidance=20.0, apg=True)) / 1e15   # 0.73: tokenize + decode
 
 How: the model is built on the meta device (no weights, no memory) and each part runs once on
 meta tensors of one sample under `torch.utils.flop_counter.FlopCounterMode`, which counts
@@ -91,6 +91,11 @@ class ModelFlops:
         forwards = 2 if sampler.guided else 1
         per_chunk = sampler.steps * forwards * self.decoder_forward + self.vae_decode
         return batch * (n * per_chunk + (n - 1) * self.reencode)
+
+    def reconstruct(self, frames: int, sampler: Sampler, batch: int = 1) -> int:
+        """Tokenize one clip of `frames` frames, then decode it at `batch` budgets (the app's
+        reconstruction: `tokenize` + `detokenize`)."""
+        return self.tokenize(frames) + self.detokenize(frames, sampler, batch)
 
 
 def model_flops(config: ModelConfig) -> ModelFlops:

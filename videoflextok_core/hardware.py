@@ -1,7 +1,9 @@
 """What this machine can do, detected, never assumed: the CPU's model and vector / matrix units,
-torch's build, the GPU. Benchmarks print `describe()` in their header.
+torch's build, the GPU, and how fast it multiplies matrices right now. Benchmarks print
+`describe()` in their header.
 
     >>> cpu_info().bf16_matmul      # True where torch runs bf16 matmuls on AMX / AVX-512-BF16
+    >>> matmul_flops_per_second("cpu") / 1e9    # e.g. 120: float32 GFLOP/s of this CPU, now
     >>> print(describe())
     CPU AMD EPYC (2 cores, 2 torch threads); AVX2, FMA, no AVX-512, no bf16 units | torch ...
     (AVX2) | no CUDA
@@ -9,6 +11,8 @@ torch's build, the GPU. Benchmarks print `describe()` in their header.
 
 import os
 import platform
+import statistics
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -107,3 +111,32 @@ def describe() -> str:
         f"CPU {c.model} ({cores} cores, {c.threads} torch threads); {units} | "
         f"torch {torch.__version__} ({c.torch_capability}) | {gpu}"
     )
+
+
+def matmul_flops_per_second(
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    n: int | None = None,
+    seconds: float = 0.05,
+) -> float:
+    """FLOP/s of n x n matmuls on `device` in `dtype`, measured now: the median of the products
+    timed over about `seconds` (at least 5, after one untimed), so it reflects what else the
+    machine is doing at the moment. n: 512 on a CPU (a few ms per product), 4096 on CUDA."""
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    n = n or (4096 if cuda else 512)
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+
+    def product() -> float:
+        t0 = time.perf_counter()
+        a @ b
+        if cuda:
+            torch.cuda.synchronize(device)
+        return time.perf_counter() - t0
+
+    product()
+    times, end = [], time.perf_counter() + seconds
+    while len(times) < 5 or time.perf_counter() < end:
+        times.append(product())
+    return 2 * n**3 / statistics.median(times)

@@ -2,21 +2,21 @@
 
 One type for it, `Progress`: any callable `progress(fraction, message)` with the fraction in
 [0, 1] and a short message ("decoding k=4 (step 3/16)"). The curve engine, the demo service,
-the app's progress bar and the CLI's text bar all speak it. The model's own loops count steps
-instead (`detokenize(progress=on_step)`, `on_step(done, total)`); `steps` turns a `Progress`
-into such a counter.
+the app's progress bar and the CLI's tqdm bar all speak it. The model's own loops count steps
+instead (`detokenize(progress=on_step)`, `tokenize_clip(clip, on_chunk)`: `on_step(done,
+total)`); `steps` turns a `Progress` into such a counter.
 
-    from videoflextok_core.progress import TextProgress, span, steps
-    bar = TextProgress()                                     # the CLI's bar on stderr
-    report = span(bar, 0.1, 0.95)                            # a share of the bar
-    on_step = steps(report, lambda done, total: f"decoding (step {done}/{total})")
-    model.detokenize(tokens, sampler, progress=on_step)
+    from videoflextok_core.progress import TqdmProgress, span, steps
+    with TqdmProgress() as bar:                              # a tqdm bar on stderr
+        report = span(bar, 0.1, 0.95)                        # a share of the bar
+        on_step = steps(report, lambda done, total: f"decoding (step {done}/{total})")
+        model.detokenize(tokens, sampler, progress=on_step)
 
-A tqdm bar is a `Progress` in three lines (`bar.n = round(100 * fraction)`,
-`bar.set_description(message)`, `bar.refresh()`), so the CLI can show one.
+The library's loops never draw a bar themselves (they take these callbacks); the CLI and the
+model's `verbose` mode draw one with `TqdmProgress`. tqdm is imported only then: it comes with
+huggingface_hub, and the model runs without either.
 """
 
-import sys
 from collections.abc import Callable
 from typing import Protocol
 
@@ -49,28 +49,36 @@ def steps(progress: Progress | None, describe: Callable[[int, int], str]) -> Ste
     return lambda done, total: progress(done / total, describe(done, total))
 
 
-class TextProgress:
-    """A one-line text progress bar on stderr: redrawn in place on a terminal, otherwise a new
-    line every 10 % and whenever the stage (the message's first word) changes."""
+class TqdmProgress:
+    """A `Progress` drawn as a tqdm bar on stderr (or `file`): percent done, the message as its
+    description. The bar appears with the first report (an error before it draws nothing). A
+    context manager: the bar closes, showing its last state, at the end."""
 
-    def __init__(self, stream=None, width: int = 24):
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.width, self.last_pct, self.last_stage, self.last_len = width, -100, None, 0
+    def __init__(self, file=None, **options):
+        """`options`: more of tqdm's keywords (`mininterval`, `disable`, ...)."""
+        bar_format = "{desc}: {percentage:3.0f}%|{bar:24}| [{elapsed}<{remaining}]"
+        # miniters=0: a new message alone redraws the bar too (at most every `mininterval`)
+        self.options = {"file": file, "bar_format": bar_format, "miniters": 0, **options}
+        self.bar = None  # a tqdm, from the first report on
 
     def __call__(self, fraction: float, message: str) -> None:
-        fraction = min(max(fraction, 0.0), 1.0)
-        pct, stage = int(fraction * 100), message.split(" ")[0]
-        filled = round(fraction * self.width)
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}% {message}"
-        if self.tty:
-            end = "\n" if fraction >= 1 else ""
-            self.stream.write("\r" + line.ljust(self.last_len) + end)
-            self.last_len = 0 if end else len(line)
-        elif pct >= self.last_pct + 10 or stage != self.last_stage or fraction >= 1:
-            self.stream.write(line + "\n")
-            self.last_pct, self.last_stage = pct, stage
-        self.stream.flush()
+        n = round(100 * min(max(fraction, 0.0), 1.0))
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=100, desc=message, **self.options)
+        self.bar.set_description_str(message, refresh=False)
+        self.bar.update(n - self.bar.n)  # draws at most every `mininterval` (0.1 s)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self) -> "TqdmProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
-__all__ = ["Progress", "StepCallback", "TextProgress", "silent", "span", "steps"]
+__all__ = ["Progress", "StepCallback", "TqdmProgress", "silent", "span", "steps"]

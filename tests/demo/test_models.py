@@ -106,3 +106,18 @@ def test_one_load_at_a_time(tiny_model, third):
     for t in threads:
         t.join()
     assert calls == [str(third)] and got[0] is got[1]
+
+
+def test_every_model_shares_the_device_queue_and_a_load_takes_a_turn(models):
+    """A load waits like a visitor's model call: background work (the warm-up) gives way."""
+    got = []
+    with models.queue.background():
+        loading = threading.Thread(target=lambda: got.append(models.service("tiny-copy")))
+        loading.start()
+        while models.queue.waiting == 0:  # the load waits for the device
+            assert loading.is_alive()
+            loading.join(0.005)
+        assert got == []
+        models.queue.pause_point()  # hands over; resumes once the weights are read
+    loading.join()
+    assert len(got) == 1 and got[0].queue is models.queue is models.first.queue

@@ -69,6 +69,20 @@ def test_tokenize_once_per_clip(service, tmp_path):
     assert service.clip(at(service, start=0.5)) is not a
 
 
+def test_tokenizing_shows_progress_per_chunk(service):
+    seen = []
+    service.clip(at(service, length=33), lambda fraction, message: seen.append((fraction, message)))
+    messages = [m for _, m in seen]
+    assert messages == [
+        "reading the video",
+        "tokenizing",
+        "tokenizing (chunk 1/2)",
+        "tokenizing (chunk 2/2)",
+        "tokenized",
+    ]
+    assert [f for f, _ in seen] == pytest.approx([0.0, 0.3, 0.65, 1.0, 1.0])
+
+
 def test_decode_cache_hit_is_the_same_object(service):
     request = at(service, k=4)
     first, cached = service.decode(request)
@@ -113,13 +127,6 @@ def test_views_read_the_caches(service):
     v = service.views(request, r)
     assert v.downloads == (r.tokens_file, r.video) and torch.equal(v.tokens, r.tokens)
     assert v.curve is None  # no ladder run yet
-
-
-def test_warm_up_decodes_the_examples(service, tmp_path):
-    shutil.copy(EXAMPLE, tmp_path / "a.mp4")
-    (tmp_path / "b.mp4").write_text("not a video")  # skipped: it shows its message when clicked
-    assert service.warm_up(tmp_path) == 1
-    assert service.reconstruct(service.request(video=tmp_path / "a.mp4")).stats.cached
 
 
 def test_page_setup(service):

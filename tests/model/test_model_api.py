@@ -45,6 +45,15 @@ def test_posterior_mean_tokenize_is_deterministic(tiny_model, golden):
     assert torch.equal(a, golden["tokens_from_posterior_mean"])
 
 
+def test_tokenize_clip_goes_chunk_by_chunk(tiny_model, golden):
+    """Two chunks, with progress after each; the ids are the batched posterior mean's, but for
+    a value within rounding of an FSQ boundary (the fixture has one such position)."""
+    seen = []
+    ids = tiny_model.tokenize_clip(golden["input_video"][0], lambda d, t: seen.append((d, t)))
+    assert seen == [(1, 2), (2, 2)] and ids.shape == (1, 9, 16) and ids.device.type == "cpu"
+    assert (ids != golden["tokens_from_posterior_mean"]).sum() <= 1
+
+
 def test_narrow_tokens_decode_as_keep_k_multi_chunk(tiny_model, golden):
     """The model card's t[..., :k] must equal keep_k=k on full-width tokens (2 chunks)."""
     tokens = golden["tokens"]
@@ -91,8 +100,11 @@ def test_progress_callback_and_verbose(tiny_model, golden, capsys):
     seen = []
     tiny_model.detokenize([golden["tokens"]], Sampler(3), progress=lambda d, t: seen.append((d, t)))
     assert seen == [(i, 6) for i in range(1, 7)]  # 2 chunks x 3 steps
-    decode(tiny_model, [golden["tokens"]], verbose=True)  # upstream's plain progress line
-    assert "step 6/6" in capsys.readouterr().err
+    decode(tiny_model, [golden["tokens"]])
+    assert capsys.readouterr().err == ""  # no bar unless verbose
+    decode(tiny_model, [golden["tokens"]], verbose=True)  # a tqdm bar, as upstream
+    err = capsys.readouterr().err
+    assert "detokenize (step 6/6): 100%|" in err and err.endswith("\n")  # closed
 
 
 def test_guidance_changes_output_and_keep_k_matters(tiny_model, golden):

@@ -20,13 +20,14 @@ Legend: B batch, T frames, H/W pixels, t latent/token frames, N tokens per laten
 z VAE channels, h/w latent grid, d FSQ channels.
 """
 
-import sys
+import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..progress import TqdmProgress, steps
 from .checkpoint import (
     CheckpointError,
     check_state_dict,
@@ -190,11 +191,27 @@ class VideoFlexTok(nn.Module):
             ids = self.encode_chunks(self.chunking.split_video(video), sample_posterior)[3]
         return list(self.chunking.merge_tokens(ids, B).split(1))
 
-    def tokenize_clip(self, clip: torch.Tensor) -> torch.Tensor:
+    @torch.inference_mode()
+    def tokenize_clip(
+        self, clip: torch.Tensor, progress: Callable[[int, int], None] | None = None
+    ) -> torch.Tensor:
         """One clip (3, T, H, W) in [-1, 1] -> its ids (1, t, N) int64 on the CPU, from the VAE
         posterior mean: no random draw, so the same clip always gives the same ids. These are
-        the ids the CLI, the app, the quality curve and the dataset job keep."""
-        return self.tokenize(clip[None], sample_posterior=False)[0].cpu()
+        the ids the CLI, the app, the quality curve and the dataset job keep.
+
+        Chunk by chunk, with `progress(done, total)` after each, so that a caller shows how far
+        it has got and may pause between chunks (`tokenize` runs all chunks as one batch; the
+        latents agree to float32 rounding, the ids unless a value lies on an FSQ boundary).
+        """
+        video = check_video(clip[None], self.resolution, self.chunking)
+        chunks = self.chunking.split_video(video.to(self.device, self.float_dtype))
+        ids = []
+        with self.precision.tokenizing():
+            for i, chunk in enumerate(chunks.split(1)):  # (1, 3, chunk, H, W)
+                ids.append(self.encode_chunks(chunk, sample_posterior=False)[3])  # (1, t', N)
+                if progress is not None:
+                    progress(i + 1, len(chunks))
+        return self.chunking.merge_tokens(torch.cat(ids), 1).cpu()  # (1, t, N)
 
     # ------------------------------------------------------------------------------------------
     # Detokenize
@@ -321,7 +338,7 @@ class VideoFlexTok(nn.Module):
                 cfg_rescaler, cond_type -> `Sampler` (`Sampler.from_official`)
             generator, noise_list -> `Noise(generator=..., given=...)`
             num_keep_tokens_list -> keep; conditioning_frames -> cond
-            verbose -> a plain progress line on stderr (upstream: a tqdm bar)
+            verbose -> a tqdm bar of the sampler steps on stderr, as upstream
         """
         sampler = Sampler.from_official(
             timesteps=timesteps,
@@ -333,14 +350,16 @@ class VideoFlexTok(nn.Module):
             cfg_rescaler=cfg_rescaler,
             cond_type=cond_type,
         )
-        return self.detokenize(
-            token_ids_list,
-            sampler,
-            keep=num_keep_tokens_list,
-            noise=Noise(generator=generator, given=noise_list),
-            cond=conditioning_frames,
-            progress=_print_steps if verbose else None,
-        )
+        # tqdm only when asked: the model runs without it
+        with TqdmProgress() if verbose else contextlib.nullcontext() as bar:  # else bar is None
+            return self.detokenize(
+                token_ids_list,
+                sampler,
+                keep=num_keep_tokens_list,
+                noise=Noise(generator=generator, given=noise_list),
+                cond=conditioning_frames,
+                progress=steps(bar, lambda done, total: f"detokenize (step {done}/{total})"),
+            )
 
     def decode_clip(
         self,
@@ -441,12 +460,6 @@ class VideoFlexTok(nn.Module):
 
         pinned = cond_latents if self.pin_conditioning else None
         return sample(model_fn, noise, sampler or Sampler(), pinned, progress)
-
-
-def _print_steps(done: int, total: int) -> None:
-    """`verbose`: one progress line on stderr, redrawn in place."""
-    end = "\n" if done == total else "\r"
-    print(f"detokenize: step {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
 __all__ = ["CheckpointError", "Noise", "VideoFlexTok"]
