@@ -57,7 +57,7 @@ class TqdmProgress:
     def __init__(self, file=None, **options):
         """`options`: more of tqdm's keywords (`mininterval`, `disable`, ...)."""
         bar_format = "{desc}: {percentage:3.0f}%|{bar:24}| [{elapsed}<{remaining}]"
-        # miniters=0: a new message alone redraws the bar too (at most every `mininterval`)
+        # miniters=0: every update checks `mininterval` (tqdm would otherwise skip some)
         self.options = {"file": file, "bar_format": bar_format, "miniters": 0, **options}
         self.bar = None  # a tqdm, from the first report on
 
@@ -67,8 +67,9 @@ class TqdmProgress:
             from tqdm import tqdm
 
             self.bar = tqdm(total=100, desc=message, **self.options)
-        self.bar.set_description_str(message, refresh=False)
-        self.bar.update(n - self.bar.n)  # draws at most every `mininterval` (0.1 s)
+        if message != self.bar.desc:  # a new message is always drawn: every stage and step shows
+            self.bar.set_description_str(message)
+        self.bar.update(n - self.bar.n)  # the percentage alone: at most every `mininterval`
 
     def close(self) -> None:
         if self.bar is not None:
