@@ -4,7 +4,9 @@
     python -m training.campaign vae --session-minutes 300
     python -m training.campaign latents                  # scale the latents, cache them
     python -m training.campaign resampler --session-minutes 300
-    python -m training.campaign milestone                # fp16 EMA weights -> training/milestones
+    python -m training.campaign decoder --session-minutes 60   # the VAE decoder on its outputs
+    python -m training.campaign finish --out assets/demo-model  # tune, export fp16, round trip
+    python -m training.campaign milestone --stage vae    # fp16 EMA weights -> training/milestones
     python -m training.campaign status                   # where the run stands
 
 Every stage resumes from its state under RUN (default ~/.cache/videoflextok-train/v2, outside
@@ -32,7 +34,7 @@ from safetensors.torch import load_file, save_file  # noqa: E402
 from synthetic import make_batch  # noqa: E402
 from videoflextok_core.hardware import cpu_info, describe  # noqa: E402
 from videoflextok_core.media.read import read_video  # noqa: E402
-from videoflextok_core.model import VideoFlexTok  # noqa: E402
+from videoflextok_core.model import Sampler, VideoFlexTok  # noqa: E402
 from videoflextok_core.model.vidtok import VidTok  # noqa: E402
 
 from .config import EVAL_SEED_BASE, DemoConfig, hub_config  # noqa: E402
@@ -40,6 +42,8 @@ from .data import TrainingClips  # noqa: E402
 from .latent_cache import LatentCache, build_cache  # noqa: E402
 from .photos import load_photos  # noqa: E402
 from .precision_check import precision_check  # noqa: E402
+from .stage_decoder import DecoderRecipe, DecoderTrainer  # noqa: E402
+from .stage_finish import FinishRecipe, demo_defaults, export_fp16, round_trip_db, tune  # noqa: E402
 from .stage_resampler import ResamplerRecipe, ResamplerTrainer, ladder_psnr  # noqa: E402
 from .stage_vae import (  # noqa: E402
     VaeRecipe,
@@ -48,7 +52,7 @@ from .stage_vae import (  # noqa: E402
     latent_scale,
     load_milestone_weights,
 )
-from .state import SessionClock, read_meta  # noqa: E402
+from .state import SessionClock, read_meta, write_milestone  # noqa: E402
 from .vae_eval import REAL_CLIPS, VaeEval  # noqa: E402
 
 DEFAULT_RUN = Path.home() / ".cache" / "videoflextok-train" / "v2"
@@ -57,6 +61,9 @@ SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "demo-model"  # v1: t
 V2 = DemoConfig(vae_ch_mult=(1, 2, 4, 8))  # the v1 resampler's shapes, the v2 VAE
 LATENT_STREAM = 2  # TrainingClips stream of the resampler's clips
 LATENT_CLIPS = 16_000
+TUNE_STREAM = 998  # TrainingClips base of the finish stage's tuning clips (never trained on)
+LADDER = (1, 4, 16, 64)  # the mini-ladder's budgets
+STAGES = ("vae", "resampler", "decoder")  # stages with a state (and a milestone)
 
 
 class Log:
@@ -196,6 +203,39 @@ def held_out_videos(n_procedural: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
     return procedural, torch.stack(real) if real else procedural[:0]
 
 
+def mini_ladder(model: VideoFlexTok, procedural, real, steps: int = 8) -> dict:
+    """{"procedural": {k: dB}, "real": {k: dB}} of `ladder_psnr` at 8 Euler steps, no guidance."""
+    sampler = Sampler(steps=steps)
+
+    def ladder(videos):
+        return {k: round(v, 2) for k, v in ladder_psnr(model, videos, LADDER, sampler).items()}
+
+    return {"procedural": ladder(procedural), "real": ladder(real) if len(real) else {}}
+
+
+def stage_counters(run: Path, stage: str) -> dict | None:
+    """The counters ({"step", "samples", "seconds"}) of a stage's saved state, if any."""
+    path = run / stage / "state.safetensors"
+    return read_meta(path)["counters"] if path.is_file() else None
+
+
+def trained_model(run: Path, log: Log, with_decoder: bool = True) -> VideoFlexTok:
+    """The v2 model as trained so far: the scaled VAE, the resampler stage's EMA trunks and,
+    if the decoder stage has ended (and `with_decoder`), its EMA VAE decoder."""
+    path = run / "resampler" / "state.safetensors"
+    if not path.is_file():
+        raise SystemExit(f"no resampler state in {path.parent}: run the resampler stage first")
+    model = v2_model(run, log)
+    ema = {k[4:]: v for k, v in load_file(str(path)).items() if k.startswith("ema.")}
+    for name, trunk in (("encoder", model.encoder), ("decoder", model.decoder)):
+        n = len(name) + 1
+        trunk.load_state_dict({k[n:]: v for k, v in ema.items() if k.startswith(name + ".")})
+    final = run / "decoder" / "final.safetensors"
+    if with_decoder and final.is_file():
+        model.vae.load_state_dict(model.vae.state_dict() | load_file(str(final)))
+    return model.eval()
+
+
 def cmd_resampler(args, log: Log) -> int:
     r = ResamplerRecipe()
     if args.steps:
@@ -212,6 +252,10 @@ def cmd_resampler(args, log: Log) -> int:
     if state_path.is_file():
         trainer.resume(state_path)
         how = f"resumed at step {trainer.state.step}"
+    elif args.from_milestone:
+        step = read_meta(args.from_milestone)["counters"]["step"]
+        trainer.state.restart(load_file(str(args.from_milestone)), step, step * r.batch)
+        how = f"restarted from milestone {args.from_milestone} at step {step}"
     else:
         warm_start(model)
         trainer.state.ema = {k: p.detach().float().clone() for k, p in trainer.state.params.items()}
@@ -222,17 +266,99 @@ def cmd_resampler(args, log: Log) -> int:
 
     def evaluate(step: int) -> None:
         ema = trainer.ema_model(shadow)
-        log(
-            stage="resampler_eval",
-            step=step,
-            procedural=ladder_psnr(ema, procedural, (1, 4, 16, 64), steps=8),
-            real=ladder_psnr(ema, real, (1, 4, 16, 64), steps=8) if len(real) else {},
-        )
+        log(stage="resampler_eval", step=step, **mini_ladder(ema, procedural, real))
 
     clock = SessionClock(args.session_minutes, args.save_minutes)
     clock.handle_signals()
     done = trainer.run_session(args.run, clock, log, evaluate, args.eval_every)
     log(stage="resampler_session_end", step=trainer.state.step, done=done)
+    return 0
+
+
+def cmd_decoder(args, log: Log) -> int:
+    r = DecoderRecipe()
+    if args.steps:
+        r = replace(
+            r, steps=args.steps, warmup=min(r.warmup, args.steps // 10),
+            decay=min(r.decay, max(1, args.steps // 5)),
+        )  # fmt: skip
+    bf16, why = use_bf16(args.run, args.precision)
+    torch.set_num_threads(args.threads)
+    photos = load_photos()
+    trainer = DecoderTrainer(trained_model(args.run, log, with_decoder=False), r, photos, bf16)
+    state_path = args.run / "decoder" / "state.safetensors"
+    fresh = not state_path.is_file()
+    if not fresh:
+        trainer.resume(state_path)
+        how = f"resumed at step {trainer.state.step}"
+    elif args.from_milestone:
+        step = read_meta(args.from_milestone)["counters"]["step"]
+        trainer.state.restart(load_file(str(args.from_milestone)), step, step * r.batch)
+        how = f"restarted from milestone {args.from_milestone} at step {step}"
+    else:
+        how = "started from the VAE stage's decoder"
+    log(stage="decoder_session", how=how, bf16=bf16, why=why, cpu=describe(), steps=r.steps)
+    procedural, real = held_out_videos()
+    shadow = trained_model(args.run, log, with_decoder=False)
+
+    def evaluate(step: int) -> None:
+        shadow.vae.load_state_dict(shadow.vae.state_dict() | trainer.state.ema_state())
+        log(stage="decoder_eval", step=step, **mini_ladder(shadow, procedural, real, r.flow_steps))
+
+    if fresh and trainer.state.step == 0:
+        evaluate(0)  # the baseline: the VAE stage's decoder
+    clock = SessionClock(args.session_minutes, args.save_minutes)
+    clock.handle_signals()
+    done = trainer.run_session(args.run, clock, log, evaluate, args.eval_every)
+    log(stage="decoder_session_end", step=trainer.state.step, done=done)
+    return 0
+
+
+def cmd_finish(args, log: Log) -> int:
+    """Tune the demo sampler, export the model in fp16 to --out, check the round trip, and
+    write training_log.json (each stage's steps and hours, where they ran)."""
+    torch.set_num_threads(args.threads)
+    if args.out is None:
+        raise SystemExit("finish needs --out DIR (for example assets/demo-model)")
+    r = FinishRecipe()
+    if args.tune_steps:
+        r = replace(r, steps_grid=tuple(args.tune_steps))
+    if args.tune_guidance:
+        r = replace(r, guidance_grid=tuple(args.tune_guidance))
+    model = trained_model(args.run, log)
+    videos = TrainingClips(TUNE_STREAM, load_photos()).batch(0, args.tune_clips, V2.chunk, V2.size)
+    tuning = tune(model, videos, r, log)
+    hub = hub_config(V2, demo_defaults(tuning.sampler))
+    export_fp16(model, hub, args.out)
+    ours, theirs = round_trip_db(model, args.out, videos, tuning.sampler)
+    records = [json.loads(x) for x in (args.run / "log.jsonl").read_text().splitlines()]
+    stages = {}
+    for stage in STAGES:
+        counters = stage_counters(args.run, stage)
+        if counters is not None:
+            hours = round(counters["seconds"] / 3600, 3)
+            stages[stage] = {"steps": counters["step"], "hours": hours}
+    latent_s = sum(x.get("seconds", 0.0) for x in records if x.get("stage") == "latents")
+    stages["latents"] = {"hours": round(latent_s / 3600, 3)}
+    cpus = sorted({x["cpu"] for x in records if x.get("stage", "").endswith("_session")})
+    summary = {
+        "command": "python -m training.campaign finish " + " ".join(sys.argv[2:]),
+        "model": "demo model v2 (training/campaign.py)",
+        "config": V2.as_dict(),
+        "stages": stages,
+        "where": cpus,
+        "demo_defaults": demo_defaults(tuning.sampler),
+        "tuning": tuning.as_log(),
+        "tuning_clips": {"stream": TUNE_STREAM, "count": args.tune_clips},
+        "fp16_round_trip_db": {"float32": round(ours, 4), "exported": round(theirs, 4)},
+    }
+    (args.out / "training_log.json").write_text(json.dumps(summary, indent=2) + "\n")
+    ok = abs(ours - theirs) <= r.fp16_tol_db
+    log(stage="finish", out=str(args.out), **tuning.as_log()["chosen"], float32_db=ours,
+        exported_db=theirs, round_trip_ok=ok)  # fmt: skip
+    if not ok:
+        print(f"fp16 round trip off by {abs(ours - theirs):.3f} dB (> {r.fp16_tol_db})")
+        return 1
     return 0
 
 
@@ -244,16 +370,10 @@ def cmd_precision_check(args, log: Log) -> int:
 
 
 def cmd_milestone(args, log: Log) -> int:
-    """The VAE's EMA weights in fp16 with the stage's counters, for committing."""
-    src = args.run / "vae" / "state.safetensors"
-    meta = read_meta(src)
-    tensors = load_file(str(src))
-    ema = {k[4:]: v.half().contiguous() for k, v in tensors.items() if k.startswith("ema.")}
-    MILESTONES.mkdir(exist_ok=True)
-    out = MILESTONES / "v2_vae.safetensors"
-    metadata = {"counters": json.dumps(meta["counters"]), "stage": json.dumps("vae")}
-    save_file(ema, str(out), metadata=metadata)
-    log(stage="milestone", path=str(out), counters=meta["counters"], mb=out.stat().st_size / 1e6)
+    """A stage's EMA weights in fp16 with its counters, for committing (--stage, default vae)."""
+    out = args.milestones / f"v2_{args.stage}.safetensors"
+    counters = write_milestone(args.run / args.stage / "state.safetensors", out, args.stage)
+    log(stage="milestone", path=str(out), counters=counters, mb=out.stat().st_size / 1e6)
     return 0
 
 
@@ -291,8 +411,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument(
         "command",
-        choices=("vae", "latents", "resampler", "precision-check", "milestone", "status"),
-    )
+        choices=(
+            "vae", "latents", "resampler", "decoder", "finish", "precision-check", "milestone",
+            "status",
+        ),
+    )  # fmt: skip
     p.add_argument("--run", type=Path, default=DEFAULT_RUN, help="run state (outside the tree)")
     p.add_argument("--session-minutes", type=float, default=None, help="stop cleanly after M")
     p.add_argument("--save-minutes", type=float, default=8.0, help="save at least this often")
@@ -303,6 +426,14 @@ def main(argv=None) -> int:
     p.add_argument("--check-steps", type=int, default=200)
     p.add_argument("--from-milestone", type=Path, default=None)
     p.add_argument("--clips", type=int, default=None, help="latents: clips to cache")
+    p.add_argument("--stage", choices=STAGES, default="vae", help="milestone: whose weights")
+    p.add_argument("--milestones", type=Path, default=MILESTONES, help="milestone: where to")
+    p.add_argument("--out", type=Path, default=None, help="finish: the Hub-layout directory")
+    p.add_argument("--tune-clips", type=int, default=8, help="finish: clips the tuning decodes")
+    p.add_argument("--tune-steps", type=int, nargs="+", default=None, help="finish: steps grid")
+    p.add_argument(
+        "--tune-guidance", type=float, nargs="+", default=None, help="finish: guidance grid"
+    )
     args = p.parse_args(argv)
     args.run.mkdir(parents=True, exist_ok=True)
     log = Log(args.run / "log.jsonl")
@@ -310,6 +441,8 @@ def main(argv=None) -> int:
         "vae": cmd_vae,
         "latents": cmd_latents,
         "resampler": cmd_resampler,
+        "decoder": cmd_decoder,
+        "finish": cmd_finish,
         "precision-check": cmd_precision_check,
         "milestone": cmd_milestone,
         "status": cmd_status,

@@ -99,11 +99,12 @@ def flow_loss(model: VideoFlexTok, mean, std, r: ResamplerRecipe, g, bf16: bool)
 
 
 @torch.inference_mode()
-def ladder_psnr(model: VideoFlexTok, videos: torch.Tensor, budgets, steps: int) -> dict[int, float]:
+def ladder_psnr(
+    model: VideoFlexTok, videos: torch.Tensor, budgets, sampler: Sampler
+) -> dict[int, float]:
     """Mean PSNR (dB) per budget k of one seeded decode of each clip: videos (N, 3, 17, H, W),
-    posterior-mean tokens, `steps` Euler steps, no guidance."""
+    posterior-mean tokens, the initial noise from seed 0 (the sampler's own seed is not used)."""
     tokens = model.tokenize(videos, sample_posterior=False)
-    sampler = Sampler(steps=steps)  # guidance off
     out = {}
     for k in budgets:
         recon = model.detokenize(
@@ -114,7 +115,7 @@ def ladder_psnr(model: VideoFlexTok, videos: torch.Tensor, budgets, steps: int) 
         )
         recon = torch.cat(recon).clamp(-1, 1)
         mse = ((recon - videos) / 2).pow(2).mean(dim=(1, 2, 3, 4))
-        out[k] = round(float((-10 * torch.log10(mse)).mean()), 2)
+        out[k] = float((-10 * torch.log10(mse)).mean())
     return out
 
 

@@ -57,6 +57,15 @@ class TrainState:
     def ema_state(self) -> dict[str, torch.Tensor]:
         return {k: v.clone() for k, v in self.ema.items()}
 
+    @torch.no_grad()
+    def restart(self, weights: dict[str, torch.Tensor], step: int, samples: int) -> None:
+        """Restart from a milestone's weights (EMA weights, any float dtype): the parameters and
+        the EMA take them, the optimiser starts empty, the counters continue at `step`."""
+        for k, p in self.params.items():
+            p.copy_(weights[k])
+        self.ema = {k: weights[k].float().clone() for k in self.params}
+        self.step, self.samples = step, samples
+
     def save(self, path: Path, meta: dict) -> None:
         """Write the state to `path` (atomic: a temporary file, then a rename)."""
         tensors = {f"param.{k}": p.detach().contiguous().cpu() for k, p in self.params.items()}
@@ -95,6 +104,18 @@ class TrainState:
         for name, g in self.generators.items():
             g.set_state(tensors[f"rng.{name}"])
         return saved["meta"]
+
+
+def write_milestone(state_path: Path, out: Path, stage: str) -> dict:
+    """A saved state's EMA weights in float16, with its counters, to `out` (a milestone to
+    commit: no optimiser state, a quarter of the state's size). Returns the counters."""
+    counters = read_meta(state_path)["counters"]
+    tensors = load_file(str(state_path))
+    ema = {k[4:]: v.half().contiguous() for k, v in tensors.items() if k.startswith("ema.")}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {"counters": json.dumps(counters), "stage": json.dumps(stage)}
+    save_file(ema, str(out), metadata=metadata)
+    return counters
 
 
 def read_meta(path: Path) -> dict:

@@ -103,6 +103,29 @@ def test_a_resume_refuses_another_recipe(tmp_path):
         other.resume(tmp_path / "vae" / "state.safetensors")
 
 
+def test_a_lost_state_restarts_from_its_milestone(tmp_path):
+    """A new machine: the stage restarts from the committed fp16 EMA weights and its counters,
+    with an empty optimiser, and trains on from there on the clips it would have drawn."""
+    from training.stage_vae import load_milestone_weights
+    from training.state import write_milestone
+
+    t = _train(tmp_path, 3, _evaluator())  # three sessions of one step
+    milestone = tmp_path / "milestones" / "v2_vae.safetensors"
+    counters = write_milestone(tmp_path / "vae" / "state.safetensors", milestone, "vae")
+    assert counters["step"] == 3 and read_meta(milestone)["stage"] == "vae"
+    fresh = VaeTrainer(TINY, [], bf16=False)
+    load_milestone_weights(fresh, milestone, counters["step"])
+    st = fresh.state
+    assert (st.step, st.samples) == (3, t.state.samples) and not fresh.opt.state
+    for k, p in st.params.items():
+        assert p.dtype == torch.float32
+        assert torch.equal(p, t.state.ema[k].half().float()), k
+        assert torch.equal(st.ema[k], p), k
+    clock = SessionClock(session_minutes=0.0)
+    fresh.run_session(tmp_path / "new", clock, lambda **r: None, _evaluator(), eval_every=99)
+    assert st.step == 4 and st.samples == t.state.samples + 2  # the next short clips
+
+
 def test_training_clips_are_a_function_of_their_index():
     clips = TrainingClips(1, photos=[])
     a, b = clips.batch(10, 3, 5, 32), clips.batch(10, 3, 5, 32)
@@ -160,12 +183,15 @@ def test_latent_scale_folds_exactly_into_the_vae():
     assert (recon1 - recon0).abs().max() < 1e-4
 
 
-def test_latents_then_resampler_stages_run_and_resume(tmp_path):
+def test_the_stages_after_the_vae_run_resume_and_export(tmp_path):
     """The full-size v2 VAE (random weights stand in for the trained ones) and the v1-shaped
-    resampler, at toy counts, through the real CLI: cache, train, stop, resume, evaluate."""
-    from safetensors.torch import save_file
+    resampler, at toy counts, through the real CLI: cache the latents; train the resampler,
+    stop, resume, evaluate; fine-tune the VAE decoder on its outputs; take a milestone; tune the
+    demo sampler and export the model in fp16."""
+    from safetensors.torch import load_file, save_file
 
     from training.stage_vae import new_vae
+    from videoflextok_core.model import VideoFlexTok
 
     (tmp_path / "vae").mkdir()
     vae = new_vae(VaeRecipe().spec, seed=0)
@@ -192,3 +218,38 @@ def test_latents_then_resampler_stages_run_and_resume(tmp_path):
     assert ev["step"] == 4 and set(ev["procedural"]) == {"1", "4", "16", "64"}
     assert all(0 < v < 60 for v in ev["procedural"].values())
     assert records[-1]["done"] is True
+
+    # Stage 3: the VAE decoder on the resampler's outputs; its baseline is evaluated first.
+    records = run("decoder", "--steps", "2", "--eval-every", "1000")
+    evals = [r for r in records if r["stage"] == "decoder_eval"]
+    assert [e["step"] for e in evals] == [0, 2] and records[-1]["done"] is True
+    assert evals[0]["procedural"] != evals[1]["procedural"]  # the decoder changed
+    final = load_file(str(tmp_path / "decoder" / "final.safetensors"))
+    assert final and all(k.startswith("decoder.") for k in final)
+
+    # A milestone of the resampler stage: fp16 EMA trunks, with the stage's counters.
+    run("milestone", "--stage", "resampler", "--milestones", str(tmp_path / "milestones"))
+    milestone = tmp_path / "milestones" / "v2_resampler.safetensors"
+    assert read_meta(milestone)["counters"]["step"] == 4
+    weights = load_file(str(milestone))
+    assert {v.dtype for v in weights.values()} == {torch.float16}
+    assert {k.split(".")[0] for k in weights} == {"encoder", "decoder"}
+
+    # Stage 4: tune (a 2 x 2 grid), export in fp16, load it back.
+    out = tmp_path / "demo-model"
+    records = run("finish", "--out", str(out), "--tune-clips", "2", "--tune-steps", "1", "2",
+                  "--tune-guidance", "1", "2")  # fmt: skip
+    assert len([r for r in records if r["stage"] == "finish_tune"]) == 4
+    done = records[-1]
+    assert done["stage"] == "finish" and done["round_trip_ok"] is True
+    assert abs(done["float32_db"] - done["exported_db"]) <= 0.02
+    stored = load_file(str(out / "model.safetensors"))
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
+    model = VideoFlexTok.from_pretrained(out, device="cpu")
+    sampler = model.config.demo_sampler()
+    assert (sampler.steps, sampler.guidance) == (done["steps"], done["guidance"])
+    assert next(model.parameters()).dtype == torch.float32
+    summary = json.loads((out / "training_log.json").read_text())
+    assert summary["stages"]["resampler"]["steps"] == 4
+    assert summary["stages"]["decoder"]["steps"] == 2
+    assert summary["fp16_round_trip_db"]["exported"] == round(done["exported_db"], 4)
