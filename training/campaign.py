@@ -85,6 +85,28 @@ class Log:
         )
 
 
+def with_length(recipe, steps: int | None):
+    """The stage's recipe at `steps` (--steps): a longer stage keeps its warm-up and decay (so
+    the schedule is the same until the decay: an extension); a short test run scales them."""
+    if not steps:
+        return recipe
+    warmup = min(recipe.warmup, steps // 10)
+    return replace(recipe, steps=steps, warmup=warmup, decay=min(recipe.decay, max(1, steps // 5)))
+
+
+def restart_or_resume(trainer, state_path: Path, milestone: Path | None, batch: int) -> str | None:
+    """Resume the stage from its saved state, or restart it from a committed milestone (`batch`
+    samples per step so far); returns how, or None if neither is there (a fresh start)."""
+    if state_path.is_file():
+        trainer.resume(state_path)
+        return f"resumed at step {trainer.state.step}"
+    if milestone:
+        step = read_meta(milestone)["counters"]["step"]
+        trainer.state.restart(load_file(str(milestone)), step, step * batch)
+        return f"restarted from milestone {milestone} at step {step}"
+    return None
+
+
 def use_bf16(run: Path, asked: str) -> tuple[bool, str]:
     """Whether the VAE trains under bf16 autocast, and why (logged)."""
     cpu = cpu_info()
@@ -107,14 +129,7 @@ def use_bf16(run: Path, asked: str) -> tuple[bool, str]:
 
 
 def cmd_vae(args, log: Log) -> int:
-    r = VaeRecipe()
-    if args.steps:  # a longer stage keeps its warm-up and decay; a short test run scales them
-        r = replace(
-            r,
-            steps=args.steps,
-            warmup=min(r.warmup, args.steps // 10),
-            decay=min(r.decay, max(1, args.steps // 5)),
-        )
+    r = with_length(VaeRecipe(), args.steps)
     bf16, why = use_bf16(args.run, args.precision)
     torch.set_num_threads(args.threads)
     clock = SessionClock(args.session_minutes, args.save_minutes)
@@ -237,26 +252,15 @@ def trained_model(run: Path, log: Log, with_decoder: bool = True) -> VideoFlexTo
 
 
 def cmd_resampler(args, log: Log) -> int:
-    r = ResamplerRecipe()
-    if args.steps:
-        r = replace(
-            r, steps=args.steps, warmup=min(r.warmup, args.steps // 10),
-            decay=min(r.decay, max(1, args.steps // 5)),
-        )  # fmt: skip
+    r = with_length(ResamplerRecipe(), args.steps)
     bf16, why = use_bf16(args.run, args.precision)
     torch.set_num_threads(args.threads)
     model = v2_model(args.run, log)
     cache = LatentCache(args.run / "latents", model.vae)
     trainer = ResamplerTrainer(model, r, cache, bf16)
     state_path = args.run / "resampler" / "state.safetensors"
-    if state_path.is_file():
-        trainer.resume(state_path)
-        how = f"resumed at step {trainer.state.step}"
-    elif args.from_milestone:
-        step = read_meta(args.from_milestone)["counters"]["step"]
-        trainer.state.restart(load_file(str(args.from_milestone)), step, step * r.batch)
-        how = f"restarted from milestone {args.from_milestone} at step {step}"
-    else:
+    how = restart_or_resume(trainer, state_path, args.from_milestone, r.batch)
+    if how is None:
         warm_start(model)
         trainer.state.ema = {k: p.detach().float().clone() for k, p in trainer.state.params.items()}
         how = "started from the shipped v1 resampler"
@@ -276,27 +280,15 @@ def cmd_resampler(args, log: Log) -> int:
 
 
 def cmd_decoder(args, log: Log) -> int:
-    r = DecoderRecipe()
-    if args.steps:
-        r = replace(
-            r, steps=args.steps, warmup=min(r.warmup, args.steps // 10),
-            decay=min(r.decay, max(1, args.steps // 5)),
-        )  # fmt: skip
+    r = with_length(DecoderRecipe(), args.steps)
     bf16, why = use_bf16(args.run, args.precision)
     torch.set_num_threads(args.threads)
     photos = load_photos()
     trainer = DecoderTrainer(trained_model(args.run, log, with_decoder=False), r, photos, bf16)
     state_path = args.run / "decoder" / "state.safetensors"
-    fresh = not state_path.is_file()
-    if not fresh:
-        trainer.resume(state_path)
-        how = f"resumed at step {trainer.state.step}"
-    elif args.from_milestone:
-        step = read_meta(args.from_milestone)["counters"]["step"]
-        trainer.state.restart(load_file(str(args.from_milestone)), step, step * r.batch)
-        how = f"restarted from milestone {args.from_milestone} at step {step}"
-    else:
-        how = "started from the VAE stage's decoder"
+    how = restart_or_resume(trainer, state_path, args.from_milestone, r.batch)
+    fresh = how is None
+    how = how or "started from the VAE stage's decoder"
     log(stage="decoder_session", how=how, bf16=bf16, why=why, cpu=describe(), steps=r.steps)
     procedural, real = held_out_videos()
     shadow = trained_model(args.run, log, with_decoder=False)
@@ -305,7 +297,7 @@ def cmd_decoder(args, log: Log) -> int:
         shadow.vae.load_state_dict(shadow.vae.state_dict() | trainer.state.ema_state())
         log(stage="decoder_eval", step=step, **mini_ladder(shadow, procedural, real, r.flow_steps))
 
-    if fresh and trainer.state.step == 0:
+    if fresh:
         evaluate(0)  # the baseline: the VAE stage's decoder
     clock = SessionClock(args.session_minutes, args.save_minutes)
     clock.handle_signals()

@@ -108,22 +108,13 @@ class DecoderTrainer:
         keeps = torch.tensor(r.keeps)
         keep = keeps[torch.randint(len(keeps), (r.batch,), generator=self.gen)]
         latents = sampled_latents(self.model, video, keep, r.flow_steps, self.gen)
-        for g in self.opt.param_groups:
-            g["lr"] = r.schedule().lr(st.step)
+        st.set_lr(r.schedule().lr(st.step))
         self.model.vae.decoder.train()
         with autocast(self.bf16):
             recon = self.model.vae.decode(latents)
         terms = r.loss(recon.float(), video)
-        self.opt.zero_grad(set_to_none=True)
-        terms.loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(list(st.params.values()), r.grad_clip)
-        if not math.isfinite(float(gnorm)):
-            raise FloatingPointError(f"non-finite gradient at step {st.step}")
-        self.opt.step()
+        st.update(terms.loss, r.grad_clip, r.batch)
         self.model.vae.decoder.eval()
-        st.update_ema()
-        st.step += 1
-        st.samples += r.batch
         return terms.loss.detach(), terms
 
     def run_session(self, run: Path, clock: SessionClock, log, evaluate, eval_every: int) -> bool:
@@ -153,15 +144,10 @@ class DecoderTrainer:
                     **mean,
                 )
                 sums, count, t_log = {}, 0, time.time()
-            if st.step == sched.decay_start:
-                st.save(home / "stable.safetensors", self.meta())
             if st.step % eval_every == 0 or st.step == r.steps:
                 evaluate(st.step)
-            if clock.stopping:
+            if st.after_step(home, self.meta(), clock, sched.decay_start):
                 break
-            if clock.save_due():
-                st.save(home / "state.safetensors", self.meta())
-                clock.saved()
         st.save(home / "state.safetensors", self.meta())
         clock.saved()
         if st.step >= r.steps:

@@ -21,7 +21,6 @@ Legend: B clips, t = 5 latent frames, N = 64 registers, z = 16 channels, 8 x 8 l
 Latents (B, 16, 5, 8, 8); codes (B, t, N, 6).
 """
 
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -153,19 +152,10 @@ class ResamplerTrainer:
         r, st = self.r, self.state
         idx = torch.randint(len(self.cache), (r.batch,), generator=self.pick)
         mean, std = self.cache.get(idx)
-        for g in self.opt.param_groups:
-            g["lr"] = r.schedule().lr(st.step)
+        st.set_lr(r.schedule().lr(st.step))
         self.model.train()
         loss, per_sample, keep_k = flow_loss(self.model, mean, std, r, self.gen, self.bf16)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(list(st.params.values()), r.grad_clip)
-        if not math.isfinite(float(gnorm)):
-            raise FloatingPointError(f"non-finite gradient at step {st.step}")
-        self.opt.step()
-        st.update_ema()
-        st.step += 1
-        st.samples += r.batch
+        st.update(loss, r.grad_clip, r.batch)
         return float(loss.detach()), per_sample, keep_k
 
     def ema_model(self, like: VideoFlexTok) -> VideoFlexTok:
@@ -207,15 +197,10 @@ class ResamplerTrainer:
                 )
                 by_k = {k: [0.0, 0] for k in ks}
                 total, count, t_log = 0.0, 0, time.time()
-            if st.step == sched.decay_start:
-                st.save(home / "stable.safetensors", self.meta())
             if st.step % eval_every == 0 or st.step == r.steps:
                 evaluate(st.step)
-            if clock.stopping:
+            if st.after_step(home, self.meta(), clock, sched.decay_start):
                 break
-            if clock.save_due():
-                st.save(home / "state.safetensors", self.meta())
-                clock.saved()
         st.save(home / "state.safetensors", self.meta())
         clock.saved()
         return st.step >= r.steps

@@ -156,25 +156,15 @@ class VaeTrainer:
         r, st = self.r, self.state
         sched = r.schedule()
         home = run / "vae"
-        state_path = home / "state.safetensors"
         sums, count, t_log = {}, 0, time.time()
         while st.step < r.steps:
             t0 = time.time()
             B, T = r.shape_at(st.step)
             video = self.data.batch(st.samples, B, T, r.size)
             lr = r.lr_at(st.step)
-            for g in self.opt.param_groups:
-                g["lr"] = lr
+            st.set_lr(lr)
             loss, terms, kl = vae_step_loss(self.vae, video, r, self.gen, self.bf16)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            gnorm = torch.nn.utils.clip_grad_norm_(self.vae.parameters(), r.grad_clip)
-            if not math.isfinite(float(gnorm)):
-                raise FloatingPointError(f"non-finite gradient at step {st.step}")
-            self.opt.step()
-            st.update_ema()
-            st.step += 1
-            st.samples += B
+            gnorm = st.update(loss, r.grad_clip, B)
             st.seconds += time.time() - t0
             for k, v in (("loss", loss), ("l1", terms.l1), ("mse", terms.mse),
                          ("ssim", terms.ssim), ("kl", kl), ("gnorm", gnorm)):  # fmt: skip
@@ -193,16 +183,11 @@ class VaeTrainer:
                     **mean,
                 )
                 sums, count, t_log = {}, 0, time.time()
-            if st.step == sched.decay_start:
-                st.save(home / "stable.safetensors", self.meta())
             if st.step % eval_every == 0 or st.step == r.steps:
                 log(stage="vae_eval", step=st.step, **evaluator(self.ema_vae()).as_log())
-            if clock.stopping:
+            if st.after_step(home, self.meta(), clock, sched.decay_start):
                 break
-            if clock.save_due():
-                st.save(state_path, self.meta())
-                clock.saved()
-        st.save(state_path, self.meta())
+        st.save(home / "state.safetensors", self.meta())
         clock.saved()
         if st.step >= r.steps:
             ema = self.ema_vae().state_dict()

@@ -13,6 +13,7 @@ asks for a save at least every `save_minutes`, and makes SIGTERM / SIGINT stop t
 """
 
 import json
+import math
 import os
 import signal
 import time
@@ -52,6 +53,38 @@ class TrainState:
         torch._foreach_lerp_(
             list(self.ema.values()), [p.detach().float() for p in self.params.values()], 1 - decay
         )
+
+    def update(self, loss: torch.Tensor, grad_clip: float, batch: int) -> torch.Tensor:
+        """One optimiser update from `loss` (the learning rate already set): gradients clipped
+        to `grad_clip`, refused if not finite, AdamW's step, the EMA, the counters (`batch`
+        samples drawn). Returns the gradient norm before clipping."""
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(list(self.params.values()), grad_clip)
+        if not math.isfinite(float(gnorm)):
+            raise FloatingPointError(f"non-finite gradient at step {self.step}")
+        self.opt.step()
+        self.update_ema()
+        self.step += 1
+        self.samples += batch
+        return gnorm
+
+    def set_lr(self, lr: float) -> None:
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+
+    def after_step(self, home: Path, meta: dict, clock: "SessionClock", decay_start: int) -> bool:
+        """What a stage does after each step (and its evaluation, if any): keep the state where
+        the decay begins (home/stable.safetensors, to extend the stage from), then tell the loop
+        to stop (True) if the clock says so, else save home/state.safetensors if one is due."""
+        if self.step == decay_start:
+            self.save(home / "stable.safetensors", meta)
+        if clock.stopping:
+            return True
+        if clock.save_due():
+            self.save(home / "state.safetensors", meta)
+            clock.saved()
+        return False
 
     @torch.no_grad()
     def ema_state(self) -> dict[str, torch.Tensor]:
