@@ -43,8 +43,8 @@ class DecoderRecipe:
     size: int = 64
     lr: float = 3e-5  # a fine-tune of a decoder trained at 1e-4
     warmup: int = 100
-    steps: int = 1_500  # extendable before the decay starts (see schedule.py)
-    decay: int = 400
+    steps: int = 1_000  # 2.2 s/step under bf16 on the 2-core AMD EPYC: 37 min; extendable
+    decay: int = 300
     flow_steps: int = 8  # Euler steps of the frozen flow decoder, no guidance
     keeps: tuple[int, ...] = (16, 32, 64)  # budgets drawn per clip (see the module docstring)
     loss: ReconLoss = ReconLoss(l2=1.0, ssim=0.2)
