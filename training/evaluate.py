@@ -5,9 +5,10 @@
 
 Prints the mean PSNR / SSIM per budget k over held-out procedural clips (33 frames, seeds never
 used in training), whether the curve rises, the time of one 33-frame reconstruction and of the
-whole ladder at the demo defaults, the curves of the two real clips in ../shared/videos (if
-present), and writes docs/demo_model_grid.png (input and reconstructions at several k) and
-docs/demo_model_eval.json.
+whole ladder at the demo defaults, the curves of the real clips (the two in ../shared/videos, if
+present, and the Big Buck Bunny examples), then the demo-model issue's table of targets with
+what this model measured against each. Writes docs/demo_model_grid.png (input and
+reconstructions at several k) and docs/demo_model_eval.json.
 """
 
 import os
@@ -17,6 +18,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -29,8 +31,66 @@ from videoflextok_core.media.write import to_uint8_frames  # noqa: E402
 from videoflextok_core.model import Noise, VideoFlexTok  # noqa: E402
 
 from .config import EVAL_SEED_BASE  # noqa: E402
+from .vae_eval import REAL_CLIPS, _psnr  # noqa: E402
 
-REAL_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
+VAE_FRAMES = 17  # "VAE alone" is measured on one chunk of each held-out clip
+
+
+@dataclass(frozen=True)
+class Target:
+    """One row of the demo-model issue's table: `value` measured, `bound` the target, met when
+    value >= bound (`at_least`) or value <= bound."""
+
+    figure: str
+    value: float
+    bound: float
+    at_least: bool
+    unit: str
+
+    @property
+    def met(self) -> bool:
+        return self.value >= self.bound if self.at_least else self.value <= self.bound
+
+    def as_row(self) -> str:
+        sign = ">=" if self.at_least else "<="
+        met = "yes" if self.met else "no"
+        value, bound = f"{self.value:.2f} {self.unit}", f"{sign} {self.bound:g} {self.unit}"
+        return f"| {self.figure} | {value.strip()} | {bound.strip()} | {met} |"
+
+
+def targets(
+    vae_alone: float,
+    table: dict[int, dict],
+    real: dict[str, dict[int, dict]],
+    one_reconstruction_s: float,
+    checkpoint_mb: float,
+) -> list[Target]:
+    """The issue's targets against the measured figures (real: per clip, per k)."""
+    ks = list(table)
+    psnr = [table[k]["psnr"] for k in ks]
+    worst_dip = max([0.0] + [a - b for a, b in zip(psnr, psnr[1:])])
+    rows = [
+        Target("VAE alone, held-out procedural", vae_alone, 28.0, True, "dB"),
+        Target("PSNR at full k, procedural", psnr[-1], 25.0, True, "dB"),
+        Target("gain, full k minus k=1", psnr[-1] - psnr[0], 6.0, True, "dB"),
+        Target("SSIM at full k", table[ks[-1]]["ssim"], 0.80, True, ""),
+    ]
+    for name, curve in real.items():
+        full = curve[max(curve)]["psnr"]
+        rows.append(Target(f"real clip {name} at full k", full, 22.0, True, "dB"))
+    rows += [
+        Target("curve over powers of two: worst dip", worst_dip, 0.2, False, "dB"),
+        Target("one 33-frame reconstruction, defaults", one_reconstruction_s, 2.0, False, "s"),
+        Target("checkpoint", checkpoint_mb, 40.0, False, "MB"),
+    ]
+    return rows
+
+
+@torch.inference_mode()
+def vae_alone_psnr(model: VideoFlexTok, clips: list[torch.Tensor]) -> float:
+    """Mean PSNR (dB) of the VAE alone (posterior mean, decode) on the first chunk of each clip."""
+    video = torch.stack([c[:, :VAE_FRAMES] for c in clips])
+    return float(_psnr(model.vae.decode(model.vae.encode(video, sample=False)), video).mean())
 
 
 def curve_of(model, clip, sampler):
@@ -89,10 +149,10 @@ def main():
     ladder = time.perf_counter() - t0
     print(f"one 33-frame reconstruction: {one:.1f} s; whole ladder: {ladder:.1f} s", flush=True)
 
-    results = [first]
+    results, clips = [first], [clip]
     for i in range(1, args.clips):
-        clip_i = make_clip_tensor(EVAL_SEED_BASE + i, args.frames, size)
-        results.append(curve_of(model, clip_i, sampler))
+        clips.append(make_clip_tensor(EVAL_SEED_BASE + i, args.frames, size))
+        results.append(curve_of(model, clips[-1], sampler))
         print(f"clip {i + 1}/{args.clips}", flush=True)
     table = mean_table(results)
     ks = list(table)
@@ -108,10 +168,19 @@ def main():
     print(f"PSNR gain full k over k=1: {gain:.2f} dB; non-decreasing within 0.3 dB: {rises}")
 
     real = {}
-    for path in sorted(REAL_CLIPS.glob("*.mp4")):
+    for path in REAL_CLIPS:
+        if not path.is_file():
+            continue
         r = curve_of(model, str(path), sampler)
         real[path.name] = {k: {"psnr": r.row(k).psnr, "ssim": r.row(k).ssim} for k in r.budgets}
         print(path.name, {k: round(v["psnr"], 2) for k, v in real[path.name].items()})
+
+    vae_alone = vae_alone_psnr(model, clips)
+    weights = Path(args.model) / "model.safetensors"
+    mb = weights.stat().st_size / 1e6 if weights.is_file() else float("nan")
+    rows = targets(vae_alone, table, real, one, mb)
+    print("\n| figure | measured | target | met |\n|---|---:|---:|---|")
+    print("\n".join(r.as_row() for r in rows))
 
     grid_ks = [k for k in grid_budgets(model.n_registers) if k in first.reconstructions]
     frame_grid(clip, first, grid_ks, args.out / "demo_model_grid.png")
@@ -127,6 +196,11 @@ def main():
         "seconds_one_reconstruction_33_frames": one,
         "seconds_ladder_33_frames": ladder,
         "real_clips": real,
+        "vae_alone_psnr_17_frames": vae_alone,
+        "checkpoint_mb": mb,
+        "targets": [
+            {"figure": r.figure, "value": r.value, "target": r.bound, "met": r.met} for r in rows
+        ],
         "grid_rows": ["input"] + [f"k={k}" for k in grid_ks],
     }
     (args.out / "demo_model_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
