@@ -11,7 +11,9 @@
 
 Every stage resumes from its state under RUN (default ~/.cache/videoflextok-train/v2, outside
 the work tree), saves at least every 8 minutes and when the session's minutes are spent or it
-gets SIGTERM, and follows the same schedule as an uninterrupted run. If RUN is gone (a new
+gets SIGTERM, and follows the same schedule as an uninterrupted run. A stage that stopped
+before its end exits with status 75 (0 when it ended), so that a chain of stages stops there
+too (training/reproduce_v2.sh). If RUN is gone (a new
 machine), `--from-milestone` restarts the stage from the weights committed in
 training/milestones (one per session: fp16, no optimiser state).
 """
@@ -53,7 +55,7 @@ from .stage_vae import (  # noqa: E402
     load_milestone_weights,
 )
 from .state import SessionClock, read_meta, write_milestone  # noqa: E402
-from .vae_eval import REAL_CLIPS, VaeEval  # noqa: E402
+from .vae_eval import REAL_CLIPS, VaeEval, clip_psnr  # noqa: E402
 
 DEFAULT_RUN = Path.home() / ".cache" / "videoflextok-train" / "v2"
 MILESTONES = Path(__file__).resolve().parent / "milestones"
@@ -64,6 +66,7 @@ LATENT_CLIPS = 16_000
 TUNE_STREAM = 998  # TrainingClips base of the finish stage's tuning clips (never trained on)
 LADDER = (1, 4, 16, 64)  # the mini-ladder's budgets
 STAGES = ("vae", "resampler", "decoder")  # stages with a state (and a milestone)
+STOPPED = 75  # exit status of a stage that saved and stopped before its end (EX_TEMPFAIL)
 
 
 class Log:
@@ -159,7 +162,7 @@ def cmd_vae(args, log: Log) -> int:
     evaluator = VaeEval(photos)
     done = trainer.run_session(args.run, clock, log, evaluator, args.eval_every)
     log(stage="vae_session_end", step=trainer.state.step, done=done)
-    return 0
+    return 0 if done else STOPPED
 
 
 def scaled_vae(run: Path, log: Log) -> VidTok:
@@ -189,7 +192,7 @@ def cmd_latents(args, log: Log) -> int:
         args.run / "latents", vae, clips, count, 512, V2.chunk, V2.size, lambda: clock.stopping, log
     )
     log(stage="latents_session_end", done=done)
-    return 0
+    return 0 if done else STOPPED
 
 
 def v2_model(run: Path, log: Log) -> VideoFlexTok:
@@ -276,7 +279,7 @@ def cmd_resampler(args, log: Log) -> int:
     clock.handle_signals()
     done = trainer.run_session(args.run, clock, log, evaluate, args.eval_every)
     log(stage="resampler_session_end", step=trainer.state.step, done=done)
-    return 0
+    return 0 if done else STOPPED
 
 
 def cmd_decoder(args, log: Log) -> int:
@@ -295,7 +298,11 @@ def cmd_decoder(args, log: Log) -> int:
 
     def evaluate(step: int) -> None:
         shadow.vae.load_state_dict(shadow.vae.state_dict() | trainer.state.ema_state())
-        log(stage="decoder_eval", step=step, **mini_ladder(shadow, procedural, real, r.flow_steps))
+        with torch.inference_mode():  # the decoder's own job, which the fine-tune may trade
+            alone = clip_psnr(shadow.vae.decode(shadow.vae.encode(procedural, sample=False)),
+                              procedural).mean()  # fmt: skip
+        ladder = mini_ladder(shadow, procedural, real, r.flow_steps)
+        log(stage="decoder_eval", step=step, vae_alone=round(float(alone), 2), **ladder)
 
     if fresh:
         evaluate(0)  # the baseline: the VAE stage's decoder
@@ -303,7 +310,7 @@ def cmd_decoder(args, log: Log) -> int:
     clock.handle_signals()
     done = trainer.run_session(args.run, clock, log, evaluate, args.eval_every)
     log(stage="decoder_session_end", step=trainer.state.step, done=done)
-    return 0
+    return 0 if done else STOPPED
 
 
 def cmd_finish(args, log: Log) -> int:

@@ -31,7 +31,7 @@ from videoflextok_core.media.write import to_uint8_frames  # noqa: E402
 from videoflextok_core.model import Noise, VideoFlexTok  # noqa: E402
 
 from .config import EVAL_SEED_BASE  # noqa: E402
-from .vae_eval import REAL_CLIPS, _psnr  # noqa: E402
+from .vae_eval import REAL_CLIPS, clip_psnr  # noqa: E402
 
 VAE_FRAMES = 17  # "VAE alone" is measured on one chunk of each held-out clip
 
@@ -90,7 +90,7 @@ def targets(
 def vae_alone_psnr(model: VideoFlexTok, clips: list[torch.Tensor]) -> float:
     """Mean PSNR (dB) of the VAE alone (posterior mean, decode) on the first chunk of each clip."""
     video = torch.stack([c[:, :VAE_FRAMES] for c in clips])
-    return float(_psnr(model.vae.decode(model.vae.encode(video, sample=False)), video).mean())
+    return float(clip_psnr(model.vae.decode(model.vae.encode(video, sample=False)), video).mean())
 
 
 def curve_of(model, clip, sampler):

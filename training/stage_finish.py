@@ -30,7 +30,7 @@ from .stage_resampler import ladder_psnr
 @dataclass(frozen=True)
 class FinishRecipe:
     steps_grid: tuple[int, ...] = (1, 2, 4, 8, 16)
-    guidance_grid: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0)
+    guidance_grid: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0)  # v1 took 8 of 1-8
     budgets: tuple[int, ...] = (1, 4, 16, 64)  # clipped to the model's registers
     hold_db: float = 0.1
     fp16_tol_db: float = 0.02

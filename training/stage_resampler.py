@@ -33,6 +33,7 @@ from .latent_cache import LatentCache
 from .schedule import WSD
 from .stage_vae import autocast
 from .state import SessionClock, TrainState
+from .vae_eval import clip_psnr
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,7 @@ def ladder_psnr(
             keep=[k] * len(tokens),
             noise=Noise(generator=torch.Generator().manual_seed(0)),
         )
-        recon = torch.cat(recon).clamp(-1, 1)
-        mse = ((recon - videos) / 2).pow(2).mean(dim=(1, 2, 3, 4))
-        out[k] = float((-10 * torch.log10(mse)).mean())
+        out[k] = float(clip_psnr(torch.cat(recon), videos).mean())
     return out
 
 

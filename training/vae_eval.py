@@ -33,8 +33,9 @@ REAL_CLIPS = (
 )
 
 
-def _psnr(recon: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
-    """Per-clip PSNR (dB) on [0, 1] frames: (N,)."""
+def clip_psnr(recon: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+    """Per-clip PSNR (dB) of the whole clip's MSE on [0, 1] frames: (N,). recon, video
+    (N, 3, T, H, W) in [-1, 1]; recon is clamped to it first."""
     mse = ((recon.clamp(-1, 1) - video) / 2).pow(2).mean(dim=(1, 2, 3, 4))
     return -10 * torch.log10(mse.clamp_min(1e-10))
 
@@ -87,7 +88,7 @@ class VaeEval:
     def __call__(self, vae: VidTok) -> VaeScores:
         def score(video):
             mean = vae.encode(video, sample=False)
-            return _psnr(vae.decode(mean), video), mean
+            return clip_psnr(vae.decode(mean), video), mean
 
         proc, latents = score(self.procedural)
         std = latents.transpose(0, 1).flatten(1).std(dim=1)
