@@ -8,7 +8,8 @@ used in training), whether the curve rises, the time of one 33-frame reconstruct
 whole ladder at the demo defaults, the curves of the real clips (the two in ../shared/videos, if
 present, and the Big Buck Bunny examples), then the demo-model issue's table of targets with
 what this model measured against each. Writes docs/demo_model_grid.png (input and
-reconstructions at several k) and docs/demo_model_eval.json.
+reconstructions at several k), docs/demo_model_curves.png (PSNR against k; with --compare,
+another evaluation's curves dashed beside them) and docs/demo_model_eval.json.
 """
 
 import os
@@ -123,6 +124,45 @@ def frame_grid(clip, result, ks, path: Path, frames=(0, 8, 16, 24, 32)):
     Image.fromarray(image).save(path)
 
 
+def curves_figure(summary: dict, path: Path, baseline: dict | None = None) -> None:
+    """PSNR against k (log2 axis) from an evaluation's summary (demo_model_eval.json's
+    content): left the held-out procedural mean, right each real clip; `baseline`, another
+    summary (the model it replaces), dashed in grey for comparison."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    def curve(rows: dict) -> tuple[list[int], list[float]]:  # rows: JSON's {"k": {"psnr"}}
+        ks = sorted(int(k) for k in rows)
+        return ks, [rows[str(k)]["psnr"] for k in ks]
+
+    fig, (held, real) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=100, sharey=True)
+    runs = [(baseline, "--", 0.5)] if baseline else []
+    for run, style, alpha in runs + [(summary, "-", 1.0)]:
+        name = run.get("label") or run["model"]
+        held.plot(*curve(run["table"]), style, marker="o", alpha=alpha, label=name)
+        for i, (clip, rows) in enumerate(run["real_clips"].items()):
+            colour = f"C{i}"
+            label = clip if run is summary else None
+            real.plot(*curve(rows), style, color=colour, alpha=alpha, marker=".", label=label)
+    held.set_title(f"held-out procedural clips ({summary['clips']}, {summary['frames']} frames)")
+    dashed = f"; dashed: {baseline.get('label') or baseline['model']}" if baseline else ""
+    real.set_title(f"real clips (never trained on){dashed}")
+    for ax in (held, real):
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%d"))
+        ax.set_xlabel("k, tokens per latent frame")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    held.set_ylabel("PSNR (dB)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", default="assets/demo-model")
@@ -130,6 +170,10 @@ def main():
     p.add_argument("--frames", type=int, default=33)
     p.add_argument("--out", type=Path, default=Path("docs"))
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--compare", type=Path, default=None, help="another demo_model_eval.json, dashed"
+    )
+    p.add_argument("--label", default=None, help="the model's name in the figure (default: path)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     model = VideoFlexTok.from_pretrained(args.model, device="cpu")
@@ -186,6 +230,7 @@ def main():
     frame_grid(clip, first, grid_ks, args.out / "demo_model_grid.png")
     summary = {
         "model": args.model,
+        "label": args.label or args.model,
         "settings": settings,
         "clips": args.clips,
         "frames": args.frames,
@@ -203,7 +248,9 @@ def main():
         ],
         "grid_rows": ["input"] + [f"k={k}" for k in grid_ks],
     }
+    baseline = json.loads(args.compare.read_text()) if args.compare else None
     (args.out / "demo_model_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
+    curves_figure(json.loads(json.dumps(summary)), args.out / "demo_model_curves.png", baseline)
 
 
 if __name__ == "__main__":

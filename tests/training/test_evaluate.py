@@ -42,3 +42,24 @@ def test_every_target_row_and_its_verdict():
     assert rows["SSIM at full k"].as_row() == "| SSIM at full k | 0.81 | >= 0.8 | yes |"
     rising = {r.figure: r for r in targets(20, _table([18, 19, 20], 0.5), {}, 1, 1)}
     assert rising["curve over powers of two: worst dip"].value == 0.0
+
+
+def test_the_curves_figure_draws_both_models(tmp_path):
+    """PSNR against k, the new model solid and the one it replaces dashed: a real PNG whose
+    two panels carry ink (a curve), read back with Pillow."""
+    import numpy as np
+    from PIL import Image
+
+    from training.evaluate import curves_figure
+
+    def summary(name, shift):
+        rows = {str(1 << i): {"psnr": 18 + i + shift} for i in range(7)}
+        real = {"porsche.mp4": {str(1 << i): {"psnr": 12 + i + shift} for i in range(7)}}
+        return {"model": name, "clips": 16, "frames": 33, "table": rows, "real_clips": real}
+
+    path = tmp_path / "curves.png"
+    curves_figure(summary("assets/demo-model", 1.0), path, baseline=summary("v1", 0.0))
+    image = np.asarray(Image.open(path).convert("L"))
+    assert image.shape == (420, 1100)
+    left, right = image[:, :550], image[:, 550:]
+    assert (left < 128).mean() > 0.01 and (right < 128).mean() > 0.01
