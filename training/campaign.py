@@ -376,11 +376,29 @@ def cmd_milestone(args, log: Log) -> int:
     return 0
 
 
+def ladder_table(title: str, evals: list[dict], hours: dict[int, float]) -> list[str]:
+    """Markdown rows of mini-ladder evaluations: PSNR (dB) at each k, procedural then real."""
+    ks = [str(k) for k in LADDER]
+    head = " | ".join(f"k={k}" for k in ks)
+    lines = [
+        f"| {title} step | training hours | procedural {head} | real {head} |",
+        "|---:|---:|" + "---:|" * 2 * len(ks),
+    ]
+    for r in evals:
+        cells = [f"{r['step']:,}", f"{hours.get(r['step'], 0.0):.2f}"]
+        for part in ("procedural", "real"):
+            cells += [f"{r[part][k]:.2f}" if k in r[part] else "-" for k in ks]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def cmd_status(args, log: Log) -> int:
-    """Where the run stands: each saved state's counters, then the VAE evaluations as a
-    Markdown table (the README's progress table)."""
-    for path in sorted(args.run.glob("*/*.safetensors")):
-        print(path, read_meta(path).get("counters"))
+    """Where the run stands: each stage's saved states and their counters, then the
+    evaluations as Markdown tables (the README's progress tables): the VAE's, then the
+    mini-ladders of the resampler and decoder stages."""
+    for stage in STAGES:
+        for path in sorted((args.run / stage).glob("*.safetensors")):
+            print(path, read_meta(path).get("counters"))
     log_path = args.run / "log.jsonl"
     records = (
         [json.loads(x) for x in log_path.read_text().splitlines()] if log_path.exists() else []
@@ -403,6 +421,12 @@ def cmd_status(args, log: Log) -> int:
                 f"{r['photo']:.2f} | {r['real_mean']:.2f} | {r.get('real_porsche', 0):.2f} | "
                 f"{r.get('real_orig_clip', 0):.2f} | {sum(bbb) / max(1, len(bbb)):.2f} |"
             )
+    for stage, title in (("resampler", "Resampler"), ("decoder", "Decoder")):
+        evals = [r for r in records if r.get("stage") == f"{stage}_eval"]
+        hours = {r["step"]: r["hours"] for r in records if r.get("stage") == stage}
+        if evals:
+            print()
+            print("\n".join(ladder_table(title, evals, hours)))
     return 0
 
 

@@ -256,3 +256,28 @@ def test_the_stages_after_the_vae_run_resume_and_export(tmp_path):
     assert summary["stages"]["resampler"]["steps"] == 4
     assert summary["stages"]["decoder"]["steps"] == 2
     assert summary["fp16_round_trip_db"]["exported"] == round(done["exported_db"], 4)
+
+
+def test_status_prints_every_stage_s_progress_tables(tmp_path, capsys):
+    """The README's progress tables, from a log in the shape the stages write."""
+    from training.campaign import main
+
+    records = [
+        {"stage": "vae", "step": 500, "hours": 0.32},
+        {"stage": "vae_eval", "step": 500, "procedural": 18.46, "natural": 20.34, "photo": 18.48,
+         "real_mean": 16.69, "real_porsche": 15.9, "real_orig_clip": 18.02,
+         "real_bbb_1_wakes_up": 16.0, "real_bbb_2_close_up": 17.0},
+        {"stage": "resampler", "step": 500, "hours": 0.18},
+        {"stage": "resampler_eval", "step": 500,
+         "procedural": {"1": 15.1, "4": 16.2, "16": 18.3, "64": 19.4},
+         "real": {"1": 12.1, "4": 13.2, "16": 14.3, "64": 15.4}},
+        {"stage": "decoder_eval", "step": 0, "vae_alone": 24.0,
+         "procedural": {"1": 15.0, "4": 16.0, "16": 18.0, "64": 19.0}, "real": {}},
+    ]  # fmt: skip
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert main(["status", "--run", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| 500 | 0.32 | 18.46 | 20.34 | 18.48 | 16.69 | 15.90 | 18.02 | 16.50 |" in out
+    assert "| Resampler step | training hours | procedural k=1 |" in out
+    assert "| 500 | 0.18 | 15.10 | 16.20 | 18.30 | 19.40 | 12.10 | 13.20 | 14.30 | 15.40 |" in out
+    assert "| 0 | 0.00 | 15.00 | 16.00 | 18.00 | 19.00 | - | - | - | - |" in out
