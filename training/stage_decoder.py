@@ -32,8 +32,8 @@ from videoflextok_core.model import Sampler, VideoFlexTok
 from .data import TrainingClips
 from .losses import ReconLoss
 from .schedule import WSD
-from .stage_vae import _jsonable, autocast
-from .state import SessionClock, TrainState
+from .stage_vae import autocast
+from .state import SessionClock, TrainState, recipe_json
 
 
 @dataclass(frozen=True)
@@ -85,11 +85,11 @@ class DecoderTrainer:
         self.data = TrainingClips(r.data_stream, photos)
 
     def meta(self) -> dict:
-        return {"stage": "decoder", "recipe": _jsonable(asdict(self.r))}
+        return {"stage": "decoder", "recipe": recipe_json(asdict(self.r))}
 
     def resume(self, path: Path) -> None:
         saved = self.state.load(path)["recipe"]
-        asked = _jsonable(asdict(self.r))
+        asked = recipe_json(asdict(self.r))
         for key in ("lr", "warmup", "decay", "batch", "flow_steps", "keeps", "data_stream"):
             if saved[key] != asked[key]:
                 raise ValueError(f"the saved decoder stage has {key}={saved[key]}")

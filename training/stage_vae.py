@@ -26,7 +26,7 @@ from videoflextok_core.model.vidtok import ResBlock1d, VidTok, VidTokSpec
 from .data import TrainingClips
 from .losses import ReconLoss
 from .schedule import WSD
-from .state import SessionClock, TrainState
+from .state import SessionClock, TrainState, recipe_json
 from .vae_eval import VaeEval
 
 
@@ -129,11 +129,11 @@ class VaeTrainer:
         self.data = TrainingClips(r.data_stream, photos)
 
     def meta(self) -> dict:
-        return {"stage": "vae", "recipe": _jsonable(asdict(self.r))}
+        return {"stage": "vae", "recipe": recipe_json(asdict(self.r))}
 
     def resume(self, path: Path) -> dict:
         meta = self.state.load(path)
-        saved, asked = meta["recipe"], _jsonable(asdict(self.r))
+        saved, asked = meta["recipe"], recipe_json(asdict(self.r))
         keys = ("spec", "size", "lr", "warmup", "decay", "batch", "frames", "short_steps")
         keys += ("kl_weight",)
         for key in keys + ("long_batch", "long_frames", "data_stream"):
@@ -225,11 +225,3 @@ def load_milestone_weights(trainer: VaeTrainer, path: Path, step: int) -> None:
     the EMA take them, the optimiser starts empty, the counters continue at `step`."""
     samples = sum(trainer.r.shape_at(s)[0] for s in range(step))
     trainer.state.restart(load_file(str(path)), step, samples)
-
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    return x

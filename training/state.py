@@ -191,3 +191,13 @@ class SessionClock:
 
     def saved(self) -> None:
         self.last_save = time.monotonic()
+
+
+def recipe_json(x):
+    """A recipe's `asdict` as the state's metadata holds it: tuples become lists, so a saved
+    recipe and a fresh one compare equal."""
+    if isinstance(x, dict):
+        return {k: recipe_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [recipe_json(v) for v in x]
+    return x
