@@ -64,13 +64,13 @@ def sampled_latents(
     """Video (B, 3, 17, H, W) -> the latents (B, z, t, h, w) the frozen model samples from the
     clip's first `keep` (B,) tokens per latent frame: posterior-mean tokens, noise from `gen`."""
     ids = model.encode_chunks(video, sample_posterior=False)[3]  # (B, t, N)
-    shape = (len(video), model.config.vae.arch.z_channels, *model.config.vae_video_sizes)
-    noise = torch.randn(shape, generator=gen)
+    noise = model.initial_noise(len(video), gen)  # (B, z, t, h, w), as detokenize draws it
     return model.sample_latents(ids, noise, keep, None, Sampler(steps=flow_steps))
 
 
 class DecoderTrainer:
-    """The stage's model (everything frozen but the VAE decoder), optimiser and state."""
+    """The stage's model (everything frozen but the VAE decoder), optimiser and state. The
+    state's parameters and EMA carry the VAE's names (`decoder.*`)."""
 
     def __init__(self, model: VideoFlexTok, r: DecoderRecipe, photos, bf16: bool):
         self.model, self.r, self.bf16 = model.eval(), r, bf16
@@ -96,10 +96,6 @@ class DecoderTrainer:
         old = WSD(saved["lr"], saved["warmup"], saved["steps"], saved["decay"])
         if self.state.step > old.decay_start and self.r.steps != saved["steps"]:
             raise ValueError(f"step {self.state.step} is past the decay start {old.decay_start}")
-
-    def ema_decoder_state(self) -> dict[str, torch.Tensor]:
-        """The EMA weights under the VAE's names (`decoder.*`)."""
-        return self.state.ema_state()
 
     def train_step(self) -> tuple[torch.Tensor, object]:
         """One update -> (loss, ReconTerms)."""
@@ -151,6 +147,6 @@ class DecoderTrainer:
         st.save(home / "state.safetensors", self.meta())
         clock.saved()
         if st.step >= r.steps:
-            ema = {k: v.contiguous() for k, v in self.ema_decoder_state().items()}
+            ema = {k: v.contiguous() for k, v in st.ema_state().items()}
             save_file(ema, str(home / "final.safetensors"))
         return st.step >= r.steps
