@@ -398,7 +398,8 @@ def cmd_status(args, log: Log) -> int:
     mini-ladders of the resampler and decoder stages."""
     for stage in STAGES:
         for path in sorted((args.run / stage).glob("*.safetensors")):
-            print(path, read_meta(path).get("counters"))
+            counters = read_meta(path).get("counters")
+            print(path, counters if counters else "(weights only)")
     log_path = args.run / "log.jsonl"
     records = (
         [json.loads(x) for x in log_path.read_text().splitlines()] if log_path.exists() else []

@@ -153,9 +153,10 @@ def write_milestone(state_path: Path, out: Path, stage: str) -> dict:
 
 def read_meta(path: Path) -> dict:
     """The metadata of a saved state or milestone, each value parsed from JSON: "counters"
-    ({"step", "samples", "seconds"}) and "meta" (the stage's settings) or "stage"."""
+    ({"step", "samples", "seconds"}) and "meta" (the stage's settings) or "stage"; {} for a file
+    written without metadata (a stage's final weights)."""
     with safe_open(str(path), framework="pt") as f:
-        return {k: json.loads(v) for k, v in f.metadata().items()}
+        return {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
 
 
 class SessionClock:

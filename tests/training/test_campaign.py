@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from paths import ROOT
+from safetensors.torch import save_file
 
 from training.data import SEED_OFFSETS, TrainingClips
 from training.schedule import WSD
@@ -275,8 +276,16 @@ def test_status_prints_every_stage_s_progress_tables(tmp_path, capsys):
          "procedural": {"1": 15.0, "4": 16.0, "16": 18.0, "64": 19.0}, "real": {}},
     ]  # fmt: skip
     (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    # a saved state carries its counters; a stage's final weights carry no metadata at all
+    (tmp_path / "vae").mkdir()
+    counters = {"step": 12000, "samples": 52800, "seconds": 3.5}
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "vae" / "state.safetensors"),
+              metadata={"counters": json.dumps(counters)})  # fmt: skip
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "vae" / "final.safetensors"))
     assert main(["status", "--run", str(tmp_path)]) == 0
     out = capsys.readouterr().out
+    assert "final.safetensors (weights only)" in out
+    assert f"state.safetensors {counters}" in out
     assert "| 500 | 0.32 | 18.46 | 20.34 | 18.48 | 16.69 | 15.90 | 18.02 | 16.50 |" in out
     assert "| Resampler step | training hours | procedural k=1 |" in out
     assert "| 500 | 0.18 | 15.10 | 16.20 | 18.30 | 19.40 | 12.10 | 13.20 | 14.30 | 15.40 |" in out
